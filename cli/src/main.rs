@@ -1,0 +1,68 @@
+//! `thresig`: verify signatures and call the thresig precompiles in revm.
+//!
+//! The subcommands and their output are stable: scripts depend on them (docs/precompiles.md).
+
+mod hex_arg;
+mod precompile_call;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Threshold signatures for blockchains.
+#[derive(Debug, Parser)]
+#[command(name = "thresig", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify a signature with the precompiles' verification rules.
+    ///
+    /// Exit status: 0 valid, 1 invalid, 2 malformed input (the reason on stderr). With --batch:
+    /// 0 once every line was answered, 2 if the file cannot be read.
+    Verify(verify::VerifyArgs),
+    /// Work with the EVM precompiles.
+    Precompile(PrecompileArgs),
+}
+
+#[derive(Debug, Args)]
+struct PrecompileArgs {
+    #[command(subcommand)]
+    command: PrecompileCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum PrecompileCommand {
+    /// Execute a real transaction to a precompile in revm and print one JSON line:
+    /// {"success":bool,"precompile_gas":N,"output":"0x...","error":"..."}.
+    ///
+    /// Exit status: 0 when the transaction executed (whatever the precompile answered), 2 when
+    /// the arguments are malformed or the transaction is invalid.
+    Call(precompile_call::CallArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Verify(args) => verify::run(args),
+        Command::Precompile(PrecompileArgs {
+            command: PrecompileCommand::Call(args),
+        }) => precompile_call::run(args),
+    }
+}
+
+/// Prints `message` as a malformed-input error and returns exit status 2.
+fn malformed(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// A `FILE` argument where `-` means standard input.
+fn is_stdin(path: &std::path::Path) -> bool {
+    path == PathBuf::from("-")
+}

@@ -1,0 +1,81 @@
+//! ECDSA over secp256k1 for threshold (CGGMP21) signatures, under DESIGN.md's consensus rules:
+//! the key is a point on the curve, `0 < r, s < n`, `s <= n/2`, and when a recovery byte is
+//! given, the key recovered from `(r, s, v)` must equal the given key.
+
+use k256::ecdsa::{RecoveryId, Signature, VerifyingKey, hazmat::VerifyPrimitive};
+use k256::elliptic_curve::PrimeField;
+use k256::elliptic_curve::scalar::IsHigh;
+use k256::{PublicKey, Scalar};
+
+use crate::bip340::field_bytes;
+
+use crate::error::{MalformedInput, expect_len};
+
+const SCHEME: &str = "ecdsa-secp256k1";
+
+/// Verifies `signature` over the 32-byte `message_hash`.
+///
+/// `public_key` is SEC1, 33 bytes compressed or 65 uncompressed. `signature` is `r ‖ s`
+/// (64 bytes) or `r ‖ s ‖ v` (65 bytes, v in {0, 1, 27, 28}); with `v` the recovered key must
+/// match `public_key` as well.
+pub fn verify(
+    public_key: &[u8],
+    message_hash: &[u8],
+    signature: &[u8],
+) -> Result<bool, MalformedInput> {
+    if !matches!(public_key.len(), 33 | 65) {
+        return Err(MalformedInput::WrongLength {
+            scheme: SCHEME,
+            field: "public key",
+            expected: "33 (compressed) or 65 (uncompressed)".into(),
+            actual: public_key.len(),
+        });
+    }
+    expect_len(SCHEME, "message hash", message_hash, 32)?;
+    if !matches!(signature.len(), 64 | 65) {
+        return Err(MalformedInput::WrongLength {
+            scheme: SCHEME,
+            field: "signature",
+            expected: "64 (r‖s) or 65 (r‖s‖v)".into(),
+            actual: signature.len(),
+        });
+    }
+
+    // The key must be a point on the curve (from_sec1_bytes also rejects the identity).
+    let Ok(key) = PublicKey::from_sec1_bytes(public_key) else {
+        return Ok(false);
+    };
+    let key = VerifyingKey::from(key);
+    let Some(signature_rs) = parse_low_s(&signature[..64]) else {
+        return Ok(false);
+    };
+
+    match signature.get(64) {
+        None => Ok(key
+            .as_affine()
+            .verify_prehashed(&field_bytes(message_hash), &signature_rs)
+            .is_ok()),
+        Some(&v) => {
+            let recovery_id = match v {
+                0 | 27 => RecoveryId::new(false, false),
+                1 | 28 => RecoveryId::new(true, false),
+                _ => return Ok(false),
+            };
+            // recover_from_prehash also verifies the signature under the recovered key.
+            let recovered =
+                VerifyingKey::recover_from_prehash(message_hash, &signature_rs, recovery_id);
+            Ok(recovered.is_ok_and(|recovered| recovered == key))
+        }
+    }
+}
+
+/// Parses `r ‖ s` with `0 < r, s < n` and low `s`, or `None`.
+fn parse_low_s(rs: &[u8]) -> Option<Signature> {
+    let r = Option::<Scalar>::from(Scalar::from_repr(field_bytes(&rs[..32])))?;
+    let s = Option::<Scalar>::from(Scalar::from_repr(field_bytes(&rs[32..])))?;
+    if bool::from(s.is_high()) {
+        return None;
+    }
+    // from_scalars rejects r = 0 and s = 0.
+    Signature::from_scalars(r, s).ok()
+}

@@ -1,0 +1,352 @@
+//! The precompiles themselves: addresses, calldata decoding, bounds, gas, and verification.
+//!
+//! Order of work for every call: decode the calldata, check the signer bounds, charge gas, and
+//! only then verify. Every failure before verification halts the call; a signature that does
+//! not verify, or a key or signature of a length no parameter set uses, returns `false`.
+
+use alloy_primitives::{Address, Bytes, address};
+use alloy_sol_types::{SolCall, SolValue};
+use thiserror::Error;
+
+use crate::abi::{IFrostVerifier, IMlDsaVerifier, ISlhDsaVerifier, IThresholdEcdsaVerifier};
+use crate::gas::GasSchedule;
+use crate::interface::Interface;
+use crate::ml_dsa::MlDsaParameterSet;
+use crate::slh_dsa::{SlhDsaFamily, SlhDsaParameterSet};
+use crate::{bip340, ecdsa, ed25519, ml_dsa, slh_dsa};
+
+/// FROST Schnorr (BIP-340 and Ed25519).
+pub const FROST_ADDRESS: Address = address!("0x020000000000000000000000000000000000000C");
+/// Threshold ECDSA over secp256k1.
+pub const THRESHOLD_ECDSA_ADDRESS: Address = address!("0x020000000000000000000000000000000000000D");
+/// ML-DSA (FIPS 204).
+pub const ML_DSA_ADDRESS: Address = address!("0x0200000000000000000000000000000000000006");
+/// SLH-DSA (FIPS 205).
+pub const SLH_DSA_ADDRESS: Address = address!("0x0200000000000000000000000000000000000007");
+/// Every address this crate serves.
+pub const ADDRESSES: [Address; 4] = [
+    FROST_ADDRESS,
+    THRESHOLD_ECDSA_ADDRESS,
+    ML_DSA_ADDRESS,
+    SLH_DSA_ADDRESS,
+];
+/// The largest `totalSigners` a call may name.
+pub const MAX_TOTAL_SIGNERS: u32 = 1000;
+
+/// One precompile function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    /// `verify` at the FROST address (BIP-340).
+    FrostBip340,
+    /// `verifyEd25519` at the FROST address.
+    FrostEd25519,
+    /// `verify` at the threshold ECDSA address.
+    ThresholdEcdsa,
+    /// `verify` at the ML-DSA address.
+    MlDsa,
+    /// `verify` at the SLH-DSA address (SHA2 sets).
+    SlhDsaSha2,
+    /// `verifyShake` at the SLH-DSA address (SHAKE sets).
+    SlhDsaShake,
+}
+
+impl Function {
+    /// Every function.
+    pub const ALL: [Function; 6] = [
+        Function::FrostBip340,
+        Function::FrostEd25519,
+        Function::ThresholdEcdsa,
+        Function::MlDsa,
+        Function::SlhDsaSha2,
+        Function::SlhDsaShake,
+    ];
+
+    /// The address that serves the function.
+    pub const fn address(self) -> Address {
+        match self {
+            Function::FrostBip340 | Function::FrostEd25519 => FROST_ADDRESS,
+            Function::ThresholdEcdsa => THRESHOLD_ECDSA_ADDRESS,
+            Function::MlDsa => ML_DSA_ADDRESS,
+            Function::SlhDsaSha2 | Function::SlhDsaShake => SLH_DSA_ADDRESS,
+        }
+    }
+
+    /// The Solidity signature, e.g. `verifyEd25519(uint32,uint32,bytes32,bytes,bytes)`.
+    pub const fn signature(self) -> &'static str {
+        match self {
+            Function::FrostBip340 => IFrostVerifier::verifyCall::SIGNATURE,
+            Function::FrostEd25519 => IFrostVerifier::verifyEd25519Call::SIGNATURE,
+            Function::ThresholdEcdsa => IThresholdEcdsaVerifier::verifyCall::SIGNATURE,
+            Function::MlDsa => IMlDsaVerifier::verifyCall::SIGNATURE,
+            Function::SlhDsaSha2 => ISlhDsaVerifier::verifyCall::SIGNATURE,
+            Function::SlhDsaShake => ISlhDsaVerifier::verifyShakeCall::SIGNATURE,
+        }
+    }
+
+    /// The 4-byte selector.
+    pub const fn selector(self) -> [u8; 4] {
+        match self {
+            Function::FrostBip340 => IFrostVerifier::verifyCall::SELECTOR,
+            Function::FrostEd25519 => IFrostVerifier::verifyEd25519Call::SELECTOR,
+            Function::ThresholdEcdsa => IThresholdEcdsaVerifier::verifyCall::SELECTOR,
+            Function::MlDsa => IMlDsaVerifier::verifyCall::SELECTOR,
+            Function::SlhDsaSha2 => ISlhDsaVerifier::verifyCall::SELECTOR,
+            Function::SlhDsaShake => ISlhDsaVerifier::verifyShakeCall::SELECTOR,
+        }
+    }
+}
+
+/// Why a precompile call halted.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CallError {
+    /// The address is not one of this crate's precompiles.
+    #[error("{0} is not a thresig precompile")]
+    NotAPrecompile(Address),
+    /// The calldata is shorter than a selector.
+    #[error("calldata is {0} bytes, shorter than a 4-byte selector")]
+    NoSelector(usize),
+    /// The selector names no function of the precompile at this address.
+    #[error("unknown selector 0x{selector} for the precompile at {address}", selector = alloy_primitives::hex::encode(.selector))]
+    UnknownSelector {
+        /// The called address.
+        address: Address,
+        /// The selector that was sent.
+        selector: [u8; 4],
+    },
+    /// The arguments do not ABI-decode.
+    #[error("calldata does not decode as {function}: {reason}")]
+    BadCalldata {
+        /// The function the selector named.
+        function: &'static str,
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// `threshold == 0`.
+    #[error("threshold must be at least 1, got 0")]
+    ZeroThreshold,
+    /// `threshold > totalSigners`.
+    #[error("threshold {threshold} exceeds totalSigners {total_signers}")]
+    ThresholdAboveSigners {
+        /// The threshold given.
+        threshold: u32,
+        /// The total given.
+        total_signers: u32,
+    },
+    /// `totalSigners > 1000`.
+    #[error("totalSigners {0} exceeds the maximum of {MAX_TOTAL_SIGNERS}")]
+    TooManySigners(u32),
+    /// The gas limit is below the call's cost.
+    #[error("out of gas: the call costs {cost} gas and {limit} was given")]
+    OutOfGas {
+        /// What the call costs.
+        cost: u64,
+        /// The gas the call was given.
+        limit: u64,
+    },
+}
+
+/// A call that ran to completion: the signature is valid or it is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallSuccess {
+    /// The gas charged.
+    pub gas_used: u64,
+    /// Whether the signature verified.
+    pub valid: bool,
+}
+
+impl CallSuccess {
+    /// The call's return data: the ABI-encoded `bool`.
+    pub fn output(&self) -> Bytes {
+        Bytes::from(self.valid.abi_encode())
+    }
+}
+
+/// A decoded call, ready to be priced and verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedCall {
+    /// The function called.
+    pub function: Function,
+    /// `(threshold, totalSigners)` for the threshold schemes.
+    pub signers: Option<(u32, u32)>,
+    /// The public key bytes.
+    pub public_key: Vec<u8>,
+    /// The message bytes (the 32-byte hash for BIP-340 and ECDSA).
+    pub message: Vec<u8>,
+    /// The signature bytes.
+    pub signature: Vec<u8>,
+}
+
+/// Runs the precompile at `address` on `input` with `gas_limit` gas under `schedule`.
+pub fn execute(
+    address: &Address,
+    input: &[u8],
+    gas_limit: u64,
+    schedule: &GasSchedule,
+) -> Result<CallSuccess, CallError> {
+    let call = decode(address, input)?;
+    call.check_signer_bounds()?;
+    let cost = call.cost(schedule);
+    if cost > gas_limit {
+        return Err(CallError::OutOfGas {
+            cost,
+            limit: gas_limit,
+        });
+    }
+    Ok(CallSuccess {
+        gas_used: cost,
+        valid: call.verify(),
+    })
+}
+
+/// Decodes `input` as a call to the precompile at `address`.
+pub fn decode(address: &Address, input: &[u8]) -> Result<DecodedCall, CallError> {
+    if !ADDRESSES.contains(address) {
+        return Err(CallError::NotAPrecompile(*address));
+    }
+    let selector: [u8; 4] = match input.get(..4) {
+        Some(selector) => [selector[0], selector[1], selector[2], selector[3]],
+        None => return Err(CallError::NoSelector(input.len())),
+    };
+    let function = Function::ALL
+        .into_iter()
+        .find(|function| function.address() == *address && function.selector() == selector)
+        .ok_or(CallError::UnknownSelector {
+            address: *address,
+            selector,
+        })?;
+    let bad_calldata = |error: alloy_sol_types::Error| CallError::BadCalldata {
+        function: function.signature(),
+        reason: error.to_string(),
+    };
+    let with_signers =
+        |threshold, total_signers, public_key: &[u8], message: &[u8], signature: &[u8]| {
+            DecodedCall {
+                function,
+                signers: Some((threshold, total_signers)),
+                public_key: public_key.to_vec(),
+                message: message.to_vec(),
+                signature: signature.to_vec(),
+            }
+        };
+    let without_signers = |public_key: &[u8], message: &[u8], signature: &[u8]| DecodedCall {
+        function,
+        signers: None,
+        public_key: public_key.to_vec(),
+        message: message.to_vec(),
+        signature: signature.to_vec(),
+    };
+    Ok(match function {
+        Function::FrostBip340 => {
+            let call =
+                IFrostVerifier::verifyCall::abi_decode_validate(input).map_err(bad_calldata)?;
+            with_signers(
+                call.threshold,
+                call.totalSigners,
+                &call.publicKey[..],
+                &call.messageHash[..],
+                &call.signature,
+            )
+        }
+        Function::FrostEd25519 => {
+            let call = IFrostVerifier::verifyEd25519Call::abi_decode_validate(input)
+                .map_err(bad_calldata)?;
+            with_signers(
+                call.threshold,
+                call.totalSigners,
+                &call.publicKey[..],
+                &call.message,
+                &call.signature,
+            )
+        }
+        Function::ThresholdEcdsa => {
+            let call = IThresholdEcdsaVerifier::verifyCall::abi_decode_validate(input)
+                .map_err(bad_calldata)?;
+            with_signers(
+                call.threshold,
+                call.totalSigners,
+                &call.publicKey,
+                &call.messageHash[..],
+                &call.signature,
+            )
+        }
+        Function::MlDsa => {
+            let call =
+                IMlDsaVerifier::verifyCall::abi_decode_validate(input).map_err(bad_calldata)?;
+            without_signers(&call.publicKey, &call.message, &call.signature)
+        }
+        Function::SlhDsaSha2 => {
+            let call =
+                ISlhDsaVerifier::verifyCall::abi_decode_validate(input).map_err(bad_calldata)?;
+            without_signers(&call.publicKey, &call.message, &call.signature)
+        }
+        Function::SlhDsaShake => {
+            let call = ISlhDsaVerifier::verifyShakeCall::abi_decode_validate(input)
+                .map_err(bad_calldata)?;
+            without_signers(&call.publicKey, &call.message, &call.signature)
+        }
+    })
+}
+
+impl DecodedCall {
+    /// Checks `0 < threshold <= totalSigners <= 1000` for the threshold schemes.
+    pub fn check_signer_bounds(&self) -> Result<(), CallError> {
+        let Some((threshold, total_signers)) = self.signers else {
+            return Ok(());
+        };
+        if threshold == 0 {
+            return Err(CallError::ZeroThreshold);
+        }
+        if total_signers > MAX_TOTAL_SIGNERS {
+            return Err(CallError::TooManySigners(total_signers));
+        }
+        if threshold > total_signers {
+            return Err(CallError::ThresholdAboveSigners {
+                threshold,
+                total_signers,
+            });
+        }
+        Ok(())
+    }
+
+    /// The gas this call costs under `schedule`.
+    pub fn cost(&self, schedule: &GasSchedule) -> u64 {
+        let total_signers = self.signers.map_or(0, |(_, total)| total);
+        schedule
+            .price(self.function)
+            .cost(total_signers, self.message.len())
+    }
+
+    /// Verifies the signature under the consensus rules; malformed keys and signatures are
+    /// simply invalid here.
+    pub fn verify(&self) -> bool {
+        let (key, message, signature) =
+            (&self.public_key[..], &self.message[..], &self.signature[..]);
+        let verdict = match self.function {
+            Function::FrostBip340 => bip340::verify(key, message, signature),
+            Function::FrostEd25519 => ed25519::verify(key, message, signature),
+            // The precompile takes only the recoverable form r‖s‖v.
+            Function::ThresholdEcdsa if signature.len() != 65 => Ok(false),
+            Function::ThresholdEcdsa => ecdsa::verify(key, message, signature),
+            Function::MlDsa => match MlDsaParameterSet::from_public_key_len(key.len()) {
+                Some(set) => {
+                    ml_dsa::verify(set, key, message, signature, Interface::PURE_EMPTY_CONTEXT)
+                }
+                None => Ok(false),
+            },
+            Function::SlhDsaSha2 | Function::SlhDsaShake => {
+                let family = if self.function == Function::SlhDsaSha2 {
+                    SlhDsaFamily::Sha2
+                } else {
+                    SlhDsaFamily::Shake
+                };
+                match SlhDsaParameterSet::from_lengths(family, key.len(), signature.len()) {
+                    Some(set) => {
+                        slh_dsa::verify(set, key, message, signature, Interface::PURE_EMPTY_CONTEXT)
+                    }
+                    None => Ok(false),
+                }
+            }
+        };
+        verdict.unwrap_or(false)
+    }
+}
