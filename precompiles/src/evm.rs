@@ -57,18 +57,20 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for FrameGas {
     }
 }
 
-/// Sends `input` to `to` in a transaction that gives the called frame `call_gas` gas, on the
-/// default (latest) mainnet spec with thresig's precompiles priced by `schedule`.
+/// Sends `input` to `to` in a transaction that gives the called frame exactly `call_gas` gas, on
+/// the default (latest) mainnet spec with thresig's precompiles priced by `schedule`.
 ///
-/// The transaction's gas limit is `call_gas` plus the intrinsic gas, raised to the EIP-7623
-/// calldata floor where that is higher (then the frame gets more than `call_gas`).
+/// The transaction's gas limit is `call_gas` plus the intrinsic gas. EIP-7623's calldata floor is
+/// switched off: it is a transaction-level charge that has nothing to do with the precompile, and
+/// with it a large signature would hand the frame more gas than asked for.
 pub fn call_precompile(
     to: Address,
     input: Bytes,
     call_gas: u64,
     schedule: GasSchedule,
 ) -> Result<TransactionReport, TransactionError> {
-    let context = Context::mainnet().with_db(CacheDB::<EmptyDB>::default());
+    let mut context = Context::mainnet().with_db(CacheDB::<EmptyDB>::default());
+    context.cfg.disable_eip7623 = true;
     let spec = context.cfg.spec;
     let precompiles = ThresigPrecompiles::new(spec, schedule);
     let mut evm = context
@@ -85,8 +87,7 @@ pub fn call_precompile(
     tx.gas_limit = intrinsic
         .initial_total_gas()
         .checked_add(call_gas)
-        .ok_or(TransactionError::GasLimitTooLarge(call_gas))?
-        .max(intrinsic.floor_gas);
+        .ok_or(TransactionError::GasLimitTooLarge(call_gas))?;
 
     let result = evm
         .inspect_tx(tx)

@@ -214,9 +214,9 @@ pub fn decode(address: &Address, input: &[u8]) -> Result<DecodedCall, CallError>
             address: *address,
             selector,
         })?;
-    let bad_calldata = |error: alloy_sol_types::Error| CallError::BadCalldata {
+    let bad_calldata = |reason: String| CallError::BadCalldata {
         function: function.signature(),
-        reason: error.to_string(),
+        reason,
     };
     let with_signers =
         |threshold, total_signers, public_key: &[u8], message: &[u8], signature: &[u8]| {
@@ -238,7 +238,7 @@ pub fn decode(address: &Address, input: &[u8]) -> Result<DecodedCall, CallError>
     Ok(match function {
         Function::FrostBip340 => {
             let call =
-                IFrostVerifier::verifyCall::abi_decode_validate(input).map_err(bad_calldata)?;
+                decode_canonical::<IFrostVerifier::verifyCall>(input).map_err(bad_calldata)?;
             with_signers(
                 call.threshold,
                 call.totalSigners,
@@ -248,7 +248,7 @@ pub fn decode(address: &Address, input: &[u8]) -> Result<DecodedCall, CallError>
             )
         }
         Function::FrostEd25519 => {
-            let call = IFrostVerifier::verifyEd25519Call::abi_decode_validate(input)
+            let call = decode_canonical::<IFrostVerifier::verifyEd25519Call>(input)
                 .map_err(bad_calldata)?;
             with_signers(
                 call.threshold,
@@ -259,7 +259,7 @@ pub fn decode(address: &Address, input: &[u8]) -> Result<DecodedCall, CallError>
             )
         }
         Function::ThresholdEcdsa => {
-            let call = IThresholdEcdsaVerifier::verifyCall::abi_decode_validate(input)
+            let call = decode_canonical::<IThresholdEcdsaVerifier::verifyCall>(input)
                 .map_err(bad_calldata)?;
             with_signers(
                 call.threshold,
@@ -271,20 +271,36 @@ pub fn decode(address: &Address, input: &[u8]) -> Result<DecodedCall, CallError>
         }
         Function::MlDsa => {
             let call =
-                IMlDsaVerifier::verifyCall::abi_decode_validate(input).map_err(bad_calldata)?;
+                decode_canonical::<IMlDsaVerifier::verifyCall>(input).map_err(bad_calldata)?;
             without_signers(&call.publicKey, &call.message, &call.signature)
         }
         Function::SlhDsaSha2 => {
             let call =
-                ISlhDsaVerifier::verifyCall::abi_decode_validate(input).map_err(bad_calldata)?;
+                decode_canonical::<ISlhDsaVerifier::verifyCall>(input).map_err(bad_calldata)?;
             without_signers(&call.publicKey, &call.message, &call.signature)
         }
         Function::SlhDsaShake => {
-            let call = ISlhDsaVerifier::verifyShakeCall::abi_decode_validate(input)
+            let call = decode_canonical::<ISlhDsaVerifier::verifyShakeCall>(input)
                 .map_err(bad_calldata)?;
             without_signers(&call.publicKey, &call.message, &call.signature)
         }
     })
+}
+
+/// Decodes `input` as a call of `C` and requires it to be exactly the canonical ABI encoding
+/// (standard offsets, zero padding, no trailing bytes): one byte string per call, so every node
+/// agrees on what decodes.
+fn decode_canonical<C: SolCall>(input: &[u8]) -> Result<C, String> {
+    let call = C::abi_decode_validate(input).map_err(|error| error.to_string())?;
+    let canonical = call.abi_encode();
+    if canonical != input {
+        return Err(format!(
+            "not the canonical ABI encoding ({} bytes given, the canonical encoding has {})",
+            input.len(),
+            canonical.len()
+        ));
+    }
+    Ok(call)
 }
 
 impl DecodedCall {
