@@ -2,10 +2,13 @@
 //! the key is a point on the curve, `0 < r, s < n`, `s <= n/2`, and when a recovery byte is
 //! given, the key recovered from `(r, s, v)` must equal the given key.
 
-use k256::ecdsa::{RecoveryId, Signature, VerifyingKey, hazmat::VerifyPrimitive};
+use k256::ecdsa::{Signature, VerifyingKey, hazmat::VerifyPrimitive};
 use k256::elliptic_curve::PrimeField;
+use k256::elliptic_curve::group::Group;
+use k256::elliptic_curve::ops::{Invert, LinearCombination, Reduce};
 use k256::elliptic_curve::scalar::IsHigh;
-use k256::{PublicKey, Scalar};
+use k256::elliptic_curve::sec1::{Tag, ToEncodedPoint};
+use k256::{ProjectivePoint, PublicKey, Scalar, U256};
 
 use crate::bip340::field_bytes;
 
@@ -56,17 +59,44 @@ pub fn verify(
             .verify_prehashed(&field_bytes(message_hash), &signature_rs)
             .is_ok()),
         Some(&v) => {
-            let recovery_id = match v {
-                0 | 27 => RecoveryId::new(false, false),
-                1 | 28 => RecoveryId::new(true, false),
+            let y_is_odd = match v {
+                0 | 27 => false,
+                1 | 28 => true,
                 _ => return Ok(false),
             };
-            // recover_from_prehash also verifies the signature under the recovered key.
-            let recovered =
-                VerifyingKey::recover_from_prehash(message_hash, &signature_rs, recovery_id);
-            Ok(recovered.is_ok_and(|recovered| recovered == key))
+            Ok(recovers_to(&key, message_hash, &signature_rs, y_is_odd))
         }
     }
+}
+
+/// Whether the key recovered from `(r, s, v)` is `key`, in one double-scalar multiplication.
+///
+/// Recovery takes R = (r, y with parity v) and returns r⁻¹(sR − zG). That equals Q exactly when
+/// R = s⁻¹zG + s⁻¹rQ, so computing R′ = u₁G + u₂Q and requiring x(R′) = r (as a field element:
+/// v carries no "x reduced" bit) and parity(y(R′)) = v decides the same thing without the
+/// separate recovery and verification that a recover-then-compare would cost.
+fn recovers_to(
+    key: &VerifyingKey,
+    message_hash: &[u8],
+    signature: &Signature,
+    y_is_odd: bool,
+) -> bool {
+    let (r, s) = signature.split_scalars();
+    let z = <Scalar as Reduce<U256>>::reduce_bytes(&field_bytes(message_hash));
+    // s is a NonZeroScalar, so its inverse exists.
+    let s_inverse: Scalar = *s.invert();
+    let candidate = ProjectivePoint::lincomb(
+        &ProjectivePoint::GENERATOR,
+        &(z * s_inverse),
+        &ProjectivePoint::from(*key.as_affine()),
+        &(*r * s_inverse),
+    );
+    if bool::from(candidate.is_identity()) {
+        return false;
+    }
+    let encoded = candidate.to_affine().to_encoded_point(true);
+    let parity_matches = (encoded.tag() == Tag::CompressedOddY) == y_is_odd;
+    parity_matches && encoded.x().is_some_and(|x| x[..] == r.to_bytes()[..])
 }
 
 /// Parses `r ‖ s` with `0 < r, s < n` and low `s`, or `None`.
