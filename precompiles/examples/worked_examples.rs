@@ -138,7 +138,7 @@ fn main() {
             "{function:?} example must verify"
         );
         println!();
-        println!("### `{}`", function.signature());
+        println!("### {} at {address}: `{}`", function.label(), function.signature());
         println!();
         println!(
             "{description}; message = `{}`.",

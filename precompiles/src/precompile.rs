@@ -61,6 +61,18 @@ impl Function {
         Function::SlhDsaShake,
     ];
 
+    /// A short human name, e.g. `FROST Ed25519`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Function::FrostBip340 => "FROST BIP-340",
+            Function::FrostEd25519 => "FROST Ed25519",
+            Function::ThresholdEcdsa => "threshold ECDSA",
+            Function::MlDsa => "ML-DSA",
+            Function::SlhDsaSha2 => "SLH-DSA SHA2",
+            Function::SlhDsaShake => "SLH-DSA SHAKE",
+        }
+    }
+
     /// The address that serves the function.
     pub const fn address(self) -> Address {
         match self {
