@@ -6,7 +6,6 @@ mod hex_arg;
 mod precompile_call;
 mod verify;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -64,5 +63,5 @@ fn malformed(message: impl std::fmt::Display) -> ExitCode {
 
 /// A `FILE` argument where `-` means standard input.
 fn is_stdin(path: &std::path::Path) -> bool {
-    path == PathBuf::from("-")
+    path == std::path::Path::new("-")
 }

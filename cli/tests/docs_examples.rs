@@ -15,9 +15,13 @@ fn every_worked_example_prints_what_the_page_says() {
     let blocks: Vec<&str> = text.split("```").collect();
     let mut examples = 0;
     for (index, block) in blocks.iter().enumerate() {
-        let Some(command) = block.strip_prefix("sh\n") else { continue };
+        let Some(command) = block.strip_prefix("sh\n") else {
+            continue;
+        };
         let command = command.trim();
-        let Some(arguments) = command.strip_prefix("thresig ") else { continue };
+        let Some(arguments) = command.strip_prefix("thresig ") else {
+            continue;
+        };
         let expected = blocks
             .get(index + 2)
             .and_then(|block| block.strip_prefix("json\n"))
@@ -26,11 +30,18 @@ fn every_worked_example_prints_what_the_page_says() {
             .args(arguments.split_whitespace())
             .output()
             .unwrap();
-        assert!(output.status.success(), "{command:.80}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{command:.80}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         let documented: serde_json::Value = serde_json::from_str(expected.trim()).unwrap();
         assert_eq!(printed, documented, "{command:.80}");
-        assert_eq!(printed["success"], true, "every worked example is a valid signature");
+        assert_eq!(
+            printed["success"], true,
+            "every worked example is a valid signature"
+        );
         examples += 1;
     }
     assert_eq!(examples, 6, "one worked example per precompile function");
@@ -45,7 +56,9 @@ fn the_selector_table_matches_the_abi() {
         let row = text
             .lines()
             .find(|line| line.contains(&selector) && line.to_lowercase().contains(&address))
-            .unwrap_or_else(|| panic!("no table row for {function:?} with {selector} at {address}"));
+            .unwrap_or_else(|| {
+                panic!("no table row for {function:?} with {selector} at {address}")
+            });
         let name = function.signature().split('(').next().unwrap();
         assert!(row.contains(&format!("`{name}(")), "{row}");
     }

@@ -138,7 +138,11 @@ fn main() {
             "{function:?} example must verify"
         );
         println!();
-        println!("### {} at {address}: `{}`", function.label(), function.signature());
+        println!(
+            "### {} at {address}: `{}`",
+            function.label(),
+            function.signature()
+        );
         println!();
         println!(
             "{description}; message = `{}`.",

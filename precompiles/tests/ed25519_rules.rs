@@ -47,7 +47,7 @@ fn every_small_order_point_is_rejected_as_key_and_as_nonce() {
     let identity = EIGHT_TORSION[0].compress().to_bytes();
     let message = (0u32..)
         .map(|n| n.to_le_bytes().to_vec())
-        .find(|message| challenge(&identity, &small_key, message).to_bytes()[0] % 2 == 0)
+        .find(|message| challenge(&identity, &small_key, message).to_bytes()[0].is_multiple_of(2))
         .unwrap();
     let mut signature = [0u8; 64];
     signature[..32].copy_from_slice(&identity);
@@ -71,7 +71,7 @@ fn a_key_with_a_small_order_component_is_accepted_when_the_equation_holds() {
             let nonce_point = ED25519_BASEPOINT_POINT * r + torsion * Scalar::from(j);
             let nonce = nonce_point.compress().to_bytes();
             let k = challenge(&nonce, &mixed_key, message);
-            if (j + k.to_bytes()[0]) % 8 != 0 {
+            if !(j + k.to_bytes()[0] % 8).is_multiple_of(8) {
                 continue;
             }
             let s = r + k * a;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what building and testing thresig needs on a fresh Debian machine, only when missing.
+# Safe to run again: it does nothing once everything is there.
+set -euo pipefail
+
+need_apt=()
+# A C compiler: blst and c-kzg (revm's BLS12-381 and KZG precompiles) and PQClean build C.
+command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+
+if ((${#need_apt[@]})); then
+  echo "install-deps: installing ${need_apt[*]}" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "install-deps: cargo not found; install Rust 1.91 or later (https://rustup.rs) and run again" >&2
+  exit 1
+fi
