@@ -15,7 +15,7 @@ while IFS= read -r command; do
   [ -n "$command" ] || continue
   name=$(printf '%s' "$command" | cut -c1-120)
   read -r -a words <<<"$command"
-  result=$("$thresig" "${words[@]:1}")
+  result=$("$thresig" "${words[@]:1}") || result="thresig exited with status $?"
   echo "${name}..."
   echo "  -> $result"
   case "$result" in *'"success":true'*'0000000000000000000000000000000000000000000000000000000000000001"'*) ;; *) failures=$((failures + 1)) ;; esac

@@ -19,8 +19,8 @@ pub struct CallArgs {
     /// The calldata, hex: the 4-byte selector and the ABI-encoded arguments.
     #[arg(long)]
     input: String,
-    /// Gas given to the precompile; the transaction's limit is this plus its intrinsic gas
-    /// (raised to the EIP-7623 calldata floor where that is higher).
+    /// Gas given to the precompile's call frame; the transaction's limit is this plus its
+    /// intrinsic gas (EIP-7623's calldata floor is off, so the frame gets exactly this).
     #[arg(long, default_value_t = 10_000_000)]
     gas_limit: u64,
     /// The gas schedule: seed or calibrated.

@@ -286,7 +286,11 @@ fn batch_answers_every_line_in_order_and_never_stops() {
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect();
-        assert_eq!(answers.len(), 8, "one answer per non-blank line");
+        assert_eq!(
+            answers.len(),
+            9,
+            "one answer per input line, blank ones included"
+        );
         assert_eq!(answers[0], serde_json::json!({"valid": true}));
         assert_eq!(answers[1], serde_json::json!({"valid": false}));
         assert!(
@@ -295,31 +299,35 @@ fn batch_answers_every_line_in_order_and_never_stops() {
                 .unwrap()
                 .contains("line 3: not a verification request")
         );
-        assert!(
-            answers[3]["error"]
-                .as_str()
-                .unwrap()
-                .contains("public key: 'q'")
+        assert_eq!(
+            answers[3],
+            serde_json::json!({"error": "line 4: empty line"})
         );
         assert!(
             answers[4]["error"]
                 .as_str()
                 .unwrap()
-                .contains("unknown scheme \"rsa\"")
+                .contains("public key: 'q'")
         );
         assert!(
             answers[5]["error"]
                 .as_str()
                 .unwrap()
-                .contains("the internal interface applies only")
+                .contains(r#"unknown scheme "rsa""#)
         );
         assert!(
             answers[6]["error"]
                 .as_str()
                 .unwrap()
+                .contains("the internal interface applies only")
+        );
+        assert!(
+            answers[7]["error"]
+                .as_str()
+                .unwrap()
                 .contains("unknown field `extra`")
         );
-        assert_eq!(answers[7], serde_json::json!({"valid": true}));
+        assert_eq!(answers[8], serde_json::json!({"valid": true}));
     }
     std::fs::remove_file(&file).unwrap();
     let missing = thresig(&["verify", "--batch", "/nonexistent/thresig.jsonl"]);

@@ -44,6 +44,15 @@ pub fn verify(
         });
     }
 
+    // Only the SEC1 compressed (02/03) and uncompressed (04) tags: sec1 also parses tags such
+    // as 05 ("compact"), which other implementations reject.
+    let tag_matches_length = matches!(
+        (public_key.len(), public_key[0]),
+        (33, 0x02 | 0x03) | (65, 0x04)
+    );
+    if !tag_matches_length {
+        return Ok(false);
+    }
     // The key must be a point on the curve (from_sec1_bytes also rejects the identity).
     let Ok(key) = PublicKey::from_sec1_bytes(public_key) else {
         return Ok(false);

@@ -33,6 +33,12 @@ pub enum MalformedInput {
         /// The scheme that was asked for.
         scheme: &'static str,
     },
+    /// A context string was given together with the internal interface, whose M' already
+    /// carries any context.
+    #[error(
+        "a context string cannot be combined with the internal interface: M' already holds the context"
+    )]
+    ContextWithInternal,
     /// The scheme name is not one this crate knows.
     #[error("unknown scheme {0:?}; known schemes: {known}", known = crate::scheme::Scheme::NAMES.join(", "))]
     UnknownScheme(String),

@@ -125,12 +125,7 @@ pub fn verify(request: &VerifyRequest<'_>) -> Result<bool, MalformedInput> {
         }
     }
     let interface = match (internal, context) {
-        (true, Some(_)) => {
-            return Err(MalformedInput::OptionNotApplicable {
-                option: "a context string",
-                scheme: "the internal interface (M' already holds any context)",
-            });
-        }
+        (true, Some(_)) => return Err(MalformedInput::ContextWithInternal),
         (true, None) => Interface::Internal,
         (false, context) => Interface::External {
             context: context.unwrap_or_default(),

@@ -218,3 +218,73 @@ fn recoverable_form_in_the_evm_agrees_with_libsecp256k1() {
         "the suite has many valid low-s cases, saw {valid_seen}"
     );
 }
+
+/// Wycheproof p1363 cases whose R has x ≥ n (tcId 115 "k*G has a large x-coordinate", 247
+/// "x = n + 2"; both high s upstream). With s
+/// normalised, plain r‖s verification accepts them (x(R) mod n = r), while the recoverable form
+/// rejects every v: v cannot say "x was reduced", exactly as Ethereum's ecrecover cannot.
+#[test]
+fn r_with_x_at_or_above_the_order_verifies_plain_but_never_recoverable() {
+    let cases = cases("wycheproof/ecdsa_secp256k1_sha256_p1363_test.json", false);
+    for id in [115, 247] {
+        let case = cases.iter().find(|case| case.id == id).unwrap();
+        assert!(
+            case.upstream_valid && is_high_s(case.rs.as_ref().unwrap()),
+            "tcId {id}"
+        );
+        let mut signature =
+            secp256k1::ecdsa::Signature::from_compact(case.rs.as_ref().unwrap()).unwrap();
+        signature.normalize_s();
+        let rs = signature.serialize_compact();
+        assert!(
+            ecdsa::verify(&case.public_key, &case.hash, &rs).unwrap(),
+            "tcId {id}: plain r‖s"
+        );
+        for v in [0u8, 1, 27, 28] {
+            let mut recoverable = rs.to_vec();
+            recoverable.push(v);
+            assert!(
+                !ecdsa::verify(&case.public_key, &case.hash, &recoverable).unwrap(),
+                "tcId {id} v {v}"
+            );
+        }
+    }
+}
+
+#[test]
+fn only_sec1_compressed_and_uncompressed_tags_are_keys() {
+    let secp = secp256k1::Secp256k1::new();
+    // An even-y key: sec1's "compact" tag 05 decodes to the even-y point, so only for such a key
+    // would a lenient parser accept 05‖x as the same key.
+    let secret = (1u8..)
+        .map(|byte| secp256k1::SecretKey::from_byte_array([byte; 32]).unwrap())
+        .find(|secret| secp256k1::PublicKey::from_secret_key(&secp, secret).serialize()[0] == 0x02)
+        .unwrap();
+    let hash = [0x17u8; 32];
+    let (recovery_id, rs) = secp
+        .sign_ecdsa_recoverable(secp256k1::Message::from_digest(hash), &secret)
+        .serialize_compact();
+    let mut signature = rs.to_vec();
+    signature.push(i32::from(recovery_id) as u8);
+    let public = secp256k1::PublicKey::from_secret_key(&secp, &secret);
+    let compressed = public.serialize();
+    let uncompressed = public.serialize_uncompressed();
+    assert!(ecdsa::verify(&compressed, &hash, &signature).unwrap());
+    assert!(ecdsa::verify(&uncompressed, &hash, &signature).unwrap());
+    for tag in [0x00u8, 0x01, 0x04, 0x05, 0x06, 0x07, 0xff] {
+        let mut key = compressed;
+        key[0] = tag;
+        assert!(
+            !ecdsa::verify(&key, &hash, &signature).unwrap(),
+            "33-byte key with tag {tag:#04x}"
+        );
+    }
+    for tag in [0x00u8, 0x02, 0x03, 0x05, 0x06, 0x07] {
+        let mut key = uncompressed;
+        key[0] = tag;
+        assert!(
+            !ecdsa::verify(&key, &hash, &signature).unwrap(),
+            "65-byte key with tag {tag:#04x}"
+        );
+    }
+}

@@ -31,8 +31,7 @@ fn every_small_order_point_is_rejected_as_key_and_as_nonce() {
     let key = (ED25519_BASEPOINT_POINT * a).compress().to_bytes();
     for torsion in EIGHT_TORSION {
         let small = torsion.compress().to_bytes();
-        // s = 0 makes [s]B = identity; with A of small order and R chosen to match, the
-        // equation holds for some messages: only the small-order rule rejects them.
+        // Small-order points as key, as nonce, and as both.
         for message in [&b""[..], b"a", b"bridge"] {
             let mut signature = [0u8; 64];
             signature[..32].copy_from_slice(&small);
@@ -40,18 +39,31 @@ fn every_small_order_point_is_rejected_as_key_and_as_nonce() {
             assert!(!ed25519::verify(&key, message, &signature).unwrap());
         }
     }
-    // A small-order key with R = identity and s = 0 satisfies [0]B = R + [k]A whenever
-    // [k]A = identity: find such a message and show the rule is what rejects it.
-    let order_two = EIGHT_TORSION[4];
-    let small_key = order_two.compress().to_bytes();
-    let identity = EIGHT_TORSION[0].compress().to_bytes();
-    let message = (0u32..)
-        .map(|n| n.to_le_bytes().to_vec())
-        .find(|message| challenge(&identity, &small_key, message).to_bytes()[0].is_multiple_of(2))
-        .unwrap();
+}
+
+#[test]
+fn a_small_order_nonce_is_rejected_even_when_the_equation_holds() {
+    // With A = [a]B, R = identity and s = k·a, the cofactorless equation [s]B = R + [k]A holds;
+    // only the rule against small-order R rejects the signature.
+    let mut rng = rand::thread_rng();
+    let a = random_scalar(&mut rng);
+    let key_point = ED25519_BASEPOINT_POINT * a;
+    let key = key_point.compress().to_bytes();
+    let identity = EIGHT_TORSION[0];
+    assert!(identity.is_small_order());
+    let nonce = identity.compress().to_bytes();
+    let message = b"small-order nonce";
+    let k = challenge(&nonce, &key, message);
+    let s = k * a;
+    assert_eq!(
+        ED25519_BASEPOINT_POINT * s,
+        identity + key_point * k,
+        "the equation holds"
+    );
     let mut signature = [0u8; 64];
-    signature[..32].copy_from_slice(&identity);
-    assert!(!ed25519::verify(&small_key, &message, &signature).unwrap());
+    signature[..32].copy_from_slice(&nonce);
+    signature[32..].copy_from_slice(&s.to_bytes());
+    assert!(!ed25519::verify(&key, message, &signature).unwrap());
 }
 
 #[test]

@@ -10,7 +10,9 @@ use ed25519_dalek::Signer as _;
 use fips204::traits::{SerDes as _, Signer as _};
 use fips205::traits::{SerDes as _, Signer as _};
 use proptest::prelude::*;
-use thresig_precompiles::abi::IFrostVerifier;
+use thresig_precompiles::abi::{
+    IFrostVerifier, IMlDsaVerifier, ISlhDsaVerifier, IThresholdEcdsaVerifier,
+};
 use thresig_precompiles::interface::Interface;
 use thresig_precompiles::ml_dsa::MlDsaParameterSet;
 use thresig_precompiles::precompile::{ADDRESSES, FROST_ADDRESS, Function};
@@ -181,6 +183,117 @@ proptest! {
     fn ecdsa_any_flipped_bit_is_invalid(secret in any::<[u8; 32]>(), hash in any::<[u8; 32]>(), compressed in any::<bool>(), bit in any::<usize>()) {
         prop_assume!(secp256k1::SecretKey::from_byte_array(secret).is_ok());
         assert_every_flip_fails(&ecdsa_signed(secret, hash, compressed), bit)?;
+    }
+}
+
+/// A call of `function` whose key and signature are random bytes of lengths the function
+/// accepts (every parameter set, every SEC1 tag position), so decoding succeeds and the
+/// verifier itself runs on arbitrary bytes.
+fn random_well_formed_call(function: Function, choice: usize, seed: u64) -> Vec<u8> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut bytes = |len: usize| -> Vec<u8> { (0..len).map(|_| rng.r#gen()).collect() };
+    match function {
+        Function::FrostBip340 => IFrostVerifier::verifyCall {
+            threshold: 1,
+            totalSigners: 1,
+            publicKey: B256::from_slice(&bytes(32)),
+            messageHash: B256::from_slice(&bytes(32)),
+            signature: bytes(64).into(),
+        }
+        .abi_encode(),
+        Function::FrostEd25519 => IFrostVerifier::verifyEd25519Call {
+            threshold: 1,
+            totalSigners: 1,
+            publicKey: B256::from_slice(&bytes(32)),
+            message: bytes(choice % 200).into(),
+            signature: bytes(64).into(),
+        }
+        .abi_encode(),
+        Function::ThresholdEcdsa => {
+            let key_len = if choice.is_multiple_of(2) { 33 } else { 65 };
+            let mut key = bytes(key_len);
+            // Half the time a plausible tag, so on-curve parsing is reached.
+            if choice % 4 < 2 {
+                key[0] = if key_len == 33 {
+                    2 + (choice as u8 % 2)
+                } else {
+                    4
+                };
+            }
+            let mut signature = bytes(65);
+            signature[64] = [0, 1, 27, 28][choice % 4];
+            IThresholdEcdsaVerifier::verifyCall {
+                threshold: 1,
+                totalSigners: 1,
+                publicKey: key.into(),
+                messageHash: B256::from_slice(&bytes(32)),
+                signature: signature.into(),
+            }
+            .abi_encode()
+        }
+        Function::MlDsa => {
+            let set = MlDsaParameterSet::ALL[choice % 3];
+            IMlDsaVerifier::verifyCall {
+                publicKey: bytes(set.public_key_len()).into(),
+                message: bytes(choice % 64).into(),
+                signature: bytes(set.signature_len()).into(),
+            }
+            .abi_encode()
+        }
+        Function::SlhDsaSha2 | Function::SlhDsaShake => {
+            // The small and fast sets keep the case count affordable; all sets share the code.
+            let sets = if function == Function::SlhDsaSha2 {
+                [
+                    SlhDsaParameterSet::Sha2_128s,
+                    SlhDsaParameterSet::Sha2_192s,
+                    SlhDsaParameterSet::Sha2_256s,
+                ]
+            } else {
+                [
+                    SlhDsaParameterSet::Shake128s,
+                    SlhDsaParameterSet::Shake128f,
+                    SlhDsaParameterSet::Shake256s,
+                ]
+            };
+            let set = sets[choice % 3];
+            let (public_key, message, signature) = (
+                bytes(set.public_key_len()).into(),
+                bytes(choice % 64).into(),
+                bytes(set.signature_len()).into(),
+            );
+            if function == Function::SlhDsaSha2 {
+                ISlhDsaVerifier::verifyCall {
+                    publicKey: public_key,
+                    message,
+                    signature,
+                }
+                .abi_encode()
+            } else {
+                ISlhDsaVerifier::verifyShakeCall {
+                    publicKey: public_key,
+                    message,
+                    signature,
+                }
+                .abi_encode()
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_keys_and_signatures_of_accepted_lengths_run_the_verifier_and_fail(
+        function_index in 0usize..6,
+        choice in any::<usize>(),
+        seed in any::<u64>(),
+    ) {
+        let function = Function::ALL[function_index];
+        let input = random_well_formed_call(function, choice, seed);
+        let outcome = execute(&function.address(), &input, u64::MAX, &GasSchedule::SEED);
+        prop_assert!(matches!(outcome, Ok(success) if !success.valid), "{function:?}: {outcome:?}");
     }
 }
 
