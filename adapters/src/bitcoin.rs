@@ -65,7 +65,9 @@ pub enum BitcoinError {
     #[error("input {0} has no spent output (neither witness_utxo nor non_witness_utxo is set)")]
     MissingUtxo(usize),
     /// A `non_witness_utxo` was not the transaction the input spends.
-    #[error("input {index}: non_witness_utxo is transaction {found}, but the input spends {spends}")]
+    #[error(
+        "input {index}: non_witness_utxo is transaction {found}, but the input spends {spends}"
+    )]
     UtxoTxid {
         /// The input.
         index: usize,
@@ -75,7 +77,9 @@ pub enum BitcoinError {
         spends: OutPoint,
     },
     /// A `non_witness_utxo` had no output at the spent index.
-    #[error("input {index}: non_witness_utxo has {outputs} outputs, the input spends output {vout}")]
+    #[error(
+        "input {index}: non_witness_utxo has {outputs} outputs, the input spends output {vout}"
+    )]
     UtxoVout {
         /// The input.
         index: usize,
@@ -264,12 +268,10 @@ pub fn sighash_type(psbt: &Psbt, index: usize) -> Result<TapSighashType> {
         .ok_or(BitcoinError::InputIndex { index, count })?;
     match input.sighash_type {
         None => Ok(TapSighashType::Default),
-        Some(ty) => ty
-            .taproot_hash_ty()
-            .map_err(|_| BitcoinError::SighashType {
-                index,
-                value: ty.to_u32(),
-            }),
+        Some(ty) => ty.taproot_hash_ty().map_err(|_| BitcoinError::SighashType {
+            index,
+            value: ty.to_u32(),
+        }),
     }
 }
 
@@ -449,7 +451,9 @@ pub fn extract_transaction(psbt: &Psbt) -> Result<Transaction> {
         .inputs
         .iter()
         .enumerate()
-        .filter(|(_, input)| input.final_script_sig.is_none() && input.final_script_witness.is_none())
+        .filter(|(_, input)| {
+            input.final_script_sig.is_none() && input.final_script_witness.is_none()
+        })
         .map(|(index, _)| index)
         .collect();
     if !missing.is_empty() {

@@ -239,9 +239,7 @@ pub fn policy_view(tx: &TxEip1559, sender: Option<Address>) -> PolicyView {
         TxKind::Call(to) => (checksum_address(&to), false),
         TxKind::Create => ("create".to_owned(), true),
     };
-    let fee = u128::from(tx.gas_limit)
-        .checked_mul(tx.max_fee_per_gas)
-        .unwrap_or(u128::MAX);
+    let fee = u128::from(tx.gas_limit).saturating_mul(tx.max_fee_per_gas);
     PolicyView {
         chain: Chain::Ethereum {
             chain_id: tx.chain_id,

@@ -335,7 +335,8 @@ impl Message {
         }
         let recent_blockhash = reader.array32("recent blockhash")?;
         let instruction_count = reader.compact_u16()?;
-        let mut instructions = Vec::with_capacity(usize::from(instruction_count).min(reader.left()));
+        let mut instructions =
+            Vec::with_capacity(usize::from(instruction_count).min(reader.left()));
         for _ in 0..instruction_count {
             instructions.push(CompiledInstruction {
                 program_id_index: reader.u8("program id index")?,
@@ -384,6 +385,12 @@ impl Message {
             return Err(SolanaError::Unencodable(
                 "a legacy message cannot hold address-table lookups".into(),
             ));
+        } else if self.header.num_required_signatures & 0x80 != 0 {
+            // The first byte of a legacy message would read as a version prefix.
+            return Err(SolanaError::Unencodable(format!(
+                "a legacy message cannot require {} (>= 128) signatures",
+                self.header.num_required_signatures
+            )));
         }
         out.push(self.header.num_required_signatures);
         out.push(self.header.num_readonly_signed_accounts);
@@ -478,7 +485,8 @@ impl Message {
 
     /// The keys that must sign, in signature-slot order.
     pub fn signers(&self) -> &[Pubkey] {
-        let required = usize::from(self.header.num_required_signatures).min(self.account_keys.len());
+        let required =
+            usize::from(self.header.num_required_signatures).min(self.account_keys.len());
         &self.account_keys[..required]
     }
 
@@ -680,10 +688,13 @@ pub fn assemble(
             .iter()
             .position(|signer| signer == key)
             .ok_or(SolanaError::NotASigner(*key))?;
-        let verifying =
-            ed25519_dalek::VerifyingKey::from_bytes(&key.0).map_err(|_| SolanaError::InvalidKey(*key))?;
+        let verifying = ed25519_dalek::VerifyingKey::from_bytes(&key.0)
+            .map_err(|_| SolanaError::InvalidKey(*key))?;
         verifying
-            .verify_strict(message_bytes, &ed25519_dalek::Signature::from_bytes(signature))
+            .verify_strict(
+                message_bytes,
+                &ed25519_dalek::Signature::from_bytes(signature),
+            )
             .map_err(|_| SolanaError::BadSignature(*key))?;
         slots[slot] = *signature;
     }

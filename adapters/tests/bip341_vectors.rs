@@ -13,7 +13,7 @@ use bitcoin::psbt::PsbtSighashType;
 use bitcoin::secp256k1::{Message, SecretKey};
 use bitcoin::taproot::{LeafVersion, TapLeafHash, TapNodeHash};
 use bitcoin::{Address, Network, Psbt, ScriptBuf, Transaction, TxOut, consensus};
-use common::{hex32, hex_field, read_json, str_field, unhex};
+use common::{hex_field, hex32, read_json, str_field, unhex};
 use serde_json::Value;
 use thresig_adapters::bitcoin as btc;
 
@@ -36,7 +36,9 @@ fn tree_root(tree: &Value) -> TapNodeHash {
 #[test]
 fn script_pubkey_cases() {
     let vectors = read_json("bip341/wallet-test-vectors.json");
-    let cases = vectors["scriptPubKey"].as_array().expect("scriptPubKey cases");
+    let cases = vectors["scriptPubKey"]
+        .as_array()
+        .expect("scriptPubKey cases");
     assert_eq!(cases.len(), 7);
     for case in cases {
         let given = &case["given"];
@@ -167,7 +169,11 @@ fn key_path_spending() {
         let intermediary = &case["intermediary"];
         assert_eq!(request.input_index, index);
         assert_eq!(request.sighash_type as u32, hash_type);
-        assert_eq!(request.sighash, hex32(intermediary, "sigHash"), "input {index}");
+        assert_eq!(
+            request.sighash,
+            hex32(intermediary, "sigHash"),
+            "input {index}"
+        );
         assert_eq!(request.tweak, hex32(intermediary, "tweak"));
 
         // The plain-transaction entry point agrees.
@@ -200,8 +206,7 @@ fn key_path_spending() {
         let expected_signature = unhex(expected_witness[0].as_str().unwrap());
         assert_eq!(&expected_signature[..64], signature.as_ref());
 
-        btc::insert_key_spend_signature(&mut psbt, internal, index, signature.as_ref())
-            .unwrap();
+        btc::insert_key_spend_signature(&mut psbt, internal, index, signature.as_ref()).unwrap();
         let finalized = btc::finalize_key_spends(&mut psbt);
         assert_eq!(finalized, vec![index]);
         let witness = psbt.inputs[index].final_script_witness.clone().unwrap();
@@ -242,7 +247,12 @@ fn policy_view_of_vector_spend() {
         .iter()
         .map(|utxo| utxo["amountSats"].as_u64().unwrap())
         .sum();
-    let paid: u64 = psbt.unsigned_tx.output.iter().map(|o| o.value.to_sat()).sum();
+    let paid: u64 = psbt
+        .unsigned_tx
+        .output
+        .iter()
+        .map(|o| o.value.to_sat())
+        .sum();
     assert_eq!(view.fee, u128::from(spent - paid));
     assert_eq!(view.transfers.len(), 2);
     // Output 0 is P2PKH; output 1 is a bare script with no address form.
@@ -251,7 +261,10 @@ fn policy_view_of_vector_spend() {
         .require_network(Network::Bitcoin)
         .unwrap();
     assert!(view.transfers[0].recipient.starts_with('1'));
-    assert_eq!(p2pkh.script_pubkey(), psbt.unsigned_tx.output[0].script_pubkey);
+    assert_eq!(
+        p2pkh.script_pubkey(),
+        psbt.unsigned_tx.output[0].script_pubkey
+    );
     assert_eq!(view.transfers[0].amount, 1_000_000_000);
     assert!(view.transfers[1].recipient.starts_with("script:ac9a87f5"));
     assert_eq!(view.opaque_actions, 0);

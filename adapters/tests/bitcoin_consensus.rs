@@ -251,7 +251,10 @@ fn adapter_refuses_wrong_signatures_and_foreign_inputs() {
     // Input 1's signature offered for input 2.
     let error = btc::insert_key_spend_signature(&mut psbt, ours.group_key, 2, &signatures[1].1)
         .unwrap_err();
-    assert!(matches!(error, btc::BitcoinError::BadSignature { index: 2, .. }));
+    assert!(matches!(
+        error,
+        btc::BitcoinError::BadSignature { index: 2, .. }
+    ));
     // Input 7 is not ours.
     let error = btc::insert_key_spend_signature(&mut psbt, ours.group_key, 7, &signatures[0].1)
         .unwrap_err();

@@ -97,7 +97,8 @@ fn all_ten_eip1559_vectors() {
             "vector {number}: r"
         );
         assert_eq!(U256::from_be_slice(&s), signed.signature().s());
-        let assembled = eth::assemble_signed(rebuilt.clone(), &r.into(), &s.into(), sender).unwrap();
+        let assembled =
+            eth::assemble_signed(rebuilt.clone(), &r.into(), &s.into(), sender).unwrap();
         assert_eq!(assembled.raw, raw, "vector {number}");
         assert_eq!(assembled.hash, keccak256(&raw));
         assert_eq!(assembled.sender, sender);
@@ -110,10 +111,14 @@ fn all_ten_eip1559_vectors() {
         assert_eq!(view.payer, Some(sender.to_checksum(None)));
         assert_eq!(view.transfers.len(), 1);
         assert_eq!(view.transfers[0].recipient, to.to_checksum(None));
-        assert_eq!(view.transfers[0].amount, u128::from(u64_field(vector, "value")));
+        assert_eq!(
+            view.transfers[0].amount,
+            u128::from(u64_field(vector, "value"))
+        );
         assert_eq!(
             view.fee,
-            u128::from(u64_field(vector, "gasLimit")) * u128::from(u64_field(vector, "maxFeePerGas"))
+            u128::from(u64_field(vector, "gasLimit"))
+                * u128::from(u64_field(vector, "maxFeePerGas"))
         );
         assert_eq!(view.opaque_actions, 0);
 
@@ -140,11 +145,8 @@ fn high_s_is_normalised_on_assembly_and_refused_on_recovery() {
     let assembled = eth::assemble_signed(signed.tx().clone(), &r, &high_s, sender).unwrap();
     assert_eq!(assembled.raw, raw);
 
-    let flipped = alloy_primitives::Signature::new(
-        signature.r(),
-        order - signature.s(),
-        !signature.v(),
-    );
+    let flipped =
+        alloy_primitives::Signature::new(signature.r(), order - signature.s(), !signature.v());
     assert!(matches!(
         eth::assemble_with_signature(signed.tx().clone(), flipped),
         Err(EthereumError::HighS)

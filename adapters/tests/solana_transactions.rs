@@ -28,7 +28,9 @@ const V0_SOLSCAN: &str = "ATU3t4TX00FNb4aqeojTYpIOZFQFED4pdoviPCBxUsEXwKHRbHBmmg
 const V0_NO_LOOKUPS: &str = "AVNruonGNAucJxZnPyGo+TlrW1ILS5fR7exfqy4MRq478ufAWgZym5q4nm8oFxy1kz78u8zZwpyjIKtuSve2FQSAAQACBIQTRm3anHp3GUE0vIrsB8wJaiKfJ70MW3G1ZS7SoKoGKxWtDsm4CUU+A+kvBGDWCqcTh6sCyx8ZtrJThK+PSCACd6avlzObesiNGJLJBEb1AAIwkmb2LlPBGCRJggAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAa9QcMW9HtBLBIT81eIv92IJY6A0IkflkFrrBrrnakIMBAgQBAAADLAIAAAABAAAAAAAAAOUrBmT3mLaIdnThWZjPA6EFD56s8A3zq6kaqEVPbndxAA==";
 
 fn b64(text: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(text).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
 }
 
 fn verify_all(tx: &SolanaTransaction) {
@@ -74,7 +76,11 @@ fn real_transactions_round_trip_byte_exactly() {
                 .iter()
                 .map(|key| key.to_bytes())
                 .collect::<Vec<_>>(),
-            tx.message.account_keys.iter().map(|key| key.0).collect::<Vec<_>>()
+            tx.message
+                .account_keys
+                .iter()
+                .map(|key| key.0)
+                .collect::<Vec<_>>()
         );
     }
 }
@@ -116,7 +122,10 @@ fn v0_lookup_accounts_are_labelled() {
         None => label.clone(),
     };
     assert_eq!(label, expected);
-    assert_eq!(tx.message.account_label(0), tx.message.account_keys[0].to_string());
+    assert_eq!(
+        tx.message.account_label(0),
+        tx.message.account_keys[0].to_string()
+    );
     let _ = sol::policy_view(&tx.message);
 }
 
@@ -124,8 +133,12 @@ fn v0_lookup_accounts_are_labelled() {
 /// 42 lamports from 6eoo7i1k… to 56B334Qv… with an all-zero blockhash.
 #[test]
 fn transfer_message_matches_wallet_core() {
-    let from: Pubkey = "6eoo7i1khGhVm8tLBMAdq4ax2FxkKP4G7mCcfHyr3STN".parse().unwrap();
-    let to: Pubkey = "56B334QvCDMSirsmtEJGfanZm8GqeQarrSjdAb2MbeNM".parse().unwrap();
+    let from: Pubkey = "6eoo7i1khGhVm8tLBMAdq4ax2FxkKP4G7mCcfHyr3STN"
+        .parse()
+        .unwrap();
+    let to: Pubkey = "56B334QvCDMSirsmtEJGfanZm8GqeQarrSjdAb2MbeNM"
+        .parse()
+        .unwrap();
     let message = sol::transfer_message(from, to, 42, [0; 32]);
     let expected = concat!(
         "0100010353f9d600fe925083bb399907ea648d23a6a081fc7e9059202fd725f7edd281dd3cc1ff9ba3c7a876c8",
@@ -156,10 +169,15 @@ fn signed_transfer_verifies_with_solana_crates() {
 
     let bytes = b64(&signed.base64);
     let theirs: VersionedTransaction = wincode::deserialize(&bytes).unwrap();
-    theirs.verify_and_hash_message().expect("Solana's verifier accepts it");
+    theirs
+        .verify_and_hash_message()
+        .expect("Solana's verifier accepts it");
     assert_eq!(theirs.signatures[0].as_ref(), &signature[..]);
     assert_eq!(wincode::serialize(&theirs).unwrap(), bytes);
-    assert_eq!(SolanaTransaction::from_base64(&signed.base64).unwrap(), signed.transaction);
+    assert_eq!(
+        SolanaTransaction::from_base64(&signed.base64).unwrap(),
+        signed.transaction
+    );
 
     let view = sol::policy_view(&message);
     assert_eq!(view.payer.as_deref(), Some(address.as_str()));
