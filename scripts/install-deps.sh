@@ -6,6 +6,9 @@ set -euo pipefail
 need_apt=()
 # A C compiler: blst and c-kzg (revm's BLS12-381 and KZG precompiles) and PQClean build C.
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+# A C++ compiler: bitcoinconsensus (Bitcoin Core's script interpreter, an adapters test
+# dependency) builds C++.
+command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 
 if ((${#need_apt[@]})); then
