@@ -2,6 +2,7 @@
 //!
 //! The subcommands and their output are stable: scripts depend on them (docs/precompiles.md).
 
+mod cluster;
 mod hex_arg;
 mod precompile_call;
 mod verify;
@@ -27,6 +28,12 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Work with the EVM precompiles.
     Precompile(PrecompileArgs),
+    /// Run a signer node: one share of every wallet, served to coordinators over mutual TLS.
+    Node(cluster::NodeArgs),
+    /// Run the coordinator: the public JSON-RPC API, driving the nodes.
+    Coordinator(cluster::CoordinatorArgs),
+    /// Run a whole cluster on this machine until SIGINT or SIGTERM; prints a JSON line when ready.
+    Devnet(cluster::DevnetArgs),
 }
 
 #[derive(Debug, Args)]
@@ -47,7 +54,17 @@ enum PrecompileCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs go to stderr; stdout carries only command output.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("THRESIG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match cli.command {
+        Command::Node(args) => cluster::node(args),
+        Command::Coordinator(args) => cluster::coordinator(args),
+        Command::Devnet(args) => cluster::devnet(args),
         Command::Verify(args) => verify::run(args),
         Command::Precompile(PrecompileArgs {
             command: PrecompileCommand::Call(args),

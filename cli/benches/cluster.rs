@@ -1,0 +1,208 @@
+//! Latency and throughput of a live devnet over loopback, from the built `thresig` binary:
+//! DKG and signing latency (p50, p99) at 3-of-5 and 16-of-24, and signing throughput with 16
+//! concurrent clients at 3-of-5.
+//!
+//! `cargo bench -p thresig --bench cluster` (`-- --quick` for fewer rounds).
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Cluster {
+    child: Child,
+    url: String,
+    dir: std::path::PathBuf,
+}
+
+impl Cluster {
+    fn start(nodes: u16, threshold: u16) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("thresig-bench-{nodes}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_thresig"))
+            .args([
+                "devnet",
+                "--nodes",
+                &nodes.to_string(),
+                "--threshold",
+                &threshold.to_string(),
+                "--port",
+                &port.to_string(),
+            ])
+            .arg("--data-dir")
+            .arg(&dir)
+            .env("THRESIG_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.contains("\"ready\":true"),
+            "devnet did not start: {line}"
+        );
+        Cluster {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn call(client: &reqwest::Client, url: &str, method: &str, params: Value) -> Value {
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+    let response: Value = client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(response.get("error").is_none(), "{method}: {response}");
+    response["result"].clone()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn report(label: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{label:<40} n={:<4} p50={:>8.2} ms  p99={:>8.2} ms",
+        samples.len(),
+        percentile(&samples, 50.0).as_secs_f64() * 1e3,
+        percentile(&samples, 99.0).as_secs_f64() * 1e3
+    );
+}
+
+async fn latency(nodes: u16, threshold: u16, rounds: usize) {
+    let cluster = Cluster::start(nodes, threshold);
+    let client = reqwest::Client::new();
+    for scheme in ["frost-secp256k1-tr", "frost-ed25519"] {
+        let mut dkg = Vec::new();
+        let mut wallet = String::new();
+        for _ in 0..rounds.div_ceil(4).max(5) {
+            let start = Instant::now();
+            let created = call(
+                &client,
+                &cluster.url,
+                "thresig_createWallet",
+                json!({ "scheme": scheme }),
+            )
+            .await;
+            dkg.push(start.elapsed());
+            wallet = created["walletId"].as_str().unwrap().to_owned();
+        }
+        report(&format!("DKG {scheme} {threshold}-of-{nodes}"), dkg);
+        let mut sign = Vec::new();
+        for round in 0..rounds {
+            let message = format!("0x{:064x}", round);
+            let start = Instant::now();
+            call(
+                &client,
+                &cluster.url,
+                "thresig_signMessage",
+                json!({ "walletId": wallet, "message": message }),
+            )
+            .await;
+            sign.push(start.elapsed());
+        }
+        report(&format!("sign {scheme} {threshold}-of-{nodes}"), sign);
+    }
+}
+
+async fn throughput(clients: usize, per_client: usize) {
+    let cluster = Cluster::start(5, 3);
+    let client = reqwest::Client::new();
+    let wallet = call(
+        &client,
+        &cluster.url,
+        "thresig_createWallet",
+        json!({ "scheme": "frost-secp256k1-tr" }),
+    )
+    .await;
+    let wallet = wallet["walletId"].as_str().unwrap().to_owned();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|worker| {
+            let (client, url, wallet) = (client.clone(), cluster.url.clone(), wallet.clone());
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                for round in 0..per_client {
+                    let message = format!("0x{:032x}{:032x}", worker, round);
+                    let begin = Instant::now();
+                    call(
+                        &client,
+                        &url,
+                        "thresig_signMessage",
+                        json!({ "walletId": wallet, "message": message }),
+                    )
+                    .await;
+                    samples.push(begin.elapsed());
+                }
+                samples
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for task in tasks {
+        samples.extend(task.await.unwrap());
+    }
+    let elapsed = start.elapsed();
+    let total = samples.len();
+    report(
+        &format!("sign frost-secp256k1-tr 3-of-5, {clients} clients"),
+        samples,
+    );
+    println!(
+        "{:<40} {:.1} signatures/s ({total} in {:.2} s)",
+        "throughput",
+        total as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+}
+
+fn main() {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    // `cargo test --benches` runs bench targets with --bench absent; only run when benching.
+    if !std::env::args().any(|arg| arg == "--bench") && !quick {
+        println!("cluster bench: run with `cargo bench -p thresig --bench cluster`");
+        return;
+    }
+    let rounds = if quick { 20 } else { 200 };
+    thresig_sidecar::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        latency(5, 3, rounds).await;
+        latency(24, 16, rounds / 4).await;
+        throughput(16, if quick { 5 } else { 25 }).await;
+    });
+}

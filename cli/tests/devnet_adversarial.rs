@@ -1,0 +1,281 @@
+//! A coordinator is untrusted too. Acting as one with the cluster's coordinator certificate,
+//! these tests replay and alter signing requests, capture everything relayed during a DKG, and
+//! run a cluster with a node that corrupts its DKG shares.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use support::{Devnet, temp_dir};
+use thresig_sidecar::coordinator::{Coordinator, NodeCallError, NodeClient};
+use thresig_sidecar::envelope::{self, SignedStatement};
+use thresig_sidecar::frost_ops;
+use thresig_sidecar::identity::NodeIdentity;
+use thresig_sidecar::keyprovider::FileKeyProvider;
+use thresig_sidecar::layout::{ClusterLayout, read_certified_key};
+use thresig_sidecar::manifest::Manifest;
+use thresig_sidecar::protocol::{
+    DkgRound3Request, SignRound1Request, SignRound2Request, paths, purposes,
+};
+use thresig_sidecar::scheme::{Tweak, WalletScheme};
+
+type Ed = frost_ed25519::Ed25519Sha512;
+
+fn client(dir: &std::path::Path) -> NodeClient {
+    let layout = ClusterLayout::new(dir);
+    let manifest = Manifest::load(&layout.manifest()).unwrap();
+    let ca = std::fs::read_to_string(layout.ca_cert()).unwrap();
+    let identity = read_certified_key(
+        &layout.coordinator_dir().join("cert.pem"),
+        &layout.coordinator_dir().join("key.pem"),
+    )
+    .unwrap();
+    NodeClient::new(manifest, &ca, &identity).unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    thresig_sidecar::install_crypto_provider();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn commit(
+    client: &NodeClient,
+    node: &str,
+    session: &str,
+    wallet: &str,
+    message: &[u8],
+) -> (u16, Vec<u8>) {
+    let request = SignRound1Request {
+        session: session.into(),
+        wallet_id: wallet.into(),
+        message: hex::encode(message),
+        tweak: Tweak::None,
+    };
+    let statement: SignedStatement = client
+        .call(
+            node,
+            paths::SIGN_ROUND1,
+            &request,
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let entry = client.manifest().node(node).unwrap();
+    let payload = envelope::verify_statement(
+        &statement,
+        &purposes::sign_commitments(wallet),
+        session,
+        &entry.identity,
+    )
+    .unwrap();
+    (entry.index, payload)
+}
+
+async fn round2(
+    client: &NodeClient,
+    node: &str,
+    session: &str,
+    package: &[u8],
+) -> Result<SignedStatement, NodeCallError> {
+    let request = SignRound2Request {
+        session: session.into(),
+        signing_package: hex::encode(package),
+    };
+    client
+        .call(
+            node,
+            paths::SIGN_ROUND2,
+            &request,
+            std::time::Duration::from_secs(10),
+        )
+        .await
+}
+
+fn refusal(result: Result<SignedStatement, NodeCallError>) -> (u16, String) {
+    match result {
+        Err(NodeCallError::Refused { status, body, .. }) => (status, body.message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn replayed_or_altered_round_two_requests_are_refused_even_across_a_restart() {
+    let dir = temp_dir("replay");
+    let mut devnet = Devnet::start_in(dir.clone(), 3, 2, &[], false);
+    let wallet = devnet.result("thresig_createWallet", json!({ "scheme": "frost-ed25519" }));
+    let wallet = wallet["walletId"].as_str().unwrap().to_owned();
+    let message = b"pay 1 BTC to alice".to_vec();
+    let client = client(&dir);
+    let runtime = runtime();
+    let session = "replay-session-1";
+    let package = runtime.block_on(async {
+        let mut commitments = BTreeMap::new();
+        for node in ["node-1", "node-2"] {
+            let (index, payload) = commit(&client, node, session, &wallet, &message).await;
+            commitments.insert(index, payload);
+        }
+        // An altered package (another message) is refused, and leaves the nonces unused.
+        let altered =
+            frost_ops::signing_package::<Ed>(&commitments, b"pay 100 BTC to mallory").unwrap();
+        let (status, text) = refusal(round2(&client, "node-1", session, &altered).await);
+        assert_eq!(status, 400);
+        assert!(
+            text.contains("not the one committed to in round 1"),
+            "{text}"
+        );
+        // Dropping node-2's commitment is refused too: below the threshold.
+        let mut alone = commitments.clone();
+        alone.remove(&2);
+        let short = frost_ops::signing_package::<Ed>(&alone, &message).unwrap();
+        let (_, text) = refusal(round2(&client, "node-1", session, &short).await);
+        assert!(text.contains("needs 2"), "{text}");
+
+        let package = frost_ops::signing_package::<Ed>(&commitments, &message).unwrap();
+        round2(&client, "node-1", session, &package)
+            .await
+            .expect("the genuine request is answered once");
+        let (status, text) = refusal(round2(&client, "node-1", session, &package).await);
+        assert_eq!(status, 409);
+        assert!(text.contains("already used"), "{text}");
+        package
+    });
+    devnet.stop();
+    drop(devnet);
+    let devnet = Devnet::start_in(dir.clone(), 3, 2, &[], true);
+    let client = support_client(&devnet);
+    runtime.block_on(async {
+        let (status, _) = refusal(round2(&client, "node-1", session, &package).await);
+        assert_eq!(
+            status, 409,
+            "consumed nonces stay consumed across a restart"
+        );
+        // node-2 never answered round 2: its nonces survive the restart, once.
+        round2(&client, "node-2", session, &package)
+            .await
+            .expect("node-2's nonces are still there");
+        let (status, _) = refusal(round2(&client, "node-2", session, &package).await);
+        assert_eq!(status, 409);
+    });
+}
+
+fn support_client(devnet: &Devnet) -> NodeClient {
+    client(devnet.data_dir())
+}
+
+#[test]
+fn nothing_the_coordinator_relays_during_a_dkg_contains_a_share() {
+    let devnet = Devnet::start(3, 2);
+    let captured: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let sink = captured.clone();
+    let coordinator = Coordinator::new(support_client(&devnet))
+        .unwrap()
+        .with_relay_observer(Arc::new(move |path: &str, bytes: &[u8]| {
+            sink.lock().unwrap().push((path.to_owned(), bytes.to_vec()))
+        }));
+    let runtime = runtime();
+    let wallet = runtime
+        .block_on(coordinator.create_wallet(WalletScheme::FrostSecp256k1Tr, None, None))
+        .unwrap();
+    let captured = captured.lock().unwrap().clone();
+    assert!(captured.iter().any(|(path, _)| path == paths::DKG_ROUND3));
+
+    // Open every envelope with its recipient's own keys (the test reads the devnet's key
+    // files): these are the secret shares f_i(j) the nodes exchanged.
+    let layout = ClusterLayout::new(devnet.data_dir());
+    let manifest = Manifest::load(&layout.manifest()).unwrap();
+    let mut shares = Vec::new();
+    for (path, bytes) in captured
+        .iter()
+        .filter(|(path, _)| path == paths::DKG_ROUND3)
+    {
+        let request: DkgRound3Request =
+            serde_json::from_slice(bytes).unwrap_or_else(|error| panic!("{path}: {error}"));
+        for sealed in &request.envelopes {
+            let node = layout.node(&sealed.recipient);
+            let passphrase = std::fs::read_to_string(node.passphrase_file()).unwrap();
+            let provider =
+                FileKeyProvider::open(&node.key_file(), passphrase.trim().as_bytes()).unwrap();
+            let identity =
+                NodeIdentity::load(&node.identity_file(), &sealed.recipient, &provider).unwrap();
+            let sender = &manifest.node(&sealed.sender).unwrap().identity;
+            let plaintext = envelope::open(
+                sealed,
+                &request.session,
+                &sealed.recipient,
+                &identity,
+                sender,
+            )
+            .unwrap();
+            let package = frost_core::keys::dkg::round2::Package::<
+                frost_secp256k1_tr::Secp256K1Sha256TR,
+            >::deserialize(&plaintext)
+            .unwrap();
+            shares.push(package.signing_share().serialize());
+            // Another node cannot open it.
+            let other = manifest
+                .nodes
+                .iter()
+                .find(|entry| entry.id != sealed.recipient && entry.id != sealed.sender)
+                .unwrap();
+            let other_layout = layout.node(&other.id);
+            let other_passphrase = std::fs::read_to_string(other_layout.passphrase_file()).unwrap();
+            let other_provider =
+                FileKeyProvider::open(&other_layout.key_file(), other_passphrase.trim().as_bytes())
+                    .unwrap();
+            let other_identity =
+                NodeIdentity::load(&other_layout.identity_file(), &other.id, &other_provider)
+                    .unwrap();
+            assert!(
+                envelope::open(
+                    sealed,
+                    &request.session,
+                    &sealed.recipient,
+                    &other_identity,
+                    sender
+                )
+                .is_err()
+            );
+        }
+    }
+    assert_eq!(shares.len(), 6, "3 nodes each send a share to the 2 others");
+    for share in &shares {
+        assert_eq!(share.len(), 32);
+        let as_hex = hex::encode(share);
+        for (path, bytes) in &captured {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(!text.contains(&as_hex), "{path} carries a share in hex");
+            assert!(
+                !bytes.windows(32).any(|window| window == &share[..]),
+                "{path} carries a share in binary"
+            );
+        }
+    }
+    assert!(wallet.public_key.starts_with("0x"));
+}
+
+#[test]
+fn a_node_that_corrupts_its_dkg_shares_is_named_and_the_dkg_aborts() {
+    let devnet = Devnet::start_in(
+        temp_dir("corrupt"),
+        3,
+        2,
+        &[("THRESIG_TEST_FAULT", "corrupt-dkg-share:node-2")],
+        true,
+    );
+    let response = devnet.call(
+        "thresig_createWallet",
+        json!({ "scheme": "frost-secp256k1-tr" }),
+    );
+    let error = &response["error"];
+    assert_eq!(error["code"], -32003, "{response}");
+    assert_eq!(error["data"]["culprit"], "node-2", "{response}");
+    assert!(error["message"].as_str().unwrap().contains("node-2"));
+    // No node kept a wallet from the aborted DKG.
+    let listed = devnet.result("thresig_listWallets", json!({}));
+    assert_eq!(listed["wallets"], json!([]));
+}

@@ -1,0 +1,177 @@
+//! The sidecar as real processes: devnets from the built binary create wallets of both FROST
+//! schemes and sign, and the signatures verify with libraries independent of the frost crates
+//! (libsecp256k1 for BIP-340 with and without the BIP-86 tweak, ed25519-dalek for Ed25519).
+
+mod support;
+
+use ed25519_dalek::Verifier as _;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use support::{Devnet, unhex};
+
+fn tagged_hash(tag: &str, data: &[u8]) -> [u8; 32] {
+    let tag = Sha256::digest(tag.as_bytes());
+    Sha256::new()
+        .chain_update(tag)
+        .chain_update(tag)
+        .chain_update(data)
+        .finalize()
+        .into()
+}
+
+/// The BIP-86 output key of an x-only internal key, computed with libsecp256k1.
+fn bip86_output_key(internal: &[u8]) -> [u8; 32] {
+    let secp = secp256k1::Secp256k1::verification_only();
+    let key = secp256k1::XOnlyPublicKey::from_byte_array(internal.try_into().unwrap()).unwrap();
+    let tweak = secp256k1::Scalar::from_be_bytes(tagged_hash("TapTweak", internal)).unwrap();
+    key.add_tweak(&secp, &tweak).unwrap().0.serialize()
+}
+
+fn verify_bip340(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    let secp = secp256k1::Secp256k1::verification_only();
+    let key = secp256k1::XOnlyPublicKey::from_byte_array(key.try_into().unwrap()).unwrap();
+    let signature = secp256k1::schnorr::Signature::from_byte_array(signature.try_into().unwrap());
+    secp.verify_schnorr(&signature, message, &key).is_ok()
+}
+
+fn verify_ed25519(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    let key = ed25519_dalek::VerifyingKey::from_bytes(key.try_into().unwrap()).unwrap();
+    let signature = ed25519_dalek::Signature::from_slice(signature).unwrap();
+    key.verify_strict(message, &signature).is_ok() && key.verify(message, &signature).is_ok()
+}
+
+fn sign(devnet: &Devnet, wallet: &str, message: &[u8], tweak: Option<&str>) -> Value {
+    let mut params =
+        json!({ "walletId": wallet, "message": format!("0x{}", hex::encode(message)) });
+    if let Some(tweak) = tweak {
+        params["tweak"] = json!(tweak);
+    }
+    devnet.result("thresig_signMessage", params)
+}
+
+/// Creates one wallet of each scheme, signs with each (Taproot with and without BIP-86), and
+/// checks every signature and address independently.
+fn exercise(devnet: &Devnet) {
+    let health = devnet.result("thresig_health", json!({}));
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["threshold"], devnet.threshold);
+    assert_eq!(
+        health["nodes"].as_array().unwrap().len(),
+        usize::from(devnet.nodes)
+    );
+
+    let taproot = devnet.result(
+        "thresig_createWallet",
+        json!({ "scheme": "frost-secp256k1-tr" }),
+    );
+    assert_eq!(taproot["threshold"], devnet.threshold);
+    assert_eq!(taproot["parties"], devnet.nodes);
+    let internal = unhex(taproot["publicKey"].as_str().unwrap());
+    assert_eq!(internal.len(), 32, "x-only group key");
+    let address = taproot["addresses"]["bitcoin"].as_str().unwrap();
+    assert!(
+        address.starts_with("bcrt1p"),
+        "regtest P2TR address, got {address}"
+    );
+    let wallet = taproot["walletId"].as_str().unwrap();
+
+    for length in [32usize, 0, 100] {
+        let message: Vec<u8> = (0..length).map(|_| rand::random::<u8>()).collect();
+        let plain = sign(devnet, wallet, &message, None);
+        assert_eq!(unhex(plain["publicKey"].as_str().unwrap()), internal);
+        assert_eq!(
+            plain["signers"].as_array().unwrap().len(),
+            usize::from(devnet.threshold)
+        );
+        assert!(
+            verify_bip340(
+                &internal,
+                &message,
+                &unhex(plain["signature"].as_str().unwrap())
+            ),
+            "untweaked, {length} bytes"
+        );
+
+        let tweaked = sign(devnet, wallet, &message, Some("bip86"));
+        let output_key = bip86_output_key(&internal);
+        assert_eq!(unhex(tweaked["publicKey"].as_str().unwrap()), output_key);
+        let signature = unhex(tweaked["signature"].as_str().unwrap());
+        assert!(
+            verify_bip340(&output_key, &message, &signature),
+            "BIP-86 tweaked, {length} bytes"
+        );
+        assert!(
+            !verify_bip340(&internal, &message, &signature),
+            "a tweaked signature is not one under the internal key"
+        );
+    }
+
+    let ed = devnet.result("thresig_createWallet", json!({ "scheme": "frost-ed25519" }));
+    let key = unhex(ed["publicKey"].as_str().unwrap());
+    assert_eq!(
+        bs58::decode(ed["addresses"]["solana"].as_str().unwrap())
+            .into_vec()
+            .unwrap(),
+        key
+    );
+    let ed_wallet = ed["walletId"].as_str().unwrap();
+    for message in [b"solana transfer".to_vec(), vec![], vec![7u8; 1000]] {
+        let signed = sign(devnet, ed_wallet, &message, None);
+        assert!(verify_ed25519(
+            &key,
+            &message,
+            &unhex(signed["signature"].as_str().unwrap())
+        ));
+    }
+    let refused = devnet.call(
+        "thresig_signMessage",
+        json!({ "walletId": ed_wallet, "message": "0x00", "tweak": "bip86" }),
+    );
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+
+    assert_eq!(
+        devnet.result("thresig_getWallet", json!({ "walletId": wallet })),
+        taproot
+    );
+    let listed = devnet.result("thresig_listWallets", json!({}));
+    let ids: Vec<&str> = listed["wallets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|wallet| wallet["walletId"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&wallet) && ids.contains(&ed_wallet),
+        "{listed}"
+    );
+}
+
+#[test]
+fn two_of_three_devnet_signs_with_both_schemes() {
+    let devnet = Devnet::start(3, 2);
+    exercise(&devnet);
+}
+
+#[test]
+fn three_of_five_devnet_signs_with_both_schemes() {
+    let devnet = Devnet::start(5, 3);
+    exercise(&devnet);
+    // A 2-of-3 wallet among the five nodes works too.
+    let small = devnet.result(
+        "thresig_createWallet",
+        json!({ "scheme": "frost-ed25519", "threshold": 2, "parties": 3 }),
+    );
+    assert_eq!(small["nodes"].as_array().unwrap().len(), 3);
+    let key = unhex(small["publicKey"].as_str().unwrap());
+    let signed = sign(
+        &devnet,
+        small["walletId"].as_str().unwrap(),
+        b"subset",
+        None,
+    );
+    assert!(verify_ed25519(
+        &key,
+        b"subset",
+        &unhex(signed["signature"].as_str().unwrap())
+    ));
+}

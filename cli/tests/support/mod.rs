@@ -1,0 +1,225 @@
+//! A devnet started from the built `thresig` binary, for tests: free ports, a temporary data
+//! directory, JSON-RPC calls, and every process stopped when the handle drops.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+/// A running devnet.
+pub struct Devnet {
+    pub dir: PathBuf,
+    pub port: u16,
+    pub nodes: u16,
+    pub threshold: u16,
+    child: Option<Child>,
+    /// Process ids by name (node-1 ..., coordinator).
+    pub pids: Vec<(String, u32)>,
+    owns_dir: bool,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "thresig-test-{label}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Devnet {
+    /// Starts an n-node devnet with threshold t in a fresh directory.
+    pub fn start(nodes: u16, threshold: u16) -> Self {
+        Self::start_in(temp_dir("devnet"), nodes, threshold, &[], true)
+    }
+
+    /// Starts a devnet in `dir` (reusing a cluster there), with extra environment.
+    pub fn start_in(
+        dir: PathBuf,
+        nodes: u16,
+        threshold: u16,
+        env: &[(&str, &str)],
+        owns_dir: bool,
+    ) -> Self {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_thresig"));
+        command
+            .args([
+                "devnet",
+                "--nodes",
+                &nodes.to_string(),
+                "--threshold",
+                &threshold.to_string(),
+            ])
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(["--port", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("devnet starts");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = sender.send(line);
+        });
+        let mut devnet = Devnet {
+            dir,
+            port,
+            nodes,
+            threshold,
+            child: Some(child),
+            pids: Vec::new(),
+            owns_dir,
+        };
+        let line = receiver
+            .recv_timeout(Duration::from_secs(120))
+            .expect("devnet prints its ready line within 120 s");
+        let ready: Value = serde_json::from_str(line.trim())
+            .unwrap_or_else(|error| panic!("ready line {line:?}: {error}"));
+        assert_eq!(ready["ready"], true);
+        devnet.pids = ready["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|process| {
+                (
+                    process["name"].as_str().unwrap().to_owned(),
+                    process["pid"].as_u64().unwrap() as u32,
+                )
+            })
+            .collect();
+        devnet
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self, name: &str) -> u32 {
+        self.pids
+            .iter()
+            .find(|(process, _)| process == name)
+            .map(|(_, pid)| *pid)
+            .unwrap()
+    }
+
+    /// SIGKILLs one process of the cluster.
+    pub fn kill_process(&self, name: &str) {
+        kill(Pid::from_raw(self.pid(name) as i32), Signal::SIGKILL).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    /// Stops the devnet with SIGTERM and waits for it (and its children) to exit.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        for _ in 0..200 {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Whatever is left of the process group goes too.
+        let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+        let _ = child.wait();
+    }
+
+    /// Calls `method` with by-name `params`; returns the whole JSON-RPC response.
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        raw_call(
+            &self.url(),
+            &json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }),
+        )
+    }
+
+    /// Calls `method` and returns its result, panicking on an error.
+    pub fn result(&self, method: &str, params: Value) -> Value {
+        let response = self.call(method, params);
+        assert!(
+            response.get("error").is_none(),
+            "{method} failed: {response}"
+        );
+        response["result"].clone()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        self.stop();
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// POSTs a JSON body to a JSON-RPC endpoint (blocking, on a private runtime).
+pub fn raw_call(url: &str, body: &Value) -> Value {
+    thresig_sidecar::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(url)
+            .timeout(Duration::from_secs(60))
+            .json(body)
+            .send()
+            .await
+            .expect("the coordinator answers");
+        response.json::<Value>().await.expect("a JSON-RPC response")
+    })
+}
+
+/// Posts raw text (for malformed-JSON tests).
+pub fn raw_text_call(url: &str, text: &str) -> Value {
+    thresig_sidecar::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(text.to_owned())
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    })
+}
+
+pub fn unhex(text: &str) -> Vec<u8> {
+    hex::decode(text.trim_start_matches("0x")).unwrap()
+}

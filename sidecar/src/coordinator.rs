@@ -1,0 +1,870 @@
+//! `thresig coordinator`: drives DKG and signing across the nodes and aggregates. It holds no
+//! share and can read none: it relays signed statements and envelopes encrypted to the nodes,
+//! and checks every aggregate signature with the precompiles' verification code before
+//! returning it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::addresses;
+use crate::envelope::{self, SealedEnvelope, SignedStatement};
+use crate::frost_ops::{self, FrostOpError};
+use crate::manifest::Manifest;
+use crate::pki::{self, CertifiedKey};
+use crate::protocol::*;
+use crate::scheme::{Tweak, WalletScheme};
+use crate::store::WalletRecord;
+use crate::with_ciphersuite;
+
+/// How long one node call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a health probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a whole DKG or signature may take.
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A call to one node failed.
+#[derive(Debug, Clone, Error)]
+pub enum NodeCallError {
+    /// No answer: connection refused, TLS failure or timeout.
+    #[error("{node} is unreachable: {reason}")]
+    Unreachable {
+        /// The node.
+        node: String,
+        /// Why.
+        reason: String,
+    },
+    /// The node answered with a refusal.
+    #[error("{node} refused: {}", body.message)]
+    Refused {
+        /// The node.
+        node: String,
+        /// The HTTP status.
+        status: u16,
+        /// The node's explanation.
+        body: NodeErrorBody,
+    },
+    /// The answer did not parse.
+    #[error("{node} sent a malformed answer: {reason}")]
+    BadResponse {
+        /// The node.
+        node: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Something the coordinator cannot do, as the API reports it.
+#[derive(Debug, Clone, Error)]
+pub enum CoordinatorError {
+    /// A parameter is wrong.
+    #[error("invalid params: {0}")]
+    InvalidParams(String),
+    /// No node knows the wallet.
+    #[error("unknown wallet {0}")]
+    UnknownWallet(String),
+    /// Fewer nodes answer than the operation needs.
+    #[error("{needed} nodes are needed but only {} are reachable; unreachable: {}", reachable.len(), unreachable.join(", "))]
+    NotEnoughNodes {
+        /// How many are needed.
+        needed: usize,
+        /// The reachable nodes.
+        reachable: Vec<String>,
+        /// The unreachable nodes.
+        unreachable: Vec<String>,
+    },
+    /// A node aborted the protocol.
+    #[error("{node} aborted: {message}")]
+    Abort {
+        /// The node that aborted.
+        node: String,
+        /// The node it blames, if any.
+        culprit: Option<String>,
+        /// Its explanation.
+        message: String,
+    },
+    /// Nodes disagree about a wallet.
+    #[error("nodes disagree: {0}")]
+    Inconsistent(String),
+    /// The aggregate signature did not verify (a node misbehaved undetected by FROST).
+    #[error("the aggregate signature does not verify: {0}")]
+    Verification(String),
+    /// The session took too long.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// Anything else.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<NodeCallError> for CoordinatorError {
+    fn from(error: NodeCallError) -> Self {
+        match error {
+            NodeCallError::Refused { node, body, .. } if body.kind == "unknown-wallet" => {
+                let _ = node;
+                CoordinatorError::UnknownWallet(
+                    body.message
+                        .trim_start_matches("unknown wallet ")
+                        .to_owned(),
+                )
+            }
+            NodeCallError::Refused { node, body, .. } => CoordinatorError::Abort {
+                node,
+                culprit: body.culprit,
+                message: body.message,
+            },
+            NodeCallError::Unreachable { node, reason } => CoordinatorError::Abort {
+                node: node.clone(),
+                culprit: None,
+                message: format!("{node} became unreachable during the session: {reason}"),
+            },
+            NodeCallError::BadResponse { node, reason } => CoordinatorError::Abort {
+                node: node.clone(),
+                culprit: Some(node),
+                message: format!("malformed answer: {reason}"),
+            },
+        }
+    }
+}
+
+/// HTTPS client for the nodes of a cluster, with the coordinator's certificate.
+#[derive(Clone)]
+pub struct NodeClient {
+    http: reqwest::Client,
+    manifest: Arc<Manifest>,
+}
+
+impl NodeClient {
+    /// A client that trusts only `ca_pem` and authenticates with `identity`.
+    pub fn new(manifest: Manifest, ca_pem: &str, identity: &CertifiedKey) -> Result<Self, String> {
+        let tls =
+            pki::coordinator_client_config(ca_pem, identity).map_err(|error| error.to_string())?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(PROBE_TIMEOUT)
+            .timeout(CALL_TIMEOUT)
+            .build()
+            .map_err(|error| error.to_string())?;
+        Ok(Self {
+            http,
+            manifest: Arc::new(manifest),
+        })
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// POSTs `request` to `path` on `node` and decodes the answer.
+    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        node: &str,
+        path: &str,
+        request: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, NodeCallError> {
+        let entry = self
+            .manifest
+            .node(node)
+            .ok_or_else(|| NodeCallError::Unreachable {
+                node: node.to_owned(),
+                reason: "not in the manifest".into(),
+            })?;
+        let url = format!("{}{path}", entry.endpoint);
+        let response = self
+            .http
+            .post(&url)
+            .timeout(timeout)
+            .json(request)
+            .send()
+            .await
+            .map_err(|error| NodeCallError::Unreachable {
+                node: node.to_owned(),
+                reason: describe(&error),
+            })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| NodeCallError::Unreachable {
+                node: node.to_owned(),
+                reason: describe(&error),
+            })?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|error| NodeCallError::BadResponse {
+                node: node.to_owned(),
+                reason: error.to_string(),
+            })
+        } else {
+            let body =
+                serde_json::from_slice::<NodeErrorBody>(&bytes).unwrap_or_else(|_| NodeErrorBody {
+                    kind: "internal".into(),
+                    message: format!(
+                        "HTTP {status}: {}",
+                        String::from_utf8_lossy(&bytes)
+                            .chars()
+                            .take(200)
+                            .collect::<String>()
+                    ),
+                    culprit: None,
+                });
+            Err(NodeCallError::Refused {
+                node: node.to_owned(),
+                status: status.as_u16(),
+                body,
+            })
+        }
+    }
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A wallet as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletView {
+    /// The wallet id.
+    pub wallet_id: String,
+    /// The scheme.
+    pub scheme: String,
+    /// Shares needed to sign.
+    pub threshold: u16,
+    /// Shares in all.
+    pub parties: u16,
+    /// The nodes holding them.
+    pub nodes: Vec<String>,
+    /// The group public key, 0x-hex: x-only for frost-secp256k1-tr, 32 bytes for frost-ed25519.
+    pub public_key: String,
+    /// Chain addresses of the key.
+    pub addresses: BTreeMap<String, String>,
+    /// Seconds since the Unix epoch when the wallet was created.
+    pub created_at: u64,
+}
+
+/// A signature as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignatureView {
+    /// The signature, 0x-hex (64 bytes, BIP-340 or RFC 8032).
+    pub signature: String,
+    /// The key it verifies under, 0x-hex (the BIP-86 output key when tweaked).
+    pub public_key: String,
+    /// The nodes that signed.
+    pub signers: Vec<String>,
+}
+
+/// Node reachability as health reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeHealth {
+    /// The node.
+    pub id: String,
+    /// Whether it answered.
+    pub reachable: bool,
+}
+
+/// The health report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthView {
+    /// `ok` when at least the threshold of nodes answer, otherwise `degraded`.
+    pub status: String,
+    /// The cluster threshold.
+    pub threshold: u16,
+    /// Every node.
+    pub nodes: Vec<NodeHealth>,
+}
+
+/// Receives every payload the coordinator relays between nodes (for audits and tests).
+pub type RelayObserver = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
+
+/// The coordinator's logic, independent of how the API is served.
+pub struct Coordinator {
+    client: NodeClient,
+    network: bitcoin::Network,
+    observer: Option<RelayObserver>,
+}
+
+impl Coordinator {
+    /// A coordinator for the cluster `client` talks to.
+    pub fn new(client: NodeClient) -> Result<Self, String> {
+        let network = addresses::bitcoin_network(&client.manifest().bitcoin_network)?;
+        Ok(Self {
+            client,
+            network,
+            observer: None,
+        })
+    }
+
+    /// Reports every relayed payload to `observer`.
+    pub fn with_relay_observer(mut self, observer: RelayObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn manifest(&self) -> &Manifest {
+        self.client.manifest()
+    }
+
+    fn observe<T: Serialize>(&self, path: &str, payload: &T) {
+        if let Some(observer) = &self.observer
+            && let Ok(bytes) = serde_json::to_vec(payload)
+        {
+            observer(path, &bytes);
+        }
+    }
+
+    /// Which of `candidates` answer a health probe, in the given order.
+    pub async fn probe(&self, candidates: &[String]) -> (Vec<String>, Vec<String>) {
+        let answers = join_all(candidates.iter().map(|node| async move {
+            let answer: Result<HealthResponse, _> = self
+                .client
+                .call(node, paths::HEALTH, &serde_json::json!({}), PROBE_TIMEOUT)
+                .await;
+            (node.clone(), answer.is_ok())
+        }))
+        .await;
+        let (reachable, unreachable): (Vec<_>, Vec<_>) =
+            answers.into_iter().partition(|(_, ok)| *ok);
+        (
+            reachable.into_iter().map(|(node, _)| node).collect(),
+            unreachable.into_iter().map(|(node, _)| node).collect(),
+        )
+    }
+
+    /// `thresig_health`.
+    pub async fn health(&self) -> HealthView {
+        let all: Vec<String> = self
+            .manifest()
+            .nodes
+            .iter()
+            .map(|node| node.id.clone())
+            .collect();
+        let (reachable, _) = self.probe(&all).await;
+        let threshold = self.manifest().threshold;
+        HealthView {
+            status: if reachable.len() >= usize::from(threshold) {
+                "ok"
+            } else {
+                "degraded"
+            }
+            .to_owned(),
+            threshold,
+            nodes: all
+                .iter()
+                .map(|id| NodeHealth {
+                    id: id.clone(),
+                    reachable: reachable.contains(id),
+                })
+                .collect(),
+        }
+    }
+
+    /// `thresig_createWallet`: a DKG among `parties` reachable nodes.
+    pub async fn create_wallet(
+        &self,
+        scheme: WalletScheme,
+        threshold: Option<u16>,
+        parties: Option<u16>,
+    ) -> Result<WalletView, CoordinatorError> {
+        let n = self.manifest().nodes.len();
+        let parties = usize::from(parties.unwrap_or(n as u16));
+        let threshold = threshold.unwrap_or(self.manifest().threshold.min(parties as u16));
+        if parties < 2 || parties > n {
+            return Err(CoordinatorError::InvalidParams(format!(
+                "parties must be between 2 and the cluster's {n} nodes, got {parties}"
+            )));
+        }
+        if threshold < 2 || usize::from(threshold) > parties {
+            return Err(CoordinatorError::InvalidParams(format!(
+                "threshold must be between 2 and parties ({parties}), got {threshold}"
+            )));
+        }
+        let all: Vec<String> = self
+            .manifest()
+            .nodes
+            .iter()
+            .map(|node| node.id.clone())
+            .collect();
+        let (reachable, unreachable) = self.probe(&all).await;
+        if reachable.len() < parties {
+            return Err(CoordinatorError::NotEnoughNodes {
+                needed: parties,
+                reachable,
+                unreachable,
+            });
+        }
+        let chosen: Vec<String> = reachable.into_iter().take(parties).collect();
+        let wallet_id = format!("w-{}", uuid::Uuid::new_v4().simple());
+        let session = uuid::Uuid::new_v4().to_string();
+        let run = self.run_dkg(&session, &wallet_id, scheme, threshold, &chosen);
+        tokio::time::timeout(SESSION_TIMEOUT, run)
+            .await
+            .map_err(|_| {
+                CoordinatorError::Timeout(format!(
+                    "DKG session {session} took longer than {SESSION_TIMEOUT:?}"
+                ))
+            })??;
+        // Report the wallet as the nodes stored it, so createWallet and getWallet agree exactly.
+        self.get_wallet(&wallet_id).await
+    }
+
+    async fn run_dkg(
+        &self,
+        session: &str,
+        wallet_id: &str,
+        scheme: WalletScheme,
+        threshold: u16,
+        parties: &[String],
+    ) -> Result<(), CoordinatorError> {
+        let round1_request = DkgRound1Request {
+            session: session.to_owned(),
+            wallet_id: wallet_id.to_owned(),
+            scheme,
+            threshold,
+            parties: parties.to_vec(),
+        };
+        let round1: Vec<SignedStatement> = self
+            .all(parties, paths::DKG_ROUND1, |_| round1_request.clone())
+            .await?;
+        let round2_request = DkgRound2Request {
+            session: session.to_owned(),
+            round1,
+        };
+        self.observe(paths::DKG_ROUND2, &round2_request);
+        let round2: Vec<DkgRound2Response> = self
+            .all(parties, paths::DKG_ROUND2, |_| round2_request.clone())
+            .await?;
+        let envelopes: Vec<SealedEnvelope> = round2
+            .into_iter()
+            .flat_map(|response| response.envelopes)
+            .collect();
+        let round3: Vec<SignedStatement> = self
+            .all(parties, paths::DKG_ROUND3, |node| {
+                let request = DkgRound3Request {
+                    session: session.to_owned(),
+                    envelopes: envelopes
+                        .iter()
+                        .filter(|envelope| envelope.recipient == node)
+                        .cloned()
+                        .collect(),
+                };
+                self.observe(paths::DKG_ROUND3, &request);
+                request
+            })
+            .await?;
+        // Every node must have derived the same public key package.
+        let mut package: Option<Vec<u8>> = None;
+        for statement in &round3 {
+            let entry = self
+                .manifest()
+                .node(&statement.sender)
+                .ok_or_else(|| CoordinatorError::Internal("unknown sender".into()))?;
+            let payload = envelope::verify_statement(
+                statement,
+                &purposes::dkg_result(wallet_id),
+                session,
+                &entry.identity,
+            )
+            .map_err(|error| CoordinatorError::Abort {
+                node: statement.sender.clone(),
+                culprit: Some(statement.sender.clone()),
+                message: error.to_string(),
+            })?;
+            match &package {
+                None => package = Some(payload),
+                Some(first) if *first != payload => {
+                    return Err(CoordinatorError::Inconsistent(format!(
+                        "{} derived another group key than the others",
+                        statement.sender
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if package.is_none() {
+            return Err(CoordinatorError::Internal("no DKG results".into()));
+        }
+        let confirm = DkgConfirmRequest {
+            session: session.to_owned(),
+            results: round3,
+        };
+        let _: Vec<DkgConfirmResponse> = self
+            .all(parties, paths::DKG_CONFIRM, |_| confirm.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// Calls every node of `nodes` concurrently with the request `make(node)` builds; any
+    /// failure aborts the session naming the node.
+    async fn all<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        nodes: &[String],
+        path: &str,
+        make: impl Fn(&str) -> Req,
+    ) -> Result<Vec<Resp>, CoordinatorError> {
+        let requests: Vec<(String, Req)> = nodes
+            .iter()
+            .map(|node| (node.clone(), make(node)))
+            .collect();
+        let answers = join_all(requests.iter().map(|(node, request)| {
+            self.client
+                .call::<Req, Resp>(node, path, request, CALL_TIMEOUT)
+        }))
+        .await;
+        let mut out = Vec::with_capacity(answers.len());
+        for answer in answers {
+            out.push(answer?);
+        }
+        Ok(out)
+    }
+
+    /// The wallet as the nodes that hold it describe it; they must agree.
+    pub async fn wallet_record(&self, wallet_id: &str) -> Result<WalletRecord, CoordinatorError> {
+        let all: Vec<String> = self
+            .manifest()
+            .nodes
+            .iter()
+            .map(|node| node.id.clone())
+            .collect();
+        let request = WalletGetRequest {
+            wallet_id: wallet_id.to_owned(),
+        };
+        let answers = join_all(all.iter().map(|node| {
+            self.client
+                .call::<_, WalletRecord>(node, paths::WALLET_GET, &request, PROBE_TIMEOUT)
+        }))
+        .await;
+        let mut found: Option<WalletRecord> = None;
+        let mut unknown = false;
+        let mut unreachable = Vec::new();
+        for (node, answer) in all.iter().zip(answers) {
+            match answer {
+                Ok(record) => match &found {
+                    Some(first) if *first != record => {
+                        return Err(CoordinatorError::Inconsistent(format!(
+                            "{node} describes wallet {wallet_id} differently"
+                        )));
+                    }
+                    Some(_) => {}
+                    None => found = Some(record),
+                },
+                Err(NodeCallError::Refused { body, .. }) if body.kind == "unknown-wallet" => {
+                    unknown = true
+                }
+                Err(_) => unreachable.push(node.clone()),
+            }
+        }
+        match found {
+            Some(record) => Ok(record),
+            None if unknown => Err(CoordinatorError::UnknownWallet(wallet_id.to_owned())),
+            None => Err(CoordinatorError::NotEnoughNodes {
+                needed: 1,
+                reachable: Vec::new(),
+                unreachable,
+            }),
+        }
+    }
+
+    /// `thresig_getWallet`.
+    pub async fn get_wallet(&self, wallet_id: &str) -> Result<WalletView, CoordinatorError> {
+        self.view(&self.wallet_record(wallet_id).await?)
+    }
+
+    /// `thresig_listWallets`: wallets in id order after `cursor`, and the next cursor.
+    pub async fn list_wallets(
+        &self,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<WalletView>, Option<String>), CoordinatorError> {
+        let all: Vec<String> = self
+            .manifest()
+            .nodes
+            .iter()
+            .map(|node| node.id.clone())
+            .collect();
+        let request = WalletListRequest { cursor, limit };
+        let answers = join_all(all.iter().map(|node| {
+            self.client.call::<_, WalletListResponse>(
+                node,
+                paths::WALLET_LIST,
+                &request,
+                PROBE_TIMEOUT,
+            )
+        }))
+        .await;
+        let mut merged: BTreeMap<String, WalletRecord> = BTreeMap::new();
+        let mut answered = 0;
+        for (node, answer) in all.iter().zip(answers) {
+            let Ok(response) = answer else { continue };
+            answered += 1;
+            for record in response.wallets {
+                if let Some(existing) = merged.get(&record.wallet_id)
+                    && *existing != record
+                {
+                    return Err(CoordinatorError::Inconsistent(format!(
+                        "{node} describes wallet {} differently",
+                        record.wallet_id
+                    )));
+                }
+                merged.insert(record.wallet_id.clone(), record);
+            }
+        }
+        if answered == 0 {
+            return Err(CoordinatorError::NotEnoughNodes {
+                needed: 1,
+                reachable: Vec::new(),
+                unreachable: all,
+            });
+        }
+        let page: Vec<WalletRecord> = merged.into_values().take(limit).collect();
+        let next = if page.len() == limit {
+            page.last().map(|record| record.wallet_id.clone())
+        } else {
+            None
+        };
+        let views = page
+            .iter()
+            .map(|record| self.view(record))
+            .collect::<Result<_, _>>()?;
+        Ok((views, next))
+    }
+
+    fn view(&self, record: &WalletRecord) -> Result<WalletView, CoordinatorError> {
+        let scheme: WalletScheme = record.scheme.parse().map_err(CoordinatorError::Internal)?;
+        let package = hex::decode(&record.public_key_package)
+            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+        let group_key = with_ciphersuite!(scheme, C => frost_ops::group_key::<C>(&package))
+            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+        let mut addresses = BTreeMap::new();
+        let public_key = match scheme {
+            WalletScheme::FrostSecp256k1Tr => {
+                let x_only = addresses::x_only(&group_key).map_err(CoordinatorError::Internal)?;
+                addresses.insert(
+                    "bitcoin".to_owned(),
+                    addresses::p2tr_bip86(&x_only, self.network)
+                        .map_err(CoordinatorError::Internal)?,
+                );
+                x_only.to_vec()
+            }
+            WalletScheme::FrostEd25519 => {
+                let key: [u8; 32] = group_key
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| CoordinatorError::Internal("Ed25519 key length".into()))?;
+                addresses.insert(
+                    "solana".to_owned(),
+                    addresses::solana(&key).map_err(CoordinatorError::Internal)?,
+                );
+                key.to_vec()
+            }
+        };
+        Ok(WalletView {
+            wallet_id: record.wallet_id.clone(),
+            scheme: record.scheme.clone(),
+            threshold: record.threshold,
+            parties: record.parties.len() as u16,
+            nodes: record.parties.clone(),
+            public_key: format!("0x{}", hex::encode(public_key)),
+            addresses,
+            created_at: record.created_at,
+        })
+    }
+
+    /// `thresig_signMessage`: two FROST rounds with `threshold` reachable parties, aggregation,
+    /// and verification of the result.
+    pub async fn sign_message(
+        &self,
+        wallet_id: &str,
+        message: &[u8],
+        tweak: Tweak,
+    ) -> Result<SignatureView, CoordinatorError> {
+        let record = self.wallet_record(wallet_id).await?;
+        let scheme: WalletScheme = record.scheme.parse().map_err(CoordinatorError::Internal)?;
+        if tweak == Tweak::Bip86 && scheme != WalletScheme::FrostSecp256k1Tr {
+            return Err(CoordinatorError::InvalidParams(format!(
+                "tweak bip86 applies only to frost-secp256k1-tr wallets, not {scheme}"
+            )));
+        }
+        let (reachable, unreachable) = self.probe(&record.parties).await;
+        let needed = usize::from(record.threshold);
+        if reachable.len() < needed {
+            return Err(CoordinatorError::NotEnoughNodes {
+                needed,
+                reachable,
+                unreachable,
+            });
+        }
+        let signers: Vec<String> = reachable.into_iter().take(needed).collect();
+        let session = uuid::Uuid::new_v4().to_string();
+        tokio::time::timeout(
+            SESSION_TIMEOUT,
+            self.run_signing(&session, &record, scheme, &signers, message, tweak),
+        )
+        .await
+        .map_err(|_| {
+            CoordinatorError::Timeout(format!(
+                "signing session {session} took longer than {SESSION_TIMEOUT:?}"
+            ))
+        })?
+    }
+
+    async fn run_signing(
+        &self,
+        session: &str,
+        record: &WalletRecord,
+        scheme: WalletScheme,
+        signers: &[String],
+        message: &[u8],
+        tweak: Tweak,
+    ) -> Result<SignatureView, CoordinatorError> {
+        let round1_request = SignRound1Request {
+            session: session.to_owned(),
+            wallet_id: record.wallet_id.clone(),
+            message: hex::encode(message),
+            tweak,
+        };
+        let statements: Vec<SignedStatement> = self
+            .all(signers, paths::SIGN_ROUND1, |_| round1_request.clone())
+            .await?;
+        let commitments = self.verified_payloads(
+            &statements,
+            &purposes::sign_commitments(&record.wallet_id),
+            session,
+        )?;
+        let package =
+            with_ciphersuite!(scheme, C => frost_ops::signing_package::<C>(&commitments, message))
+                .map_err(|error| self.frost_error(error))?;
+        let round2_request = SignRound2Request {
+            session: session.to_owned(),
+            signing_package: hex::encode(&package),
+        };
+        let statements: Vec<SignedStatement> = self
+            .all(signers, paths::SIGN_ROUND2, |_| round2_request.clone())
+            .await?;
+        let shares = self.verified_payloads(
+            &statements,
+            &purposes::sign_share(&record.wallet_id),
+            session,
+        )?;
+        let public = hex::decode(&record.public_key_package)
+            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+        let bip86 = tweak == Tweak::Bip86;
+        let signature = with_ciphersuite!(scheme, C => frost_ops::aggregate::<C>(&package, &shares, &public, bip86)).map_err(|error| self.frost_error(error))?;
+        let group_key = with_ciphersuite!(scheme, C => frost_ops::group_key::<C>(&public))
+            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+        let (verified_key, valid) = match scheme {
+            WalletScheme::FrostSecp256k1Tr => {
+                let x_only = addresses::x_only(&group_key).map_err(CoordinatorError::Internal)?;
+                let key = if bip86 {
+                    addresses::bip86_output_key(&x_only).map_err(CoordinatorError::Internal)?
+                } else {
+                    x_only
+                };
+                (
+                    key.to_vec(),
+                    thresig_precompiles::bip340::verify(&key, message, &signature),
+                )
+            }
+            WalletScheme::FrostEd25519 => (
+                group_key.clone(),
+                thresig_precompiles::ed25519::verify(&group_key, message, &signature),
+            ),
+        };
+        match valid {
+            Ok(true) => Ok(SignatureView {
+                signature: format!("0x{}", hex::encode(&signature)),
+                public_key: format!("0x{}", hex::encode(verified_key)),
+                signers: signers.to_vec(),
+            }),
+            Ok(false) => Err(CoordinatorError::Verification(format!("session {session}"))),
+            Err(error) => Err(CoordinatorError::Verification(error.to_string())),
+        }
+    }
+
+    /// Verifies each statement's signature and returns the payloads by FROST index.
+    fn verified_payloads(
+        &self,
+        statements: &[SignedStatement],
+        purpose: &str,
+        session: &str,
+    ) -> Result<BTreeMap<u16, Vec<u8>>, CoordinatorError> {
+        let mut out = BTreeMap::new();
+        for statement in statements {
+            let entry = self.manifest().node(&statement.sender).ok_or_else(|| {
+                CoordinatorError::Internal(format!("unknown sender {}", statement.sender))
+            })?;
+            let payload = envelope::verify_statement(statement, purpose, session, &entry.identity)
+                .map_err(|error| CoordinatorError::Abort {
+                    node: statement.sender.clone(),
+                    culprit: Some(statement.sender.clone()),
+                    message: error.to_string(),
+                })?;
+            out.insert(entry.index, payload);
+        }
+        Ok(out)
+    }
+
+    fn frost_error(&self, error: FrostOpError) -> CoordinatorError {
+        match error {
+            FrostOpError::Blamed { reason, culprits } => {
+                let culprit = culprits
+                    .first()
+                    .and_then(|&index| self.manifest().node_by_index(index))
+                    .map(|node| node.id.clone());
+                CoordinatorError::Abort {
+                    node: culprit.clone().unwrap_or_default(),
+                    culprit,
+                    message: reason,
+                }
+            }
+            FrostOpError::Failed(reason) => CoordinatorError::Internal(reason),
+        }
+    }
+}
+
+/// How to run a coordinator process.
+#[derive(Debug, Clone)]
+pub struct CoordinatorOptions {
+    /// The cluster manifest.
+    pub manifest: std::path::PathBuf,
+    /// The cluster CA certificate.
+    pub ca_cert: std::path::PathBuf,
+    /// The coordinator's TLS certificate.
+    pub cert: std::path::PathBuf,
+    /// The coordinator's TLS key.
+    pub key: std::path::PathBuf,
+    /// Where to serve JSON-RPC.
+    pub listen: std::net::SocketAddr,
+}
+
+/// Runs a coordinator until SIGINT or SIGTERM.
+pub async fn run(options: CoordinatorOptions) -> Result<(), String> {
+    let manifest = Manifest::load(&options.manifest).map_err(|error| error.to_string())?;
+    let ca = std::fs::read_to_string(&options.ca_cert)
+        .map_err(|error| format!("CA certificate {}: {error}", options.ca_cert.display()))?;
+    let identity = crate::layout::read_certified_key(&options.cert, &options.key)?;
+    let coordinator = Coordinator::new(NodeClient::new(manifest, &ca, &identity)?)?;
+    let (handle, address) = crate::rpc::serve(Arc::new(coordinator), options.listen).await?;
+    tracing::info!(%address, "coordinator serving JSON-RPC");
+    crate::shutdown_signal().await;
+    let _ = handle.stop();
+    handle.stopped().await;
+    tracing::info!("coordinator stopped");
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! `thresig devnet`: a whole cluster on this machine. It creates the cluster CA and
+//! certificates, each node's key file and identity, and the manifest (once; a restart on the
+//! same directory reuses them and so keeps every wallet), starts one process per node and one
+//! coordinator, and stops them all on SIGINT or SIGTERM.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use rand::RngCore;
+use serde_json::json;
+use thiserror::Error;
+
+use crate::identity::NodeIdentity;
+use crate::keyprovider::FileKeyProvider;
+use crate::layout::ClusterLayout;
+use crate::manifest::{Manifest, NodeEntry};
+use crate::pki::{self, Role};
+
+/// The devnet could not start or run.
+#[derive(Debug, Error)]
+pub enum DevnetError {
+    /// The options or the data directory are not usable.
+    #[error("{0}")]
+    Setup(String),
+    /// A process could not be started or died during start-up.
+    #[error("{0}")]
+    Process(String),
+}
+
+/// Options of `thresig devnet`.
+#[derive(Debug, Clone)]
+pub struct DevnetOptions {
+    /// Number of signer nodes.
+    pub nodes: u16,
+    /// Default threshold.
+    pub threshold: u16,
+    /// The cluster directory.
+    pub data_dir: PathBuf,
+    /// The coordinator's JSON-RPC port on 127.0.0.1.
+    pub port: u16,
+    /// The Bitcoin network for Taproot addresses.
+    pub network: String,
+    /// The `thresig` executable to start the processes with.
+    pub executable: PathBuf,
+}
+
+fn free_port() -> Result<u16, DevnetError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|error| DevnetError::Setup(format!("finding a free port: {error}")))?;
+    listener
+        .local_addr()
+        .map(|address| address.port())
+        .map_err(|error| DevnetError::Setup(error.to_string()))
+}
+
+fn write(path: &Path, bytes: &[u8], private: bool) -> Result<(), DevnetError> {
+    let result = if private {
+        crate::fsutil::write_private(path, bytes)
+    } else {
+        crate::fsutil::write_public(path, bytes)
+    };
+    result.map_err(|error| DevnetError::Setup(format!("writing {}: {error}", path.display())))
+}
+
+/// Creates the cluster in `layout` if it has no manifest yet; returns the manifest.
+pub fn init_cluster(
+    layout: &ClusterLayout,
+    nodes: u16,
+    threshold: u16,
+    network: &str,
+) -> Result<Manifest, DevnetError> {
+    if layout.manifest().exists() {
+        let manifest = Manifest::load(&layout.manifest())
+            .map_err(|error| DevnetError::Setup(error.to_string()))?;
+        if manifest.nodes.len() != usize::from(nodes) || manifest.threshold != threshold {
+            return Err(DevnetError::Setup(format!(
+                "{} holds a {}-of-{} cluster, not {threshold}-of-{nodes}; use another --data-dir",
+                layout.root().display(),
+                manifest.threshold,
+                manifest.nodes.len()
+            )));
+        }
+        return Ok(manifest);
+    }
+    if nodes < 2 || threshold < 2 || threshold > nodes {
+        return Err(DevnetError::Setup(format!(
+            "need 2 <= threshold <= nodes, got threshold {threshold} of {nodes} nodes"
+        )));
+    }
+    crate::addresses::bitcoin_network(network).map_err(DevnetError::Setup)?;
+    let mkdir = |path: &Path| {
+        std::fs::create_dir_all(path)
+            .map_err(|error| DevnetError::Setup(format!("creating {}: {error}", path.display())))
+    };
+    mkdir(&layout.ca_dir())?;
+    mkdir(&layout.coordinator_dir())?;
+    let ca = pki::generate_ca().map_err(|error| DevnetError::Setup(error.to_string()))?;
+    write(&layout.ca_cert(), ca.cert_pem.as_bytes(), false)?;
+    write(&layout.ca_key(), ca.key_pem.as_bytes(), true)?;
+    let coordinator = pki::issue(&ca, "coordinator", Role::Coordinator)
+        .map_err(|error| DevnetError::Setup(error.to_string()))?;
+    write(
+        &layout.coordinator_dir().join("cert.pem"),
+        coordinator.cert_pem.as_bytes(),
+        false,
+    )?;
+    write(
+        &layout.coordinator_dir().join("key.pem"),
+        coordinator.key_pem.as_bytes(),
+        true,
+    )?;
+    let mut entries = Vec::new();
+    for index in 1..=nodes {
+        let id = format!("node-{index}");
+        let node = layout.node(&id);
+        mkdir(node.dir())?;
+        // Devnet only: the key file's passphrase sits beside it. Production nodes take it from
+        // the environment or a file the operator provides.
+        let mut passphrase = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut passphrase);
+        let passphrase = hex::encode(passphrase);
+        write(&node.passphrase_file(), passphrase.as_bytes(), true)?;
+        let provider = FileKeyProvider::create(&node.key_file(), passphrase.as_bytes())
+            .map_err(|error| DevnetError::Setup(error.to_string()))?;
+        let identity = NodeIdentity::generate();
+        identity
+            .save(&node.identity_file(), &id, &provider)
+            .map_err(|error| DevnetError::Setup(error.to_string()))?;
+        let certified = pki::issue(&ca, &id, Role::Node)
+            .map_err(|error| DevnetError::Setup(error.to_string()))?;
+        write(&node.cert(), certified.cert_pem.as_bytes(), false)?;
+        write(&node.key(), certified.key_pem.as_bytes(), true)?;
+        entries.push(NodeEntry {
+            id,
+            index,
+            endpoint: format!("https://127.0.0.1:{}", free_port()?),
+            identity: identity.public(),
+        });
+    }
+    let manifest = Manifest {
+        version: 1,
+        threshold,
+        bitcoin_network: network.to_owned(),
+        nodes: entries,
+    };
+    manifest.check().map_err(DevnetError::Setup)?;
+    manifest
+        .save(&layout.manifest())
+        .map_err(|error| DevnetError::Setup(error.to_string()))?;
+    Ok(manifest)
+}
+
+/// A started child process and where its log goes.
+struct Running {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+fn spawn(
+    executable: &Path,
+    name: &str,
+    args: &[String],
+    log: PathBuf,
+) -> Result<Running, DevnetError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|error| DevnetError::Process(format!("{name} log {}: {error}", log.display())))?;
+    let errors = file
+        .try_clone()
+        .map_err(|error| DevnetError::Process(error.to_string()))?;
+    let child = Command::new(executable)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(errors)
+        .spawn()
+        .map_err(|error| {
+            DevnetError::Process(format!(
+                "starting {name} ({}): {error}",
+                executable.display()
+            ))
+        })?;
+    Ok(Running {
+        name: name.to_owned(),
+        child,
+        log,
+    })
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(5).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+/// Stops every child: SIGTERM, then SIGKILL after five seconds.
+fn stop_all(children: &mut [Running]) {
+    for running in children.iter() {
+        if let Ok(pid) = i32::try_from(running.child.id()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for running in children.iter_mut() {
+        loop {
+            match running.child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Ok(None) => {
+                    let _ = running.child.kill();
+                    let _ = running.child.wait();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Runs the devnet until SIGINT or SIGTERM; prints one JSON line when the cluster is ready.
+pub async fn run(options: DevnetOptions) -> Result<(), DevnetError> {
+    let layout = ClusterLayout::new(&options.data_dir);
+    let manifest = init_cluster(&layout, options.nodes, options.threshold, &options.network)?;
+    let path = |path: PathBuf| path.display().to_string();
+    let mut children = Vec::new();
+    let result = async {
+        for node in &manifest.nodes {
+            let dir = layout.node(&node.id);
+            let args = vec![
+                "node".to_owned(),
+                "--data-dir".to_owned(),
+                path(layout.root().to_path_buf()),
+                "--node-id".to_owned(),
+                node.id.clone(),
+                "--passphrase-file".to_owned(),
+                path(dir.passphrase_file()),
+            ];
+            children.push(spawn(&options.executable, &node.id, &args, dir.dir().join("node.log"))?);
+        }
+        let coordinator_dir = layout.coordinator_dir();
+        let args = vec![
+            "coordinator".to_owned(),
+            "--data-dir".to_owned(),
+            path(layout.root().to_path_buf()),
+            "--port".to_owned(),
+            options.port.to_string(),
+        ];
+        children.push(spawn(&options.executable, "coordinator", &args, coordinator_dir.join("coordinator.log"))?);
+        wait_until_healthy(options.port, &mut children).await?;
+        let ready = json!({
+            "ready": true,
+            "rpc": format!("http://127.0.0.1:{}", options.port),
+            "dataDir": path(layout.root().to_path_buf()),
+            "processes": children.iter().map(|running| json!({ "name": running.name, "pid": running.child.id() })).collect::<Vec<_>>(),
+        });
+        println!("{ready}");
+        tracing::info!("devnet ready; stop with SIGINT or SIGTERM");
+        crate::shutdown_signal().await;
+        Ok(())
+    }
+    .await;
+    stop_all(&mut children);
+    result
+}
+
+async fn wait_until_healthy(port: u16, children: &mut [Running]) -> Result<(), DevnetError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|error| DevnetError::Process(error.to_string()))?;
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        for running in children.iter_mut() {
+            if let Ok(Some(status)) = running.child.try_wait() {
+                return Err(DevnetError::Process(format!(
+                    "{} exited during start-up ({status}); last log lines:\n{}",
+                    running.name,
+                    log_tail(&running.log)
+                )));
+            }
+        }
+        let request =
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "thresig_health", "params": {} });
+        if let Ok(response) = client.post(&url).json(&request).send().await
+            && let Ok(body) = response.json::<serde_json::Value>().await
+            && body["result"]["nodes"]
+                .as_array()
+                .is_some_and(|nodes| nodes.iter().all(|node| node["reachable"] == true))
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(DevnetError::Process(format!(
+                "the cluster did not become healthy within 60 s; see the logs under {url}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,346 @@
+//! FROST operations over either ciphersuite, with packages as bytes at the edges so the node
+//! and coordinator code above is written once. Errors name the participants FROST blames.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+
+use frost_core::keys::dkg;
+use frost_core::keys::{KeyPackage, PublicKeyPackage};
+use frost_core::round1::{SigningCommitments, SigningNonces};
+use frost_core::round2::SignatureShare;
+use frost_core::{Ciphersuite, Identifier, SigningPackage};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+/// A DKG secret held in memory between rounds (type-erased over the ciphersuite).
+pub type DkgSecret = Box<dyn Any + Send + Sync>;
+
+/// A FROST step failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FrostOpError {
+    /// FROST rejected the input and blames these participants (FROST identifiers).
+    #[error("{reason} (blamed: {culprits:?})")]
+    Blamed {
+        /// FROST's error.
+        reason: String,
+        /// The indices of the blamed participants.
+        culprits: Vec<u16>,
+    },
+    /// The input could not be decoded or FROST failed without blaming anyone.
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn identifier<C: Ciphersuite>(index: u16) -> Result<Identifier<C>, FrostOpError> {
+    Identifier::<C>::try_from(index)
+        .map_err(|error| FrostOpError::Failed(format!("identifier {index}: {error}")))
+}
+
+/// Maps FROST's error to one naming participant indices among `indices`.
+fn blame<C: Ciphersuite>(error: frost_core::Error<C>, indices: &[u16]) -> FrostOpError {
+    let culprits: Vec<u16> = error
+        .culprits()
+        .into_iter()
+        .filter_map(|culprit| {
+            indices
+                .iter()
+                .copied()
+                .find(|&index| identifier::<C>(index).ok() == Some(culprit))
+        })
+        .collect();
+    if culprits.is_empty() {
+        FrostOpError::Failed(error.to_string())
+    } else {
+        FrostOpError::Blamed {
+            reason: error.to_string(),
+            culprits,
+        }
+    }
+}
+
+fn fail<C: Ciphersuite>(what: &str, error: frost_core::Error<C>) -> FrostOpError {
+    FrostOpError::Failed(format!("{what}: {error}"))
+}
+
+/// DKG part 1 for participant `index` of `max_signers` with threshold `min_signers`: the secret
+/// to keep and the round-1 package to broadcast.
+pub fn dkg_part1<C: Ciphersuite + 'static>(
+    index: u16,
+    max_signers: u16,
+    min_signers: u16,
+    rng: &mut (impl rand::RngCore + rand::CryptoRng),
+) -> Result<(DkgSecret, Vec<u8>), FrostOpError> {
+    let (secret, package) =
+        dkg::part1::<C, _>(identifier::<C>(index)?, max_signers, min_signers, rng)
+            .map_err(|error| fail("dkg part 1", error))?;
+    let bytes = package
+        .serialize()
+        .map_err(|error| fail("round-1 package", error))?;
+    Ok((Box::new(secret), bytes))
+}
+
+/// DKG part 2: checks every other participant's round-1 package (proofs of knowledge) and
+/// makes the round-2 package for each of them.
+pub fn dkg_part2<C: Ciphersuite + 'static>(
+    secret: DkgSecret,
+    round1: &BTreeMap<u16, Vec<u8>>,
+) -> Result<(DkgSecret, BTreeMap<u16, Zeroizing<Vec<u8>>>), FrostOpError> {
+    let secret = secret
+        .downcast::<dkg::round1::SecretPackage<C>>()
+        .map_err(|_| FrostOpError::Failed("DKG state belongs to another scheme".into()))?;
+    let indices: Vec<u16> = round1.keys().copied().collect();
+    let packages = decode_round1::<C>(round1)?;
+    let (secret, outgoing) =
+        dkg::part2::<C>(*secret, &packages).map_err(|error| blame(error, &indices))?;
+    let mut out = BTreeMap::new();
+    for index in indices {
+        let package = outgoing.get(&identifier::<C>(index)?).ok_or_else(|| {
+            FrostOpError::Failed(format!("no round-2 package for participant {index}"))
+        })?;
+        out.insert(
+            index,
+            Zeroizing::new(
+                package
+                    .serialize()
+                    .map_err(|error| fail("round-2 package", error))?,
+            ),
+        );
+    }
+    Ok((Box::new(secret), out))
+}
+
+fn decode_round1<C: Ciphersuite>(
+    round1: &BTreeMap<u16, Vec<u8>>,
+) -> Result<BTreeMap<Identifier<C>, dkg::round1::Package<C>>, FrostOpError> {
+    let mut packages = BTreeMap::new();
+    for (&index, bytes) in round1 {
+        let package = dkg::round1::Package::<C>::deserialize(bytes).map_err(|error| {
+            FrostOpError::Blamed {
+                reason: format!("round-1 package does not decode: {error}"),
+                culprits: vec![index],
+            }
+        })?;
+        packages.insert(identifier::<C>(index)?, package);
+    }
+    Ok(packages)
+}
+
+/// The result of a completed DKG at one participant.
+pub struct DkgOutput {
+    /// The participant's key package (its secret share), serialized.
+    pub key_package: Zeroizing<Vec<u8>>,
+    /// The group's public key package, serialized.
+    pub public_key_package: Vec<u8>,
+}
+
+/// DKG part 3: checks every received share against its sender's commitment and derives the key
+/// package and the group's public key package.
+pub fn dkg_part3<C: Ciphersuite + 'static>(
+    secret: &DkgSecret,
+    round1: &BTreeMap<u16, Vec<u8>>,
+    round2: &BTreeMap<u16, Zeroizing<Vec<u8>>>,
+) -> Result<DkgOutput, FrostOpError> {
+    let secret = secret
+        .downcast_ref::<dkg::round2::SecretPackage<C>>()
+        .ok_or_else(|| FrostOpError::Failed("DKG state belongs to another scheme".into()))?;
+    let indices: Vec<u16> = round2.keys().copied().collect();
+    let round1_packages = decode_round1::<C>(round1)?;
+    let mut round2_packages = BTreeMap::new();
+    for (&index, bytes) in round2 {
+        let package = dkg::round2::Package::<C>::deserialize(bytes).map_err(|error| {
+            FrostOpError::Blamed {
+                reason: format!("round-2 package does not decode: {error}"),
+                culprits: vec![index],
+            }
+        })?;
+        round2_packages.insert(identifier::<C>(index)?, package);
+    }
+    let (key_package, public_key_package) =
+        dkg::part3::<C>(secret, &round1_packages, &round2_packages)
+            .map_err(|error| blame(error, &indices))?;
+    Ok(DkgOutput {
+        key_package: Zeroizing::new(
+            key_package
+                .serialize()
+                .map_err(|error| fail("key package", error))?,
+        ),
+        public_key_package: public_key_package
+            .serialize()
+            .map_err(|error| fail("public key package", error))?,
+    })
+}
+
+/// Round 1 of signing: fresh nonces (secret, to store) and their commitments (to publish).
+pub fn commit<C: Ciphersuite>(
+    key_package: &[u8],
+    rng: &mut (impl rand::RngCore + rand::CryptoRng),
+) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), FrostOpError> {
+    let key_package = KeyPackage::<C>::deserialize(key_package)
+        .map_err(|error| fail("stored key package", error))?;
+    let (nonces, commitments) = frost_core::round1::commit(key_package.signing_share(), rng);
+    Ok((
+        Zeroizing::new(nonces.serialize().map_err(|error| fail("nonces", error))?),
+        commitments
+            .serialize()
+            .map_err(|error| fail("commitments", error))?,
+    ))
+}
+
+/// The signing package for `message` from the signers' commitments.
+pub fn signing_package<C: Ciphersuite>(
+    commitments: &BTreeMap<u16, Vec<u8>>,
+    message: &[u8],
+) -> Result<Vec<u8>, FrostOpError> {
+    let mut map = BTreeMap::new();
+    for (&index, bytes) in commitments {
+        let commitment =
+            SigningCommitments::<C>::deserialize(bytes).map_err(|error| FrostOpError::Blamed {
+                reason: format!("commitments do not decode: {error}"),
+                culprits: vec![index],
+            })?;
+        map.insert(identifier::<C>(index)?, commitment);
+    }
+    SigningPackage::new(map, message)
+        .serialize()
+        .map_err(|error| fail("signing package", error))
+}
+
+/// What a signing package says: the message and each signer's commitments.
+pub struct SigningPackageView {
+    /// The message to be signed.
+    pub message: Vec<u8>,
+    /// Commitments by signer index, serialized.
+    pub commitments: BTreeMap<u16, Vec<u8>>,
+}
+
+/// Decodes a signing package into its message and commitments by signer index among `indices`.
+pub fn inspect_signing_package<C: Ciphersuite>(
+    bytes: &[u8],
+    indices: &[u16],
+) -> Result<SigningPackageView, FrostOpError> {
+    let package =
+        SigningPackage::<C>::deserialize(bytes).map_err(|error| fail("signing package", error))?;
+    let mut commitments = BTreeMap::new();
+    for (identifier, commitment) in package.signing_commitments() {
+        let index = indices
+            .iter()
+            .copied()
+            .find(|&index| self::identifier::<C>(index).ok().as_ref() == Some(identifier))
+            .ok_or_else(|| {
+                FrostOpError::Failed("signing package names a signer outside the wallet".into())
+            })?;
+        commitments.insert(
+            index,
+            commitment
+                .serialize()
+                .map_err(|error| fail("commitments", error))?,
+        );
+    }
+    Ok(SigningPackageView {
+        message: package.message().clone(),
+        commitments,
+    })
+}
+
+/// Round 2 of signing: the signature share, from the stored nonces and key package.
+pub fn sign<C: Ciphersuite>(
+    signing_package: &[u8],
+    nonces: &[u8],
+    key_package: &[u8],
+) -> Result<Vec<u8>, FrostOpError> {
+    let (package, nonces, key_package) =
+        decode_for_signing::<C>(signing_package, nonces, key_package)?;
+    let share = frost_core::round2::sign(&package, &nonces, &key_package)
+        .map_err(|error| fail("signing", error))?;
+    Ok(share.serialize())
+}
+
+/// Round 2 for Taproot key-path spends: the share under the BIP-86 tweaked key.
+pub fn sign_bip86(
+    signing_package: &[u8],
+    nonces: &[u8],
+    key_package: &[u8],
+) -> Result<Vec<u8>, FrostOpError> {
+    type Tr = frost_secp256k1_tr::Secp256K1Sha256TR;
+    let (package, nonces, key_package) =
+        decode_for_signing::<Tr>(signing_package, nonces, key_package)?;
+    let share = frost_secp256k1_tr::round2::sign_with_tweak(&package, &nonces, &key_package, None)
+        .map_err(|error| fail("signing", error))?;
+    Ok(share.serialize())
+}
+
+type SigningInputs<C> = (SigningPackage<C>, SigningNonces<C>, KeyPackage<C>);
+
+fn decode_for_signing<C: Ciphersuite>(
+    signing_package: &[u8],
+    nonces: &[u8],
+    key_package: &[u8],
+) -> Result<SigningInputs<C>, FrostOpError> {
+    Ok((
+        SigningPackage::<C>::deserialize(signing_package)
+            .map_err(|error| fail("signing package", error))?,
+        SigningNonces::<C>::deserialize(nonces).map_err(|error| fail("stored nonces", error))?,
+        KeyPackage::<C>::deserialize(key_package)
+            .map_err(|error| fail("stored key package", error))?,
+    ))
+}
+
+/// Aggregates signature shares, checking each against its signer's verifying share, into the
+/// group signature (serialized); `bip86` aggregates under the BIP-86 tweaked key.
+pub fn aggregate<C: Ciphersuite>(
+    signing_package: &[u8],
+    shares: &BTreeMap<u16, Vec<u8>>,
+    public_key_package: &[u8],
+    bip86: bool,
+) -> Result<Vec<u8>, FrostOpError> {
+    let indices: Vec<u16> = shares.keys().copied().collect();
+    if bip86 {
+        // Only the Taproot ciphersuite has a tweak; reinterpret through its concrete types.
+        type Tr = frost_secp256k1_tr::Secp256K1Sha256TR;
+        let package = SigningPackage::<Tr>::deserialize(signing_package)
+            .map_err(|error| fail("signing package", error))?;
+        let public = PublicKeyPackage::<Tr>::deserialize(public_key_package)
+            .map_err(|error| fail("public key package", error))?;
+        let mut tr_shares = BTreeMap::new();
+        for (&index, bytes) in shares {
+            let share = SignatureShare::<Tr>::deserialize(bytes)
+                .map_err(|error| fail("signature share", error))?;
+            tr_shares.insert(identifier::<Tr>(index)?, share);
+        }
+        let signature =
+            frost_secp256k1_tr::aggregate_with_tweak(&package, &tr_shares, &public, None)
+                .map_err(|error| blame(error, &indices))?;
+        return signature
+            .serialize()
+            .map_err(|error| fail("signature", error));
+    }
+    let package = SigningPackage::<C>::deserialize(signing_package)
+        .map_err(|error| fail("signing package", error))?;
+    let public = PublicKeyPackage::<C>::deserialize(public_key_package)
+        .map_err(|error| fail("public key package", error))?;
+    let mut map = BTreeMap::new();
+    for (&index, bytes) in shares {
+        let share =
+            SignatureShare::<C>::deserialize(bytes).map_err(|error| FrostOpError::Blamed {
+                reason: format!("signature share does not decode: {error}"),
+                culprits: vec![index],
+            })?;
+        map.insert(identifier::<C>(index)?, share);
+    }
+    let signature =
+        frost_core::aggregate(&package, &map, &public).map_err(|error| blame(error, &indices))?;
+    signature
+        .serialize()
+        .map_err(|error| fail("signature", error))
+}
+
+/// The group verifying key of a public key package, serialized (33-byte compressed point for
+/// secp256k1, 32 bytes for Ed25519).
+pub fn group_key<C: Ciphersuite>(public_key_package: &[u8]) -> Result<Vec<u8>, FrostOpError> {
+    let public = PublicKeyPackage::<C>::deserialize(public_key_package)
+        .map_err(|error| fail("public key package", error))?;
+    public
+        .verifying_key()
+        .serialize()
+        .map_err(|error| fail("group key", error))
+}

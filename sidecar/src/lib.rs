@@ -1,0 +1,48 @@
+//! The thresig signer sidecar: signer nodes that each hold one share of every wallet, a
+//! coordinator that serves the public JSON-RPC API and drives the protocols without being able
+//! to read any share, and a devnet that runs a whole cluster on one machine.
+//!
+//! DESIGN.md section 2 is the contract; docs/sidecar.md documents the API and the trust model.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod addresses;
+pub mod coordinator;
+pub mod devnet;
+pub mod envelope;
+pub mod frost_ops;
+pub mod fsutil;
+pub mod identity;
+pub mod keyprovider;
+pub mod layout;
+pub mod manifest;
+pub mod node;
+pub mod pki;
+pub mod protocol;
+pub mod rpc;
+pub mod scheme;
+pub mod sealing;
+pub mod store;
+
+/// Makes ring the process's rustls crypto provider (reqwest needs one even for plain HTTP).
+/// Idempotent: a provider already installed stays.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Completes when the process receives SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Without signal handlers the process still stops on the default action.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+}

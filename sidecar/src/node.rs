@@ -1,0 +1,849 @@
+//! `thresig node`: one signer node. It holds one share of each wallet in its own RocksDB,
+//! listens only for coordinators (mutual TLS, cluster CA), runs every protocol step itself and
+//! checks every input, whoever sent it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::envelope::{self, SealedEnvelope, SignedStatement};
+use crate::frost_ops::{self, DkgSecret, FrostOpError};
+use crate::identity::NodeIdentity;
+use crate::keyprovider::KeyProvider;
+use crate::layout::NodeLayout;
+use crate::manifest::Manifest;
+use crate::protocol::*;
+use crate::scheme::{Tweak, WalletScheme};
+use crate::store::{NodeStore, StoreError, WalletRecord};
+use crate::with_ciphersuite;
+
+/// How long an unfinished DKG may wait for its next round.
+const DKG_SESSION_TTL: Duration = Duration::from_secs(120);
+
+/// The node could not start.
+#[derive(Debug, Error)]
+pub enum NodeStartError {
+    /// Something needed to start is missing or wrong.
+    #[error("{0}")]
+    Setup(String),
+    /// The listener failed.
+    #[error("listening on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A refusal as the node sends it.
+#[derive(Debug)]
+pub struct NodeError {
+    status: StatusCode,
+    body: NodeErrorBody,
+}
+
+impl NodeError {
+    fn new(status: StatusCode, kind: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: NodeErrorBody {
+                kind: kind.into(),
+                message: message.into(),
+                culprit: None,
+            },
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
+    }
+
+    fn abort(message: impl Into<String>, culprit: Option<String>) -> Self {
+        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "abort", message);
+        error.body.culprit = culprit;
+        error
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl From<StoreError> for NodeError {
+    fn from(error: StoreError) -> Self {
+        NodeError::internal(format!("store: {error}"))
+    }
+}
+
+impl IntoResponse for NodeError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+type NodeResult<T> = Result<Json<T>, NodeError>;
+
+/// A DKG in progress at this node.
+struct DkgSession {
+    wallet_id: String,
+    scheme: WalletScheme,
+    threshold: u16,
+    parties: Vec<String>,
+    started: Instant,
+    own_round1: Vec<u8>,
+    step: DkgStep,
+}
+
+enum DkgStep {
+    AfterRound1(DkgSecret),
+    AfterRound2 {
+        secret: DkgSecret,
+        round1: BTreeMap<u16, Vec<u8>>,
+    },
+    AwaitingConfirmation {
+        public_key_package: Vec<u8>,
+    },
+    Taken,
+}
+
+/// Everything a running node needs.
+pub struct NodeState {
+    node_id: String,
+    index: u16,
+    manifest: Manifest,
+    identity: NodeIdentity,
+    store: NodeStore,
+    dkg: Mutex<HashMap<String, DkgSession>>,
+    /// Serialises round 2 so a session's nonces are consumed exactly once.
+    round2: tokio::sync::Mutex<()>,
+}
+
+impl NodeState {
+    /// Opens the node's key provider, identity and store.
+    pub fn open(
+        layout: &NodeLayout,
+        manifest: Manifest,
+        node_id: &str,
+        provider: &dyn KeyProvider,
+    ) -> Result<Self, NodeStartError> {
+        let entry = manifest
+            .node(node_id)
+            .ok_or_else(|| {
+                NodeStartError::Setup(format!("node {node_id} is not in the cluster manifest"))
+            })?
+            .clone();
+        let identity = NodeIdentity::load(&layout.identity_file(), node_id, provider)
+            .map_err(|error| NodeStartError::Setup(error.to_string()))?;
+        if identity.public() != entry.identity {
+            return Err(NodeStartError::Setup(format!(
+                "node {node_id}'s identity key does not match the cluster manifest"
+            )));
+        }
+        let store = NodeStore::open(&layout.db_dir(), node_id, provider)
+            .map_err(|error| NodeStartError::Setup(format!("opening the store: {error}")))?;
+        Ok(Self {
+            node_id: node_id.to_owned(),
+            index: entry.index,
+            manifest,
+            identity,
+            store,
+            dkg: Mutex::new(HashMap::new()),
+            round2: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn index_of(&self, node_id: &str) -> Result<u16, NodeError> {
+        self.manifest
+            .node(node_id)
+            .map(|node| node.index)
+            .ok_or_else(|| {
+                NodeError::bad_request(format!("{node_id} is not a node of this cluster"))
+            })
+    }
+
+    fn id_of(&self, index: u16) -> String {
+        self.manifest
+            .node_by_index(index)
+            .map_or_else(|| format!("participant {index}"), |node| node.id.clone())
+    }
+
+    fn blame(&self, error: FrostOpError, what: &str) -> NodeError {
+        match error {
+            FrostOpError::Blamed { reason, culprits } => {
+                let culprit = culprits.first().map(|&index| self.id_of(index));
+                NodeError::abort(
+                    format!(
+                        "{what}: {reason}; blamed {}",
+                        culprit.clone().unwrap_or_default()
+                    ),
+                    culprit,
+                )
+            }
+            FrostOpError::Failed(reason) => NodeError::abort(format!("{what}: {reason}"), None),
+        }
+    }
+
+    fn wallet(&self, wallet_id: &str) -> Result<WalletRecord, NodeError> {
+        self.store.wallet(wallet_id)?.ok_or_else(|| {
+            NodeError::new(
+                StatusCode::NOT_FOUND,
+                "unknown-wallet",
+                format!("unknown wallet {wallet_id}"),
+            )
+        })
+    }
+}
+
+/// The router of the node API.
+pub fn router(state: Arc<NodeState>) -> Router {
+    Router::new()
+        .route(paths::HEALTH, post(health))
+        .route(paths::DKG_ROUND1, post(dkg_round1))
+        .route(paths::DKG_ROUND2, post(dkg_round2))
+        .route(paths::DKG_ROUND3, post(dkg_round3))
+        .route(paths::DKG_CONFIRM, post(dkg_confirm))
+        .route(paths::SIGN_ROUND1, post(sign_round1))
+        .route(paths::SIGN_ROUND2, post(sign_round2))
+        .route(paths::WALLET_GET, post(wallet_get))
+        .route(paths::WALLET_LIST, post(wallet_list))
+        .with_state(state)
+}
+
+async fn health(State(state): State<Arc<NodeState>>) -> NodeResult<HealthResponse> {
+    Ok(Json(HealthResponse {
+        node_id: state.node_id.clone(),
+        wallets: state.store.wallet_count()?,
+    }))
+}
+
+/// Session and wallet ids come from the coordinator, which is not trusted: keep them short and
+/// plain so they cannot collide with other keys of the store.
+fn check_id(what: &str, id: &str) -> Result<(), NodeError> {
+    let plain = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    if plain {
+        Ok(())
+    } else {
+        Err(NodeError::bad_request(format!(
+            "{what} must be 1 to 64 characters of [A-Za-z0-9_-]"
+        )))
+    }
+}
+
+async fn dkg_round1(
+    State(state): State<Arc<NodeState>>,
+    Json(request): Json<DkgRound1Request>,
+) -> NodeResult<SignedStatement> {
+    check_id("session", &request.session)?;
+    check_id("wallet id", &request.wallet_id)?;
+    let parties = &request.parties;
+    let mut indices = Vec::with_capacity(parties.len());
+    for party in parties {
+        let index = state.index_of(party)?;
+        if indices.contains(&index) {
+            return Err(NodeError::bad_request(format!(
+                "party {party} is listed twice"
+            )));
+        }
+        indices.push(index);
+    }
+    if !parties.contains(&state.node_id) {
+        return Err(NodeError::bad_request(format!(
+            "{} is not among the parties",
+            state.node_id
+        )));
+    }
+    let max =
+        u16::try_from(parties.len()).map_err(|_| NodeError::bad_request("too many parties"))?;
+    if request.threshold < 2 || request.threshold > max {
+        return Err(NodeError::bad_request(format!(
+            "threshold {} must be between 2 and the {max} parties",
+            request.threshold
+        )));
+    }
+    if state.store.any_wallet(&request.wallet_id)?.is_some() {
+        return Err(NodeError::bad_request(format!(
+            "wallet {} already exists",
+            request.wallet_id
+        )));
+    }
+    let (secret, package) = with_ciphersuite!(request.scheme, C => frost_ops::dkg_part1::<C>(state.index, max, request.threshold, &mut rand::rngs::OsRng))
+        .map_err(|error| state.blame(error, "DKG round 1"))?;
+    let mut sessions = state
+        .dkg
+        .lock()
+        .map_err(|_| NodeError::internal("DKG table poisoned"))?;
+    sessions.retain(|_, session| session.started.elapsed() < DKG_SESSION_TTL);
+    if sessions.contains_key(&request.session) {
+        return Err(NodeError::bad_request(format!(
+            "DKG session {} already exists",
+            request.session
+        )));
+    }
+    let statement = envelope::sign_statement(
+        &purposes::dkg_round1(&request.wallet_id),
+        &request.session,
+        &state.node_id,
+        &state.identity,
+        &package,
+    );
+    sessions.insert(
+        request.session.clone(),
+        DkgSession {
+            wallet_id: request.wallet_id,
+            scheme: request.scheme,
+            threshold: request.threshold,
+            parties: request.parties,
+            started: Instant::now(),
+            own_round1: package,
+            step: DkgStep::AfterRound1(secret),
+        },
+    );
+    Ok(Json(statement))
+}
+
+/// Takes the session's state out for one round; it is put back (advanced) on success.
+fn take_session(state: &NodeState, session: &str) -> Result<(DkgSession, DkgStep), NodeError> {
+    let mut sessions = state
+        .dkg
+        .lock()
+        .map_err(|_| NodeError::internal("DKG table poisoned"))?;
+    let entry = sessions.remove(session).ok_or_else(|| {
+        NodeError::new(
+            StatusCode::CONFLICT,
+            "unknown-session",
+            format!("no DKG session {session} in progress here"),
+        )
+    })?;
+    if entry.started.elapsed() >= DKG_SESSION_TTL {
+        return Err(NodeError::new(
+            StatusCode::CONFLICT,
+            "unknown-session",
+            format!("DKG session {session} timed out"),
+        ));
+    }
+    let mut entry = entry;
+    let step = std::mem::replace(&mut entry.step, DkgStep::Taken);
+    Ok((entry, step))
+}
+
+async fn dkg_round2(
+    State(state): State<Arc<NodeState>>,
+    Json(request): Json<DkgRound2Request>,
+) -> NodeResult<DkgRound2Response> {
+    let (mut session, step) = take_session(&state, &request.session)?;
+    let DkgStep::AfterRound1(secret) = step else {
+        return Err(NodeError::bad_request("DKG round 2 requested out of order"));
+    };
+    let purpose = purposes::dkg_round1(&session.wallet_id);
+    let mut round1 = BTreeMap::new();
+    for party in &session.parties {
+        let statements: Vec<&SignedStatement> = request
+            .round1
+            .iter()
+            .filter(|statement| &statement.sender == party)
+            .collect();
+        let [statement] = statements.as_slice() else {
+            return Err(NodeError::abort(
+                format!(
+                    "expected one round-1 package from {party}, got {}",
+                    statements.len()
+                ),
+                None,
+            ));
+        };
+        let entry = state
+            .manifest
+            .node(party)
+            .ok_or_else(|| NodeError::internal("party vanished from manifest"))?;
+        let payload =
+            envelope::verify_statement(statement, &purpose, &request.session, &entry.identity)
+                .map_err(|error| {
+                    NodeError::abort(format!("round-1 package: {error}"), Some(party.clone()))
+                })?;
+        if party == &state.node_id {
+            if payload != session.own_round1 {
+                return Err(NodeError::abort(
+                    "this node's own round-1 package came back altered",
+                    None,
+                ));
+            }
+            continue;
+        }
+        round1.insert(entry.index, payload);
+    }
+    if request.round1.len() != session.parties.len() {
+        return Err(NodeError::abort(
+            "round-1 packages from nodes that are not parties",
+            None,
+        ));
+    }
+    let (secret, outgoing) =
+        with_ciphersuite!(session.scheme, C => frost_ops::dkg_part2::<C>(secret, &round1))
+            .map_err(|error| state.blame(error, "DKG round 2"))?;
+    let mut envelopes = Vec::with_capacity(outgoing.len());
+    for (index, package) in outgoing {
+        let recipient = state
+            .manifest
+            .node_by_index(index)
+            .ok_or_else(|| NodeError::internal("recipient vanished"))?;
+        let package = package_fault(&state.node_id, package);
+        let sealed = envelope::seal(
+            &request.session,
+            &state.node_id,
+            &state.identity,
+            &recipient.id,
+            &recipient.identity,
+            &package,
+        )
+        .map_err(|error| NodeError::internal(error.to_string()))?;
+        envelopes.push(sealed);
+    }
+    session.step = DkgStep::AfterRound2 { secret, round1 };
+    put_session(&state, request.session, session)?;
+    Ok(Json(DkgRound2Response { envelopes }))
+}
+
+/// Test fault injection: with the `test-faults` feature and
+/// `THRESIG_TEST_FAULT=corrupt-dkg-share:NODE-ID` in its environment, that node sends corrupted
+/// round-2 shares (a misbehaving node), so tests can check that honest nodes abort and name it.
+/// Without the feature this is the identity.
+#[cfg(feature = "test-faults")]
+fn package_fault(
+    node_id: &str,
+    package: zeroize::Zeroizing<Vec<u8>>,
+) -> zeroize::Zeroizing<Vec<u8>> {
+    if std::env::var("THRESIG_TEST_FAULT").ok() == Some(format!("corrupt-dkg-share:{node_id}")) {
+        tracing::warn!(node = node_id, "test fault: corrupting DKG round-2 shares");
+        let mut package = package;
+        if let Some(last) = package.last_mut() {
+            *last ^= 1;
+        }
+        return package;
+    }
+    package
+}
+
+#[cfg(not(feature = "test-faults"))]
+fn package_fault(
+    _node_id: &str,
+    package: zeroize::Zeroizing<Vec<u8>>,
+) -> zeroize::Zeroizing<Vec<u8>> {
+    package
+}
+
+fn put_session(state: &NodeState, id: String, session: DkgSession) -> Result<(), NodeError> {
+    state
+        .dkg
+        .lock()
+        .map_err(|_| NodeError::internal("DKG table poisoned"))?
+        .insert(id, session);
+    Ok(())
+}
+
+async fn dkg_round3(
+    State(state): State<Arc<NodeState>>,
+    Json(request): Json<DkgRound3Request>,
+) -> NodeResult<SignedStatement> {
+    let (session, step) = take_session(&state, &request.session)?;
+    let DkgStep::AfterRound2 { secret, round1 } = step else {
+        return Err(NodeError::bad_request("DKG round 3 requested out of order"));
+    };
+    let mut round2 = BTreeMap::new();
+    for party in session
+        .parties
+        .iter()
+        .filter(|party| **party != state.node_id)
+    {
+        let envelopes: Vec<&SealedEnvelope> = request
+            .envelopes
+            .iter()
+            .filter(|envelope| &envelope.sender == party)
+            .collect();
+        let [sealed] = envelopes.as_slice() else {
+            return Err(NodeError::abort(
+                format!(
+                    "expected one round-2 package from {party}, got {}",
+                    envelopes.len()
+                ),
+                None,
+            ));
+        };
+        let entry = state
+            .manifest
+            .node(party)
+            .ok_or_else(|| NodeError::internal("party vanished from manifest"))?;
+        let package = envelope::open(
+            sealed,
+            &request.session,
+            &state.node_id,
+            &state.identity,
+            &entry.identity,
+        )
+        .map_err(|error| {
+            NodeError::abort(
+                format!("round-2 package: {error}"),
+                Some(error.culprit().to_owned()),
+            )
+        })?;
+        round2.insert(entry.index, package);
+    }
+    let output = with_ciphersuite!(session.scheme, C => frost_ops::dkg_part3::<C>(&secret, &round1, &round2))
+        .map_err(|error| state.blame(error, "DKG round 3"))?;
+    let record = WalletRecord {
+        wallet_id: session.wallet_id.clone(),
+        scheme: session.scheme.name().to_owned(),
+        threshold: session.threshold,
+        parties: session.parties.clone(),
+        public_key_package: hex::encode(&output.public_key_package),
+        created_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs()),
+        confirmed: false,
+    };
+    // Stored pending: the wallet exists only once every party confirms the same group key.
+    state.store.put_wallet(&record, &output.key_package)?;
+    let statement = envelope::sign_statement(
+        &purposes::dkg_result(&session.wallet_id),
+        &request.session,
+        &state.node_id,
+        &state.identity,
+        &output.public_key_package,
+    );
+    let mut session = session;
+    session.step = DkgStep::AwaitingConfirmation {
+        public_key_package: output.public_key_package,
+    };
+    put_session(&state, request.session, session)?;
+    Ok(Json(statement))
+}
+
+async fn dkg_confirm(
+    State(state): State<Arc<NodeState>>,
+    Json(request): Json<DkgConfirmRequest>,
+) -> NodeResult<DkgConfirmResponse> {
+    let (session, step) = take_session(&state, &request.session)?;
+    let DkgStep::AwaitingConfirmation { public_key_package } = step else {
+        return Err(NodeError::bad_request(
+            "DKG confirmation requested out of order",
+        ));
+    };
+    let purpose = purposes::dkg_result(&session.wallet_id);
+    for party in &session.parties {
+        let results: Vec<&SignedStatement> = request
+            .results
+            .iter()
+            .filter(|statement| &statement.sender == party)
+            .collect();
+        let [statement] = results.as_slice() else {
+            return Err(NodeError::abort(
+                format!(
+                    "expected one DKG result from {party}, got {}",
+                    results.len()
+                ),
+                None,
+            ));
+        };
+        let entry = state
+            .manifest
+            .node(party)
+            .ok_or_else(|| NodeError::internal("party vanished from manifest"))?;
+        let payload =
+            envelope::verify_statement(statement, &purpose, &request.session, &entry.identity)
+                .map_err(|error| {
+                    NodeError::abort(format!("DKG result: {error}"), Some(party.clone()))
+                })?;
+        if payload != public_key_package {
+            return Err(NodeError::abort(
+                format!("{party} derived another group key"),
+                Some(party.clone()),
+            ));
+        }
+    }
+    state.store.confirm_wallet(&session.wallet_id)?;
+    tracing::info!(wallet = %session.wallet_id, scheme = %session.scheme, "DKG confirmed");
+    Ok(Json(DkgConfirmResponse {
+        wallet_id: session.wallet_id,
+    }))
+}
+
+fn parse_scheme(record: &WalletRecord) -> Result<WalletScheme, NodeError> {
+    record
+        .scheme
+        .parse()
+        .map_err(|error: String| NodeError::internal(format!("stored wallet scheme: {error}")))
+}
+
+async fn sign_round1(
+    State(state): State<Arc<NodeState>>,
+    Json(request): Json<SignRound1Request>,
+) -> NodeResult<SignedStatement> {
+    check_id("session", &request.session)?;
+    let record = state.wallet(&request.wallet_id)?;
+    let scheme = parse_scheme(&record)?;
+    if !record.parties.contains(&state.node_id) {
+        return Err(NodeError::bad_request(format!(
+            "{} holds no share of wallet {}",
+            state.node_id, record.wallet_id
+        )));
+    }
+    if request.tweak == Tweak::Bip86 && scheme != WalletScheme::FrostSecp256k1Tr {
+        return Err(NodeError::bad_request(format!(
+            "tweak bip86 applies only to frost-secp256k1-tr, not {scheme}"
+        )));
+    }
+    hex::decode(&request.message)
+        .map_err(|error| NodeError::bad_request(format!("message: {error}")))?;
+    if state.store.peek_nonces(&request.session)?.is_some() {
+        return Err(NodeError::new(
+            StatusCode::CONFLICT,
+            "unknown-session",
+            format!("signing session {} already exists", request.session),
+        ));
+    }
+    let key_package = state
+        .store
+        .key_package(&record.wallet_id)?
+        .ok_or_else(|| NodeError::internal("wallet without key package"))?;
+    let (nonces, commitments) = with_ciphersuite!(scheme, C => frost_ops::commit::<C>(&key_package, &mut rand::rngs::OsRng))
+        .map_err(|error| state.blame(error, "signing round 1"))?;
+    let commitments_hex = hex::encode(&commitments);
+    // Durable before the commitments leave: a restart between the rounds keeps (or, once
+    // consumed, loses) exactly these nonces.
+    state.store.put_nonces(
+        &request.session,
+        &record.wallet_id,
+        &request.message,
+        request.tweak.name(),
+        &commitments_hex,
+        &nonces,
+    )?;
+    Ok(Json(envelope::sign_statement(
+        &purposes::sign_commitments(&record.wallet_id),
+        &request.session,
+        &state.node_id,
+        &state.identity,
+        &commitments,
+    )))
+}
+
+async fn sign_round2(
+    State(state): State<Arc<NodeState>>,
+    Json(request): Json<SignRound2Request>,
+) -> NodeResult<SignedStatement> {
+    let _serial = state.round2.lock().await;
+    let unknown = || {
+        NodeError::new(
+            StatusCode::CONFLICT,
+            "unknown-session",
+            format!(
+                "signing session {} is unknown here or its nonces were already used",
+                request.session
+            ),
+        )
+    };
+    let (wallet_id, message, tweak, commitments) = state
+        .store
+        .peek_nonces(&request.session)?
+        .ok_or_else(unknown)?;
+    let record = state.wallet(&wallet_id)?;
+    let scheme = parse_scheme(&record)?;
+    let package = hex::decode(&request.signing_package)
+        .map_err(|error| NodeError::bad_request(format!("signing package: {error}")))?;
+    let mut indices = Vec::with_capacity(record.parties.len());
+    for party in &record.parties {
+        indices.push(state.index_of(party)?);
+    }
+    // Check the package against what round 1 bound before touching the nonces: an altered
+    // package is refused and the nonces stay unused.
+    let view =
+        with_ciphersuite!(scheme, C => frost_ops::inspect_signing_package::<C>(&package, &indices))
+            .map_err(|error| NodeError::bad_request(format!("signing package: {error}")))?;
+    if hex::encode(&view.message) != message {
+        return Err(NodeError::bad_request(
+            "the signing package's message is not the one committed to in round 1",
+        ));
+    }
+    if view
+        .commitments
+        .get(&state.index)
+        .map(hex::encode)
+        .as_deref()
+        != Some(commitments.as_str())
+    {
+        return Err(NodeError::bad_request(
+            "the signing package does not carry this node's round-1 commitments",
+        ));
+    }
+    if view.commitments.len() < usize::from(record.threshold) {
+        return Err(NodeError::bad_request(format!(
+            "the signing package has {} signers; wallet {} needs {}",
+            view.commitments.len(),
+            record.wallet_id,
+            record.threshold
+        )));
+    }
+    let consumed = state
+        .store
+        .consume_nonces(&request.session)?
+        .ok_or_else(unknown)?;
+    let key_package = state
+        .store
+        .key_package(&record.wallet_id)?
+        .ok_or_else(|| NodeError::internal("wallet without key package"))?;
+    let share = if tweak == Tweak::Bip86.name() {
+        frost_ops::sign_bip86(&package, &consumed.nonces, &key_package)
+    } else {
+        with_ciphersuite!(scheme, C => frost_ops::sign::<C>(&package, &consumed.nonces, &key_package))
+    }
+    .map_err(|error| state.blame(error, "signing round 2"))?;
+    Ok(Json(envelope::sign_statement(
+        &purposes::sign_share(&record.wallet_id),
+        &request.session,
+        &state.node_id,
+        &state.identity,
+        &share,
+    )))
+}
+
+async fn wallet_get(
+    State(state): State<Arc<NodeState>>,
+    Json(request): Json<WalletGetRequest>,
+) -> NodeResult<WalletRecord> {
+    Ok(Json(state.wallet(&request.wallet_id)?))
+}
+
+async fn wallet_list(
+    State(state): State<Arc<NodeState>>,
+    Json(request): Json<WalletListRequest>,
+) -> NodeResult<WalletListResponse> {
+    let limit = request.limit.clamp(1, 1000);
+    Ok(Json(WalletListResponse {
+        wallets: state.store.wallets(request.cursor.as_deref(), limit)?,
+    }))
+}
+
+/// How to run a node.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// The node's directory (key file, identity, certificate, database).
+    pub dir: PathBuf,
+    /// The node's id in the manifest.
+    pub node_id: String,
+    /// The cluster manifest.
+    pub manifest: PathBuf,
+    /// The cluster CA certificate.
+    pub ca_cert: PathBuf,
+}
+
+/// Runs a node until SIGINT or SIGTERM.
+pub async fn run(
+    options: NodeOptions,
+    provider: Box<dyn KeyProvider>,
+) -> Result<(), NodeStartError> {
+    let layout = NodeLayout::new(options.dir.clone());
+    let manifest = Manifest::load(&options.manifest)
+        .map_err(|error| NodeStartError::Setup(error.to_string()))?;
+    let endpoint = manifest
+        .node(&options.node_id)
+        .ok_or_else(|| {
+            NodeStartError::Setup(format!(
+                "node {} is not in the cluster manifest",
+                options.node_id
+            ))
+        })?
+        .endpoint
+        .clone();
+    let state = Arc::new(NodeState::open(
+        &layout,
+        manifest,
+        &options.node_id,
+        provider.as_ref(),
+    )?);
+    drop(provider);
+    let ca = std::fs::read_to_string(&options.ca_cert).map_err(|error| {
+        NodeStartError::Setup(format!(
+            "CA certificate {}: {error}",
+            options.ca_cert.display()
+        ))
+    })?;
+    let tls = crate::pki::node_server_config(
+        &ca,
+        &layout.certified_key().map_err(NodeStartError::Setup)?,
+    )
+    .map_err(|error| NodeStartError::Setup(error.to_string()))?;
+    let address = endpoint.trim_start_matches("https://").to_owned();
+    let listener = TcpListener::bind(&address)
+        .await
+        .map_err(|source| NodeStartError::Listen {
+            address: address.clone(),
+            source,
+        })?;
+    tracing::info!(node = %options.node_id, %address, "node listening");
+    serve_tls(
+        listener,
+        TlsAcceptor::from(tls),
+        router(state),
+        crate::shutdown_signal(),
+    )
+    .await;
+    tracing::info!(node = %options.node_id, "node stopped");
+    Ok(())
+}
+
+/// Serves `router` on `listener` over TLS until `shutdown` completes.
+pub async fn serve_tls(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => return,
+        };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            // A client that never finishes the handshake cannot hold the connection.
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                .await
+            {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, %error, "TLS handshake refused");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(tls), service);
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "connection closed");
+            }
+        });
+    }
+}

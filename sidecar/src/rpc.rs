@@ -1,0 +1,235 @@
+//! The public JSON-RPC 2.0 API of the coordinator (jsonrpsee), with by-name params and stable
+//! error codes (docs/sidecar.md).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use jsonrpsee::server::{RpcModule, Server, ServerHandle};
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::coordinator::{Coordinator, CoordinatorError};
+use crate::scheme::{Tweak, WalletScheme};
+
+/// Stable JSON-RPC error codes.
+pub mod codes {
+    /// Invalid params (JSON-RPC standard).
+    pub const INVALID_PARAMS: i32 = -32602;
+    /// Internal error (JSON-RPC standard).
+    pub const INTERNAL: i32 = -32603;
+    /// No node knows the wallet.
+    pub const UNKNOWN_WALLET: i32 = -32001;
+    /// Fewer nodes are reachable than needed; `data.unreachable` lists the others.
+    pub const NOT_ENOUGH_NODES: i32 = -32002;
+    /// A node aborted the protocol; `data.node` and `data.culprit` say who and whom it blames.
+    pub const PROTOCOL_ABORT: i32 = -32003;
+    /// Nodes gave inconsistent answers.
+    pub const INCONSISTENT: i32 = -32004;
+    /// The aggregate signature failed verification and was not returned.
+    pub const VERIFICATION_FAILED: i32 = -32005;
+    /// The session timed out.
+    pub const TIMEOUT: i32 = -32006;
+}
+
+/// The JSON-RPC error for a coordinator error.
+pub fn to_rpc_error(error: &CoordinatorError) -> ErrorObjectOwned {
+    let message = error.to_string();
+    match error {
+        CoordinatorError::InvalidParams(_) => {
+            ErrorObjectOwned::owned(codes::INVALID_PARAMS, message, None::<()>)
+        }
+        CoordinatorError::UnknownWallet(wallet) => ErrorObjectOwned::owned(
+            codes::UNKNOWN_WALLET,
+            message,
+            Some(json!({ "walletId": wallet })),
+        ),
+        CoordinatorError::NotEnoughNodes {
+            needed,
+            reachable,
+            unreachable,
+        } => ErrorObjectOwned::owned(
+            codes::NOT_ENOUGH_NODES,
+            message,
+            Some(json!({ "needed": needed, "reachable": reachable, "unreachable": unreachable })),
+        ),
+        CoordinatorError::Abort { node, culprit, .. } => ErrorObjectOwned::owned(
+            codes::PROTOCOL_ABORT,
+            message,
+            Some(json!({ "node": node, "culprit": culprit })),
+        ),
+        CoordinatorError::Inconsistent(_) => {
+            ErrorObjectOwned::owned(codes::INCONSISTENT, message, None::<()>)
+        }
+        CoordinatorError::Verification(_) => {
+            ErrorObjectOwned::owned(codes::VERIFICATION_FAILED, message, None::<()>)
+        }
+        CoordinatorError::Timeout(_) => {
+            ErrorObjectOwned::owned(codes::TIMEOUT, message, None::<()>)
+        }
+        CoordinatorError::Internal(_) => {
+            ErrorObjectOwned::owned(codes::INTERNAL, message, None::<()>)
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(codes::INVALID_PARAMS, message.into(), None::<()>)
+}
+
+/// Parses by-name params (one JSON object; `{}` when absent) into `T`.
+fn by_name<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, ErrorObjectOwned> {
+    let value: serde_json::Value = match params.as_str() {
+        None => json!({}),
+        Some(_) => params
+            .parse()
+            .map_err(|error| invalid(format!("invalid params: {}", error.message())))?,
+    };
+    if !value.is_object() {
+        return Err(invalid(
+            "invalid params: params must be one JSON object with the parameters by name",
+        ));
+    }
+    serde_json::from_value(value).map_err(|error| invalid(format!("invalid params: {error}")))
+}
+
+/// Decodes 0x-prefixed (or bare) hex, naming the parameter.
+fn hex_param(name: &str, text: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    hex::decode(digits)
+        .map_err(|error| invalid(format!("invalid params: {name} is not hex: {error}")))
+}
+
+fn scheme_param(text: &str) -> Result<WalletScheme, ErrorObjectOwned> {
+    text.parse()
+        .map_err(|error: String| invalid(format!("invalid params: scheme: {error}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateWalletParams {
+    scheme: String,
+    threshold: Option<u16>,
+    parties: Option<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WalletIdParams {
+    wallet_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListWalletsParams {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SignMessageParams {
+    wallet_id: String,
+    message: String,
+    #[serde(default)]
+    tweak: Option<String>,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WalletPage {
+    wallets: Vec<crate::coordinator::WalletView>,
+    next_cursor: Option<String>,
+}
+
+/// The RPC module with every method of the API.
+pub fn module(coordinator: Arc<Coordinator>) -> Result<RpcModule<Coordinator>, String> {
+    let mut module = RpcModule::from_arc(coordinator);
+    let register = |error: jsonrpsee::core::RegisterMethodError| error.to_string();
+    module
+        .register_async_method("thresig_health", |params, coordinator, _| async move {
+            let _: serde_json::Map<String, serde_json::Value> = by_name(&params)?;
+            Ok::<_, ErrorObjectOwned>(coordinator.health().await)
+        })
+        .map_err(register)?;
+    module
+        .register_async_method(
+            "thresig_createWallet",
+            |params, coordinator, _| async move {
+                let params: CreateWalletParams = by_name(&params)?;
+                let scheme = scheme_param(&params.scheme)?;
+                coordinator
+                    .create_wallet(scheme, params.threshold, params.parties)
+                    .await
+                    .map_err(|error| to_rpc_error(&error))
+            },
+        )
+        .map_err(register)?;
+    module
+        .register_async_method("thresig_getWallet", |params, coordinator, _| async move {
+            let params: WalletIdParams = by_name(&params)?;
+            coordinator
+                .get_wallet(&params.wallet_id)
+                .await
+                .map_err(|error| to_rpc_error(&error))
+        })
+        .map_err(register)?;
+    module
+        .register_async_method("thresig_listWallets", |params, coordinator, _| async move {
+            let params: ListWalletsParams = by_name(&params)?;
+            let limit = params.limit.unwrap_or(100);
+            if !(1..=1000).contains(&limit) {
+                return Err(invalid(format!(
+                    "invalid params: limit must be between 1 and 1000, got {limit}"
+                )));
+            }
+            let (wallets, next_cursor) = coordinator
+                .list_wallets(params.cursor, limit)
+                .await
+                .map_err(|error| to_rpc_error(&error))?;
+            Ok(WalletPage {
+                wallets,
+                next_cursor,
+            })
+        })
+        .map_err(register)?;
+    module
+        .register_async_method("thresig_signMessage", |params, coordinator, _| async move {
+            let params: SignMessageParams = by_name(&params)?;
+            let message = hex_param("message", &params.message)?;
+            let tweak = match params.tweak.as_deref() {
+                None | Some("none") => Tweak::None,
+                Some("bip86") => Tweak::Bip86,
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "invalid params: tweak must be \"none\" or \"bip86\", got {other:?}"
+                    )));
+                }
+            };
+            coordinator
+                .sign_message(&params.wallet_id, &message, tweak)
+                .await
+                .map_err(|error| to_rpc_error(&error))
+        })
+        .map_err(register)?;
+    Ok(module)
+}
+
+/// Serves the API on `listen` until the returned handle is stopped.
+pub async fn serve(
+    coordinator: Arc<Coordinator>,
+    listen: SocketAddr,
+) -> Result<(ServerHandle, SocketAddr), String> {
+    let config = jsonrpsee::server::ServerConfig::builder()
+        .max_request_body_size(1024 * 1024)
+        .build();
+    let server = Server::builder()
+        .set_config(config)
+        .build(listen)
+        .await
+        .map_err(|error| format!("listening on {listen}: {error}"))?;
+    let address = server.local_addr().map_err(|error| error.to_string())?;
+    let handle = server.start(module(coordinator)?);
+    Ok((handle, address))
+}
