@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The main job as far as it exists today: builds `thresig` and runs every worked example of
-# docs/precompiles.md as a real transaction in revm, then checks a signature with
-# `thresig verify`. (The local signer cluster, `thresig devnet`, arrives with the sidecar.)
+# The main job: builds `thresig`, runs `thresig demo` (a local signer cluster on embedded
+# defaults: DKG, a Taproot PSBT and a Solana transfer signed and checked), then every worked
+# example of docs/precompiles.md as a real transaction in revm, and `thresig verify`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo build --release --locked -p thresig
 thresig="${CARGO_TARGET_DIR:-target}/release/thresig"
+
+echo "== thresig demo"
+"$thresig" demo
 
 echo "== precompile calls in revm (docs/precompiles.md worked examples)"
 examples=$(awk '/^```sh$/{getline; print}' docs/precompiles.md)

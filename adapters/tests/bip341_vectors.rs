@@ -3,7 +3,7 @@
 //! spend (sighash of every input in its sighash type, tweaked keys, signatures, witnesses and
 //! the fully signed transaction), run through the adapter's PSBT flow.
 
-mod common;
+use thresig_testkit::vectors as common;
 
 use std::str::FromStr;
 

@@ -1,8 +1,6 @@
 //! Taproot key-path spends built and finalised by the adapter, signed here with the BIP-86
 //! tweak (the `secp256k1` crate's BIP-340 signing on the tweaked keypair), are checked by Bitcoin
-//! Core's own script interpreter: libbitcoinconsensus from Bitcoin Core 26.0 through the
-//! `bitcoinconsensus` crate (0.106.0+26.0), whose `verify` passes the spent outputs to
-//! `bitcoinconsensus_verify_script_with_spent_outputs` and sets `VERIFY_TAPROOT`.
+//! Core's own script interpreter (libbitcoinconsensus 26.0, through `thresig_testkit::bitcoin_core`).
 //! One input per sighash type, ANYONECANPAY included.
 
 use bitcoin::absolute::LockTime;
@@ -16,6 +14,7 @@ use bitcoin::{
     Witness, XOnlyPublicKey, consensus,
 };
 use thresig_adapters::bitcoin as btc;
+use thresig_testkit::bitcoin_core;
 
 const TYPES: [TapSighashType; 7] = [
     TapSighashType::Default,
@@ -120,28 +119,6 @@ fn spent(psbt: &Psbt) -> Vec<TxOut> {
     btc::spent_outputs(psbt).unwrap()
 }
 
-/// Runs libbitcoinconsensus on input `index`.
-fn core_verifies(tx: &Transaction, prevouts: &[TxOut], index: usize) -> bool {
-    let bytes = consensus::serialize(tx);
-    let utxos: Vec<bitcoinconsensus::Utxo> = prevouts
-        .iter()
-        .map(|out| bitcoinconsensus::Utxo {
-            script_pubkey: out.script_pubkey.as_bytes().as_ptr(),
-            script_pubkey_len: out.script_pubkey.len() as u32,
-            value: out.value.to_sat() as i64,
-        })
-        .collect();
-    let prevout = &prevouts[index];
-    bitcoinconsensus::verify(
-        prevout.script_pubkey.as_bytes(),
-        prevout.value.to_sat(),
-        &bytes,
-        Some(&utxos),
-        index,
-    )
-    .is_ok()
-}
-
 fn signed_transaction() -> (Psbt, Vec<TxOut>, Transaction) {
     let ours = Wallet::new(0x11);
     let theirs = Wallet::new(0x22);
@@ -188,7 +165,10 @@ fn bitcoin_core_accepts_every_sighash_type() {
         let sig_len = tx.input[index].witness.nth(0).unwrap().len();
         let expected_len = if index == 0 || index == 7 { 64 } else { 65 };
         assert_eq!(sig_len, expected_len, "input {index}");
-        assert!(core_verifies(&tx, &prevouts, index), "input {index}");
+        assert!(
+            bitcoin_core::verifies(&tx, &prevouts, index),
+            "input {index}"
+        );
     }
 }
 
@@ -202,7 +182,7 @@ fn bitcoin_core_enforces_what_each_sighash_type_covers() {
     let commits_all_outputs = [true, true, false, false, true, false, false, true];
     for (index, &commits) in commits_all_outputs.iter().enumerate() {
         assert_eq!(
-            core_verifies(&changed, &prevouts, index),
+            bitcoin_core::verifies(&changed, &prevouts, index),
             !commits,
             "input {index} ({:?})",
             TYPES.get(index)
@@ -212,8 +192,8 @@ fn bitcoin_core_enforces_what_each_sighash_type_covers() {
     // Changing output 3 also breaks input 3's SIGHASH_SINGLE.
     let mut changed = tx.clone();
     changed.output[3].value = Amount::from_sat(1);
-    assert!(!core_verifies(&changed, &prevouts, 3));
-    assert!(core_verifies(&changed, &prevouts, 6));
+    assert!(!bitcoin_core::verifies(&changed, &prevouts, 3));
+    assert!(bitcoin_core::verifies(&changed, &prevouts, 6));
 
     // Dropping input 7 keeps the ANYONECANPAY signatures (inputs 4, 5, 6) valid only.
     let mut fewer = tx.clone();
@@ -222,7 +202,7 @@ fn bitcoin_core_enforces_what_each_sighash_type_covers() {
     for index in 0..7 {
         let anyone_can_pay = index >= 4;
         assert_eq!(
-            core_verifies(&fewer, fewer_prevouts, index),
+            bitcoin_core::verifies(&fewer, fewer_prevouts, index),
             anyone_can_pay,
             "input {index}"
         );
@@ -231,14 +211,14 @@ fn bitcoin_core_enforces_what_each_sighash_type_covers() {
     // The spent amounts are committed to: a wrong amount fails.
     let mut wrong_amounts = prevouts.clone();
     wrong_amounts[1].value = Amount::from_sat(1);
-    assert!(!core_verifies(&tx, &wrong_amounts, 1));
+    assert!(!bitcoin_core::verifies(&tx, &wrong_amounts, 1));
 
     // A flipped signature bit fails.
     let mut corrupted = tx.clone();
     let mut witness = corrupted.input[2].witness.to_vec();
     witness[0][10] ^= 1;
     corrupted.input[2].witness = Witness::from_slice(&witness);
-    assert!(!core_verifies(&corrupted, &prevouts, 2));
+    assert!(!bitcoin_core::verifies(&corrupted, &prevouts, 2));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! The vector's `signedTransactionRLP` is the p2p network form: an RLP string wrapping the
 //! EIP-2718 bytes. Plus EIP-55, EIP-191 and EIP-712 known answers.
 
-mod common;
+use thresig_testkit::vectors as common;
 
 use alloy_primitives::{Address, Bytes, TxKind, U256, b256, keccak256};
 use common::{hex_field, read_json, str_field, unhex};

@@ -2,7 +2,7 @@
 //! mutations of real inputs; whatever the Solana decoder accepts re-encodes to the same bytes;
 //! arbitrary Solana messages round-trip.
 
-mod common;
+use thresig_testkit::vectors as common;
 
 use base64::Engine;
 use proptest::prelude::*;

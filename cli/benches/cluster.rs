@@ -4,71 +4,13 @@
 //!
 //! `cargo bench -p thresig --bench cluster` (`-- --quick` for fewer rounds).
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-struct Cluster {
-    child: Child,
-    url: String,
-    dir: std::path::PathBuf,
-}
-
-impl Cluster {
-    fn start(nodes: u16, threshold: u16) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("thresig-bench-{nodes}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_thresig"))
-            .args([
-                "devnet",
-                "--nodes",
-                &nodes.to_string(),
-                "--threshold",
-                &threshold.to_string(),
-                "--port",
-                &port.to_string(),
-            ])
-            .arg("--data-dir")
-            .arg(&dir)
-            .env("THRESIG_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.contains("\"ready\":true"),
-            "devnet did not start: {line}"
-        );
-        Cluster {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use support::Devnet;
 
 async fn call(client: &reqwest::Client, url: &str, method: &str, params: Value) -> Value {
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
@@ -101,7 +43,7 @@ fn report(label: &str, mut samples: Vec<Duration>) {
 }
 
 async fn latency(nodes: u16, threshold: u16, rounds: usize) {
-    let cluster = Cluster::start(nodes, threshold);
+    let cluster = Devnet::start(nodes, threshold);
     let client = reqwest::Client::new();
     for scheme in ["frost-secp256k1-tr", "frost-ed25519"] {
         let mut dkg = Vec::new();
@@ -110,7 +52,7 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize) {
             let start = Instant::now();
             let created = call(
                 &client,
-                &cluster.url,
+                &cluster.url(),
                 "thresig_createWallet",
                 json!({ "scheme": scheme }),
             )
@@ -125,7 +67,7 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize) {
             let start = Instant::now();
             call(
                 &client,
-                &cluster.url,
+                &cluster.url(),
                 "thresig_signMessage",
                 json!({ "walletId": wallet, "message": message }),
             )
@@ -137,11 +79,11 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize) {
 }
 
 async fn throughput(clients: usize, per_client: usize) {
-    let cluster = Cluster::start(5, 3);
+    let cluster = Devnet::start(5, 3);
     let client = reqwest::Client::new();
     let wallet = call(
         &client,
-        &cluster.url,
+        &cluster.url(),
         "thresig_createWallet",
         json!({ "scheme": "frost-secp256k1-tr" }),
     )
@@ -150,7 +92,7 @@ async fn throughput(clients: usize, per_client: usize) {
     let start = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|worker| {
-            let (client, url, wallet) = (client.clone(), cluster.url.clone(), wallet.clone());
+            let (client, url, wallet) = (client.clone(), cluster.url(), wallet.clone());
             tokio::spawn(async move {
                 let mut samples = Vec::new();
                 for round in 0..per_client {

@@ -1,8 +1,10 @@
-//! `thresig`: verify signatures and call the thresig precompiles in revm.
+//! `thresig`: verify signatures, call the precompiles in revm, run and use the signer cluster.
 //!
 //! The subcommands and their output are stable: scripts depend on them (docs/precompiles.md).
 
+mod client;
 mod cluster;
+mod demo;
 mod hex_arg;
 mod precompile_call;
 mod verify;
@@ -34,6 +36,14 @@ enum Command {
     Coordinator(cluster::CoordinatorArgs),
     /// Run a whole cluster on this machine until SIGINT or SIGTERM; prints a JSON line when ready.
     Devnet(cluster::DevnetArgs),
+    /// Call the coordinator's JSON-RPC API once and print the result as JSON.
+    ///
+    /// Exit status: 0 with the result on stdout, 1 with the JSON-RPC error on stdout, 2 when the
+    /// arguments are malformed or the coordinator cannot be reached.
+    Client(client::ClientArgs),
+    /// The whole toolkit in one run: a devnet, wallets by DKG, a Taproot PSBT and a Solana
+    /// transfer signed by the cluster and checked; exit 0 only if every step verified.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -65,6 +75,8 @@ fn main() -> ExitCode {
         Command::Node(args) => cluster::node(args),
         Command::Coordinator(args) => cluster::coordinator(args),
         Command::Devnet(args) => cluster::devnet(args),
+        Command::Client(args) => client::run(args),
+        Command::Demo(args) => demo::demo(args),
         Command::Verify(args) => verify::run(args),
         Command::Precompile(PrecompileArgs {
             command: PrecompileCommand::Call(args),

@@ -167,10 +167,13 @@ fn support_client(devnet: &Devnet) -> NodeClient {
     client(devnet.data_dir())
 }
 
+/// Every `(node path, payload)` the coordinator relayed.
+type Relayed = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 #[test]
 fn nothing_the_coordinator_relays_during_a_dkg_contains_a_share() {
     let devnet = Devnet::start(3, 2);
-    let captured: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let captured: Relayed = Arc::default();
     let sink = captured.clone();
     let coordinator = Coordinator::new(support_client(&devnet))
         .unwrap()

@@ -270,6 +270,17 @@ pub struct SignatureView {
     pub signers: Vec<String>,
 }
 
+/// A verified aggregate signature and who made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The 64-byte signature (BIP-340 or RFC 8032).
+    pub signature: [u8; 64],
+    /// The key it verifies under (the BIP-86 output key when tweaked).
+    pub public_key: Vec<u8>,
+    /// The nodes that signed.
+    pub signers: Vec<String>,
+}
+
 /// Node reachability as health reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeHealth {
@@ -309,6 +320,11 @@ impl Coordinator {
             network,
             observer: None,
         })
+    }
+
+    /// The Bitcoin network addresses and transaction summaries are given for.
+    pub fn network(&self) -> bitcoin::Network {
+        self.network
     }
 
     /// Reports every relayed payload to `observer`.
@@ -695,6 +711,22 @@ impl Coordinator {
         tweak: Tweak,
     ) -> Result<SignatureView, CoordinatorError> {
         let record = self.wallet_record(wallet_id).await?;
+        let signed = self.sign_with_record(&record, message, tweak).await?;
+        Ok(SignatureView {
+            signature: format!("0x{}", hex::encode(signed.signature)),
+            public_key: format!("0x{}", hex::encode(&signed.public_key)),
+            signers: signed.signers,
+        })
+    }
+
+    /// Signs `message` with the wallet of `record`: picks `threshold` reachable parties, runs
+    /// one signing session and verifies the aggregate before returning it.
+    pub(crate) async fn sign_with_record(
+        &self,
+        record: &WalletRecord,
+        message: &[u8],
+        tweak: Tweak,
+    ) -> Result<Signed, CoordinatorError> {
         let scheme: WalletScheme = record.scheme.parse().map_err(CoordinatorError::Internal)?;
         if tweak == Tweak::Bip86 && scheme != WalletScheme::FrostSecp256k1Tr {
             return Err(CoordinatorError::InvalidParams(format!(
@@ -714,7 +746,7 @@ impl Coordinator {
         let session = uuid::Uuid::new_v4().to_string();
         tokio::time::timeout(
             SESSION_TIMEOUT,
-            self.run_signing(&session, &record, scheme, &signers, message, tweak),
+            self.run_signing(&session, record, scheme, &signers, message, tweak),
         )
         .await
         .map_err(|_| {
@@ -732,7 +764,7 @@ impl Coordinator {
         signers: &[String],
         message: &[u8],
         tweak: Tweak,
-    ) -> Result<SignatureView, CoordinatorError> {
+    ) -> Result<Signed, CoordinatorError> {
         let round1_request = SignRound1Request {
             session: session.to_owned(),
             wallet_id: record.wallet_id.clone(),
@@ -786,10 +818,16 @@ impl Coordinator {
                 thresig_precompiles::ed25519::verify(&group_key, message, &signature),
             ),
         };
+        let signature: [u8; 64] = signature.as_slice().try_into().map_err(|_| {
+            CoordinatorError::Verification(format!(
+                "session {session}: the aggregate is {} bytes, not 64",
+                signature.len()
+            ))
+        })?;
         match valid {
-            Ok(true) => Ok(SignatureView {
-                signature: format!("0x{}", hex::encode(&signature)),
-                public_key: format!("0x{}", hex::encode(verified_key)),
+            Ok(true) => Ok(Signed {
+                signature,
+                public_key: verified_key,
                 signers: signers.to_vec(),
             }),
             Ok(false) => Err(CoordinatorError::Verification(format!("session {session}"))),

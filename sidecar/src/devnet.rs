@@ -48,7 +48,8 @@ pub struct DevnetOptions {
     pub executable: PathBuf,
 }
 
-fn free_port() -> Result<u16, DevnetError> {
+/// A port on 127.0.0.1 that nothing listens on now.
+pub fn free_port() -> Result<u16, DevnetError> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|error| DevnetError::Setup(format!("finding a free port: {error}")))?;
     listener
@@ -225,50 +226,106 @@ fn stop_all(children: &mut [Running]) {
     }
 }
 
-/// Runs the devnet until SIGINT or SIGTERM; prints one JSON line when the cluster is ready.
-pub async fn run(options: DevnetOptions) -> Result<(), DevnetError> {
+/// A devnet whose processes are running and healthy. Dropping it stops every process.
+pub struct RunningDevnet {
+    layout: ClusterLayout,
+    port: u16,
+    children: Vec<Running>,
+}
+
+impl RunningDevnet {
+    /// The coordinator's JSON-RPC URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The cluster directory.
+    pub fn data_dir(&self) -> &Path {
+        self.layout.root()
+    }
+
+    /// `(name, pid)` of every process: node-1 … node-N, then the coordinator.
+    pub fn processes(&self) -> Vec<(String, u32)> {
+        self.children
+            .iter()
+            .map(|running| (running.name.clone(), running.child.id()))
+            .collect()
+    }
+
+    /// Stops every process: SIGTERM, then SIGKILL after five seconds.
+    pub fn stop(mut self) {
+        stop_all(&mut self.children);
+        // Reaped: Drop must not signal their (possibly reused) pids again.
+        self.children.clear();
+    }
+}
+
+impl Drop for RunningDevnet {
+    fn drop(&mut self) {
+        stop_all(&mut self.children);
+    }
+}
+
+/// Creates the cluster if needed, starts its processes and waits until every node answers.
+pub async fn start(options: &DevnetOptions) -> Result<RunningDevnet, DevnetError> {
     let layout = ClusterLayout::new(&options.data_dir);
     let manifest = init_cluster(&layout, options.nodes, options.threshold, &options.network)?;
     let path = |path: PathBuf| path.display().to_string();
-    let mut children = Vec::new();
-    let result = async {
-        for node in &manifest.nodes {
-            let dir = layout.node(&node.id);
-            let args = vec![
-                "node".to_owned(),
-                "--data-dir".to_owned(),
-                path(layout.root().to_path_buf()),
-                "--node-id".to_owned(),
-                node.id.clone(),
-                "--passphrase-file".to_owned(),
-                path(dir.passphrase_file()),
-            ];
-            children.push(spawn(&options.executable, &node.id, &args, dir.dir().join("node.log"))?);
-        }
-        let coordinator_dir = layout.coordinator_dir();
+    // Built up inside the struct so that a failure part-way stops what did start.
+    let mut devnet = RunningDevnet {
+        layout: layout.clone(),
+        port: options.port,
+        children: Vec::new(),
+    };
+    for node in &manifest.nodes {
+        let dir = layout.node(&node.id);
         let args = vec![
-            "coordinator".to_owned(),
+            "node".to_owned(),
             "--data-dir".to_owned(),
             path(layout.root().to_path_buf()),
-            "--port".to_owned(),
-            options.port.to_string(),
+            "--node-id".to_owned(),
+            node.id.clone(),
+            "--passphrase-file".to_owned(),
+            path(dir.passphrase_file()),
         ];
-        children.push(spawn(&options.executable, "coordinator", &args, coordinator_dir.join("coordinator.log"))?);
-        wait_until_healthy(options.port, &mut children).await?;
-        let ready = json!({
-            "ready": true,
-            "rpc": format!("http://127.0.0.1:{}", options.port),
-            "dataDir": path(layout.root().to_path_buf()),
-            "processes": children.iter().map(|running| json!({ "name": running.name, "pid": running.child.id() })).collect::<Vec<_>>(),
-        });
-        println!("{ready}");
-        tracing::info!("devnet ready; stop with SIGINT or SIGTERM");
-        crate::shutdown_signal().await;
-        Ok(())
+        let log = dir.dir().join("node.log");
+        devnet
+            .children
+            .push(spawn(&options.executable, &node.id, &args, log)?);
     }
-    .await;
-    stop_all(&mut children);
-    result
+    let args = vec![
+        "coordinator".to_owned(),
+        "--data-dir".to_owned(),
+        path(layout.root().to_path_buf()),
+        "--port".to_owned(),
+        options.port.to_string(),
+    ];
+    let log = layout.coordinator_dir().join("coordinator.log");
+    devnet
+        .children
+        .push(spawn(&options.executable, "coordinator", &args, log)?);
+    wait_until_healthy(options.port, &mut devnet.children).await?;
+    Ok(devnet)
+}
+
+/// Runs the devnet until SIGINT or SIGTERM; prints one JSON line when the cluster is ready.
+pub async fn run(options: DevnetOptions) -> Result<(), DevnetError> {
+    let devnet = start(&options).await?;
+    let ready = json!({
+        "ready": true,
+        "rpc": devnet.url(),
+        "dataDir": devnet.data_dir().display().to_string(),
+        "processes": devnet
+            .processes()
+            .into_iter()
+            .map(|(name, pid)| json!({ "name": name, "pid": pid }))
+            .collect::<Vec<_>>(),
+    });
+    println!("{ready}");
+    tracing::info!("devnet ready; stop with SIGINT or SIGTERM");
+    crate::shutdown_signal().await;
+    devnet.stop();
+    Ok(())
 }
 
 async fn wait_until_healthy(port: u16, children: &mut [Running]) -> Result<(), DevnetError> {

@@ -15,6 +15,9 @@ use zeroize::Zeroizing;
 /// A DKG secret held in memory between rounds (type-erased over the ciphersuite).
 pub type DkgSecret = Box<dyn Any + Send + Sync>;
 
+/// Round-2 DKG packages by receiving participant, each secret until it is sealed to them.
+pub type Round2Packages = BTreeMap<u16, Zeroizing<Vec<u8>>>;
+
 /// A FROST step failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum FrostOpError {
@@ -84,7 +87,7 @@ pub fn dkg_part1<C: Ciphersuite + 'static>(
 pub fn dkg_part2<C: Ciphersuite + 'static>(
     secret: DkgSecret,
     round1: &BTreeMap<u16, Vec<u8>>,
-) -> Result<(DkgSecret, BTreeMap<u16, Zeroizing<Vec<u8>>>), FrostOpError> {
+) -> Result<(DkgSecret, Round2Packages), FrostOpError> {
     let secret = secret
         .downcast::<dkg::round1::SecretPackage<C>>()
         .map_err(|_| FrostOpError::Failed("DKG state belongs to another scheme".into()))?;

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod addresses;
+pub mod client;
 pub mod coordinator;
 pub mod devnet;
 pub mod envelope;
@@ -23,6 +24,7 @@ pub mod rpc;
 pub mod scheme;
 pub mod sealing;
 pub mod store;
+pub mod transactions;
 
 /// Makes ring the process's rustls crypto provider (reqwest needs one even for plain HTTP).
 /// Idempotent: a provider already installed stays.

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::coordinator::{Coordinator, CoordinatorError};
 use crate::scheme::{Tweak, WalletScheme};
+use crate::transactions::TransactionChain;
 
 /// Stable JSON-RPC error codes.
 pub mod codes {
@@ -136,6 +137,14 @@ struct SignMessageParams {
     tweak: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SignTransactionParams {
+    wallet_id: String,
+    chain: String,
+    transaction: serde_json::Value,
+}
+
 #[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WalletPage {
@@ -212,6 +221,33 @@ pub fn module(coordinator: Arc<Coordinator>) -> Result<RpcModule<Coordinator>, S
                 .await
                 .map_err(|error| to_rpc_error(&error))
         })
+        .map_err(register)?;
+    module
+        .register_async_method(
+            "thresig_signTransaction",
+            |params, coordinator, _| async move {
+                let params: SignTransactionParams = by_name(&params)?;
+                let chain: TransactionChain = params
+                    .chain
+                    .parse()
+                    .map_err(|error: String| invalid(format!("invalid params: {error}")))?;
+                // Ethereum takes an object of EIP-1559 fields; the others take base64 text.
+                let text = match (&params.transaction, chain) {
+                    (serde_json::Value::String(text), _) => text.clone(),
+                    (_, TransactionChain::Ethereum) => String::new(),
+                    (_, _) => {
+                        return Err(invalid(format!(
+                            "invalid params: transaction must be a base64 string for chain {}",
+                            params.chain
+                        )));
+                    }
+                };
+                coordinator
+                    .sign_transaction(&params.wallet_id, chain, &text)
+                    .await
+                    .map_err(|error| to_rpc_error(&error))
+            },
+        )
         .map_err(register)?;
     Ok(module)
 }

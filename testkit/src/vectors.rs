@@ -1,5 +1,5 @@
-//! Shared helpers for the adapter tests: where the public vectors live.
-#![allow(dead_code)]
+//! Where the public vectors live (`../shared/testvectors`, see its SOURCES.md) and how to read
+//! their JSON.
 
 use std::path::PathBuf;
 
@@ -19,13 +19,17 @@ pub fn vectors_dir() -> PathBuf {
     dir
 }
 
+/// Reads a vector file as text.
+pub fn read_text(relative: &str) -> String {
+    let path = vectors_dir().join(relative);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
+}
+
 /// Reads a vector file as JSON.
 pub fn read_json(relative: &str) -> serde_json::Value {
-    let path = vectors_dir().join(relative);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|error| panic!("parsing {}: {error}", path.display()))
+    serde_json::from_str(&read_text(relative))
+        .unwrap_or_else(|error| panic!("parsing {relative}: {error}"))
 }
 
 /// Decodes hex (either case, optional 0x).

@@ -1,0 +1,301 @@
+//! `thresig_signTransaction`: an unsigned transaction in, a signed one out, through the chain
+//! adapters. The coordinator works out what must be signed (BIP-341 sighashes of the wallet's
+//! Taproot inputs, the exact Solana message bytes), runs one FROST signing session per signature,
+//! and assembles the transaction; the adapters check every signature again as they insert it.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+use thresig_adapters::bitcoin::{self as btc, BitcoinError};
+use thresig_adapters::policy::PolicyView;
+use thresig_adapters::solana;
+
+use crate::coordinator::{Coordinator, CoordinatorError, Signed};
+use crate::scheme::{Tweak, WalletScheme};
+use crate::store::WalletRecord;
+use crate::with_ciphersuite;
+
+/// The most wallet inputs one request may ask to sign: each is its own signing session.
+pub const MAX_SIGNED_INPUTS: usize = 64;
+
+/// The chains `thresig_signTransaction` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionChain {
+    /// A base64 PSBT whose BIP-86 Taproot inputs the wallet signs.
+    Bitcoin,
+    /// A base64 serialised Solana message (legacy or v0) the wallet signs as one signer.
+    Solana,
+    /// EIP-1559 fields; needs a threshold ECDSA (cggmp21-secp256k1) wallet.
+    Ethereum,
+}
+
+impl FromStr for TransactionChain {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "bitcoin" => Ok(TransactionChain::Bitcoin),
+            "solana" => Ok(TransactionChain::Solana),
+            "ethereum" => Ok(TransactionChain::Ethereum),
+            other => Err(format!(
+                "chain must be \"bitcoin\", \"solana\" or \"ethereum\", got {other:?}"
+            )),
+        }
+    }
+}
+
+/// One native-asset transfer of the transaction, as the adapter decoded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransferView {
+    /// The recipient in the chain's address form.
+    pub recipient: String,
+    /// The amount in base units (satoshi, lamport), as a decimal string.
+    pub amount: String,
+}
+
+/// What the signed transaction does, decoded by the adapter (the policy view).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionSummary {
+    /// Chain and network (`bitcoin:regtest`, `solana`).
+    pub chain: String,
+    /// Who pays the fee, when the chain has one payer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payer: Option<String>,
+    /// The transfers.
+    pub transfers: Vec<TransferView>,
+    /// The fee in base units (Solana: an upper bound), as a decimal string.
+    pub fee: String,
+    /// Instructions or scripts the adapter did not interpret.
+    pub opaque_actions: usize,
+}
+
+impl From<PolicyView> for TransactionSummary {
+    fn from(view: PolicyView) -> Self {
+        TransactionSummary {
+            chain: view.chain.to_string(),
+            payer: view.payer,
+            transfers: view
+                .transfers
+                .into_iter()
+                .map(|transfer| TransferView {
+                    recipient: transfer.recipient,
+                    amount: transfer.amount.to_string(),
+                })
+                .collect(),
+            fee: view.fee.to_string(),
+            opaque_actions: view.opaque_actions,
+        }
+    }
+}
+
+/// The answer of `thresig_signTransaction`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedTransactionView {
+    /// `bitcoin` or `solana`.
+    pub chain: String,
+    /// Whether every signature the transaction needs is present. When other keys must still
+    /// sign, Bitcoin answers only the PSBT and Solana leaves their signature slots zero.
+    pub complete: bool,
+    /// The transaction ready to broadcast: raw hex (Bitcoin) or base64 wire format (Solana).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_transaction: Option<String>,
+    /// The transaction id: the txid (Bitcoin) or the first signature in base58 (Solana).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub txid: Option<String>,
+    /// Bitcoin: the PSBT with the wallet's inputs signed and finalised, base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psbt: Option<String>,
+    /// Bitcoin: the inputs the wallet signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_inputs: Option<Vec<usize>>,
+    /// Solana: the wallet's signature, base58.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// What the transaction does.
+    pub summary: TransactionSummary,
+    /// The nodes that signed.
+    pub signers: Vec<String>,
+}
+
+fn invalid(message: impl Into<String>) -> CoordinatorError {
+    CoordinatorError::InvalidParams(message.into())
+}
+
+impl Coordinator {
+    /// `thresig_signTransaction`: signs `transaction` (text as the chain expects it) with the
+    /// wallet and returns the assembled transaction.
+    pub async fn sign_transaction(
+        &self,
+        wallet_id: &str,
+        chain: TransactionChain,
+        transaction: &str,
+    ) -> Result<SignedTransactionView, CoordinatorError> {
+        let record = self.wallet_record(wallet_id).await?;
+        let scheme: WalletScheme = record.scheme.parse().map_err(CoordinatorError::Internal)?;
+        let needed = match chain {
+            TransactionChain::Bitcoin => WalletScheme::FrostSecp256k1Tr,
+            TransactionChain::Solana => WalletScheme::FrostEd25519,
+            TransactionChain::Ethereum => {
+                return Err(invalid(format!(
+                    "chain ethereum needs a cggmp21-secp256k1 (threshold ECDSA) wallet, which \
+                     this build does not offer yet; wallet {wallet_id} is {scheme}"
+                )));
+            }
+        };
+        if scheme != needed {
+            return Err(invalid(format!(
+                "chain {} needs a {needed} wallet; wallet {wallet_id} is {scheme}",
+                chain_name(chain)
+            )));
+        }
+        let group_key = with_ciphersuite!(scheme, C => crate::frost_ops::group_key::<C>(
+            &hex::decode(&record.public_key_package)
+                .map_err(|error| CoordinatorError::Internal(error.to_string()))?
+        ))
+        .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+        match chain {
+            TransactionChain::Bitcoin => self.sign_psbt(&record, &group_key, transaction).await,
+            _ => self.sign_solana(&record, &group_key, transaction).await,
+        }
+    }
+
+    async fn sign_psbt(
+        &self,
+        record: &WalletRecord,
+        group_key: &[u8],
+        transaction: &str,
+    ) -> Result<SignedTransactionView, CoordinatorError> {
+        let key = btc::parse_group_key(group_key)
+            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+        let mut psbt = btc::psbt_from_base64(transaction.trim())
+            .map_err(|error| invalid(format!("transaction: {error}")))?;
+        let summary = btc::policy_view(&psbt, self.network())
+            .map_err(|error| invalid(format!("transaction: {error}")))?;
+        let requests = btc::signing_requests(&psbt, key)
+            .map_err(|error| invalid(format!("transaction: {error}")))?;
+        if requests.is_empty() {
+            return Err(invalid(format!(
+                "transaction: no input spends the wallet's Taproot output ({}); an input is \
+                 signed when its witness_utxo or non_witness_utxo pays to that address",
+                btc::p2tr_address(key, self.network())
+            )));
+        }
+        if requests.len() > MAX_SIGNED_INPUTS {
+            return Err(invalid(format!(
+                "transaction: {} inputs belong to the wallet; one request signs at most \
+                 {MAX_SIGNED_INPUTS}",
+                requests.len()
+            )));
+        }
+        if let Some(scripted) = requests
+            .iter()
+            .find(|request| request.merkle_root.is_some())
+        {
+            return Err(invalid(format!(
+                "transaction: input {} commits to a script tree (tap_merkle_root); only BIP-86 \
+                 key-path spends are signed",
+                scripted.input_index
+            )));
+        }
+        let mut signatures = Vec::with_capacity(requests.len());
+        let mut signers = Vec::new();
+        for request in &requests {
+            let signed = self
+                .sign_with_record(record, &request.sighash, Tweak::Bip86)
+                .await?;
+            merge_signers(&mut signers, &signed);
+            signatures.push((request.input_index, signed.signature));
+        }
+        let signed_inputs = signatures.iter().map(|(index, _)| *index).collect();
+        let mut view = SignedTransactionView {
+            chain: "bitcoin".to_owned(),
+            complete: false,
+            signed_transaction: None,
+            txid: None,
+            psbt: None,
+            signed_inputs: Some(signed_inputs),
+            signature: None,
+            summary: summary.into(),
+            signers,
+        };
+        match btc::sign_and_finalize(&mut psbt, key, &signatures) {
+            Ok(signed) => {
+                view.complete = true;
+                view.signed_transaction = Some(signed.raw_hex);
+                view.txid = Some(signed.txid.to_string());
+                view.psbt = Some(signed.psbt_base64);
+            }
+            // Inputs of other keys are unsigned: hand back the PSBT for them to finish.
+            Err(BitcoinError::NotFinalized(_)) => view.psbt = Some(btc::psbt_to_base64(&psbt)),
+            Err(error) => return Err(CoordinatorError::Verification(error.to_string())),
+        }
+        Ok(view)
+    }
+
+    async fn sign_solana(
+        &self,
+        record: &WalletRecord,
+        group_key: &[u8],
+        transaction: &str,
+    ) -> Result<SignedTransactionView, CoordinatorError> {
+        let key: [u8; 32] = group_key.try_into().map_err(|_| {
+            CoordinatorError::Internal(format!("Ed25519 group key of {} bytes", group_key.len()))
+        })?;
+        let wallet = solana::Pubkey(key);
+        let message = solana::decode_base64(transaction)
+            .map_err(|error| invalid(format!("transaction: {error}")))?;
+        let request = solana::signing_request(&message)
+            .map_err(|error| invalid(format!("transaction: not a Solana message: {error}")))?;
+        if !request.signers.contains(&wallet) {
+            let signers: Vec<String> = request.signers.iter().map(ToString::to_string).collect();
+            return Err(invalid(format!(
+                "transaction: the wallet's address {wallet} is not a required signer of the \
+                 message; its signers are [{}]",
+                signers.join(", ")
+            )));
+        }
+        let decoded = solana::Message::deserialize(&message)
+            .map_err(|error| invalid(format!("transaction: {error}")))?;
+        let summary = solana::policy_view(&decoded);
+        let signed = self
+            .sign_with_record(record, &request.message, Tweak::None)
+            .await?;
+        let assembled = solana::assemble(&message, &[(wallet, signed.signature)])
+            .map_err(|error| CoordinatorError::Verification(error.to_string()))?;
+        let complete = assembled
+            .transaction
+            .signatures
+            .iter()
+            .all(|slot| slot != &[0u8; 64]);
+        let first_is_ours = request.signers.first() == Some(&wallet);
+        Ok(SignedTransactionView {
+            chain: "solana".to_owned(),
+            complete,
+            txid: (complete || first_is_ours).then(|| assembled.signature.clone()),
+            signed_transaction: Some(assembled.base64),
+            psbt: None,
+            signed_inputs: None,
+            signature: Some(bs58::encode(signed.signature).into_string()),
+            summary: summary.into(),
+            signers: signed.signers,
+        })
+    }
+}
+
+fn chain_name(chain: TransactionChain) -> &'static str {
+    match chain {
+        TransactionChain::Bitcoin => "bitcoin",
+        TransactionChain::Solana => "solana",
+        TransactionChain::Ethereum => "ethereum",
+    }
+}
+
+fn merge_signers(all: &mut Vec<String>, signed: &Signed) {
+    for node in &signed.signers {
+        if !all.contains(node) {
+            all.push(node.clone());
+        }
+    }
+}
