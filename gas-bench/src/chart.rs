@@ -18,7 +18,7 @@ struct Bars {
 }
 
 /// Mgas/s of each parameter set's slowest input per gas under each schedule (the seed's
-/// slowest may be another input than the calibrated's), from the second direct pass. Bars are
+/// slowest may be another input than the calibrated's), from the validation samples. Bars are
 /// drawn at (multiple of ecrecover's gas/s) × ecrecover's Mgas/s, the figures the check uses.
 fn bars(run: &Run, ecrecover: f64) -> Vec<Bars> {
     run.verdicts

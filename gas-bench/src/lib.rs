@@ -1,6 +1,6 @@
 //! gas-bench: times every thresig precompile function over its input classes against revm's
 //! own ecrecover (and sha256 and p256verify) in one run, derives the `calibrated` gas schedule
-//! from the times, checks it against an independent re-measurement, and writes the report
+//! from half of the samples, checks it against the other half, and writes the report
 //! (CSV, markdown, SVG chart). Method: docs/gas.md.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -101,7 +101,7 @@ pub struct Run {
     pub schedule: GasSchedule,
     /// How each price was fitted.
     pub fits: Vec<Fit>,
-    /// The check on the re-measurement: decides PASS or FAIL.
+    /// The check on the validation samples: decides PASS or FAIL.
     pub verdicts: Vec<Verdict>,
     /// The same check on the data the schedule was derived from.
     pub calibration_verdicts: Vec<Verdict>,
@@ -116,7 +116,7 @@ pub struct Run {
 }
 
 impl Run {
-    /// The timings of `path` (direct: the re-measurement).
+    /// The timings of `path` (direct: the validation samples).
     pub fn timings(&self, path: CallPath) -> &[Timing] {
         match path {
             CallPath::Direct => &self.validation,
@@ -305,7 +305,7 @@ fn log_timings(
     Ok(())
 }
 
-/// Runs gas-bench: measures, derives and writes the schedule, re-measures and checks it,
+/// Runs gas-bench: measures, derives and writes the schedule, checks it on other samples,
 /// measures through transactions, and writes the report into `config.out`. Progress goes to
 /// `log`. The caller decides what a failed check means (the binary exits non-zero).
 pub fn run(config: &Config, log: &mut dyn Write) -> Result<Run> {

@@ -1,6 +1,6 @@
 //! `gas-bench [--quick] [--out DIR]`: measures every thresig precompile against revm's
 //! ecrecover, writes the calibrated schedule and the report, and exits non-zero when the
-//! schedule it just wrote fails the check on the re-measurement.
+//! schedule it just wrote fails the check on samples it was not derived from.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -123,10 +123,10 @@ pub fn markdown(run: &Run) -> Result<String> {
         md,
         "Method (docs/gas.md): ecrecover is the baseline. Each input is timed in samples paired \
          with ecrecover samples, and its time relative to ecrecover's is the median of the \
-         per-pair ratios. The calibrated price of each parameter set is fitted on a first pass \
-         (3,000 × t/t_ecrecover: a base, per-word and per-signer terms, {:.0}% margin, rounded \
-         up) and checked on a second, independent pass: the input earning the least gas per \
-         second must earn {:.2} to {:.2} times ecrecover's. `× ecr` below is that multiple.\n",
+         per-pair ratios. The calibrated price of each parameter set is fitted on the even rounds \
+         of samples (3,000 × t/t_ecrecover: a base, per-word and per-signer terms, {:.0}% margin, \
+         rounded up) and checked on the odd rounds, disjoint samples taken alternately with them: \
+         the input earning the least gas per second must earn {:.2} to {:.2} times ecrecover's. `× ecr` below is that multiple.\n",
         run.config.margin * 100.0,
         BAND.0,
         BAND.1
@@ -138,7 +138,7 @@ pub fn markdown(run: &Run) -> Result<String> {
     )?;
     writeln!(
         md,
-        "| parameter set | slowest input (calibrated) | µs | calibrated gas | × ecr | × ecr, pass 1 | seed gas | seed × ecr (same input) | verdict |"
+        "| parameter set | slowest input (calibrated) | µs | calibrated gas | × ecr | × ecr, derivation samples | seed gas | seed × ecr (same input) | verdict |"
     )?;
     writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---|")?;
     for (verdict, first) in run.verdicts.iter().zip(&run.calibration_verdicts) {
@@ -167,7 +167,11 @@ pub fn markdown(run: &Run) -> Result<String> {
         "Written to {}.\n",
         run.schedule_paths
             .iter()
-            .map(|path| format!("`{}`", path.display()))
+            .map(|path| {
+                // Relative to the working folder where it can be, so the report is portable.
+                let cwd = std::env::current_dir().unwrap_or_default();
+                format!("`{}`", path.strip_prefix(&cwd).unwrap_or(path).display())
+            })
             .collect::<Vec<_>>()
             .join(" and ")
     )?;
@@ -252,7 +256,7 @@ pub fn markdown(run: &Run) -> Result<String> {
         worst(CallPath::Contract)
     )?;
 
-    writeln!(md, "\n## Every input (direct, second pass)\n")?;
+    writeln!(md, "\n## Every input (direct, validation samples)\n")?;
     writeln!(
         md,
         "| precompile | function | input | µs | spread (IQR) | seed gas | seed Mgas/s | seed × ecr | calibrated gas | calibrated Mgas/s | calibrated × ecr |"

@@ -10,7 +10,11 @@ use thresig_precompiles::{GasSchedule, Price};
 
 /// Where the precompiles crate reads the calibrated schedule from, in this source tree.
 pub fn crate_schedule_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../precompiles/src/calibrated_schedule.rs")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .unwrap_or(manifest)
+        .join("precompiles/src/calibrated_schedule.rs")
 }
 
 /// Where and how a schedule was measured, for the file's header.
@@ -110,23 +114,18 @@ pub fn body(schedule: &GasSchedule) -> Result<String> {
         "    threshold_ecdsa: {},",
         line(schedule.threshold_ecdsa)?
     )?;
-    text.push_str("    ml_dsa: [\n");
-    for scheme in priced_schemes().filter(|scheme| scheme.name().starts_with("ml-dsa")) {
-        writeln!(
-            text,
-            "        // {scheme}\n        {},",
-            line(schedule.price(scheme))?
-        )?;
+    for (field, prefix) in [("ml_dsa", "ml-dsa"), ("slh_dsa", "slh-dsa")] {
+        writeln!(text, "    {field}: [")?;
+        for scheme in priced_schemes().filter(|scheme| scheme.name().starts_with(prefix)) {
+            writeln!(
+                text,
+                "        // {scheme}\n        {},",
+                line(schedule.price(scheme))?
+            )?;
+        }
+        text.push_str("    ],\n");
     }
-    text.push_str("    ],\n    slh_dsa: [\n");
-    for scheme in priced_schemes().filter(|scheme| scheme.name().starts_with("slh-dsa")) {
-        writeln!(
-            text,
-            "        // {scheme}\n        {},",
-            line(schedule.price(scheme))?
-        )?;
-    }
-    text.push_str("    ],\n};\n");
+    text.push_str("};\n");
     Ok(text)
 }
 
