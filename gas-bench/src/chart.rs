@@ -59,7 +59,7 @@ pub fn write_svg(run: &Run, path: &Path) -> Result<()> {
     let top = count as f64 - 0.5;
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "Gas per second of each parameter set's slowest input (higher is safer)",
+            "Gas per CPU-second of each parameter set's slowest input (left of the red line: cheaper than ecrecover)",
             ("sans-serif", 20),
         )
         .margin(16)
@@ -84,7 +84,7 @@ pub fn write_svg(run: &Run, path: &Path) -> Result<()> {
         .disable_y_mesh()
         .y_labels(count)
         .y_label_formatter(&label)
-        .x_desc("Mgas/s on this machine (log scale)")
+        .x_desc("Mgas per CPU-second on this machine (log scale)")
         .draw()
         .map_err(error)?;
     let row = |index: usize| (count - 1 - index) as f64;
