@@ -333,7 +333,7 @@ mod tests {
         let timings = synthetic(&cases);
         let (mut schedule, _) = derive(&cases, &timings, 0.1).unwrap();
         schedule.frost_bip340.base /= 2;
-        schedule.slh_dsa[0].base *= 2;
+        schedule.slh_dsa[0].base *= 3;
         let verdicts = check(&cases, &timings, &schedule).unwrap();
         let failed: Vec<&str> = verdicts
             .iter()

@@ -544,7 +544,8 @@ fn malformed() -> Result<Vec<Case>> {
             IThresholdEcdsaVerifier::verifyCall {
                 threshold: 1,
                 totalSigners: 1,
-                publicKey: vec![0x02; 33].into(),
+                // 0x05 is no SEC1 tag.
+                publicKey: vec![0x05; 33].into(),
                 messageHash: B256::repeat_byte(0x17),
                 signature: vec![0x01; 65].into(),
             }
