@@ -379,6 +379,9 @@ fn ecdsa() -> Result<Vec<Case>> {
     Ok(cases)
 }
 
+/// ABI-encodes a post-quantum call from the key, the message and the signature.
+type Encoder = fn(Vec<u8>, Vec<u8>, Vec<u8>) -> Vec<u8>;
+
 /// A public key and one signature per message in `messages` (`None`: not signed).
 type Signed = (Vec<u8>, Vec<Option<Vec<u8>>>);
 
@@ -388,7 +391,7 @@ fn post_quantum_cases(
     function: Function,
     scheme: Scheme,
     (public_key, signatures): Signed,
-    encode: fn(Vec<u8>, Vec<u8>, Vec<u8>) -> Vec<u8>,
+    encode: Encoder,
 ) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
     for (index, len) in MESSAGE_LENGTHS.into_iter().enumerate() {
@@ -502,7 +505,7 @@ fn slh_dsa(set: SlhDsaParameterSet, options: CaseOptions) -> Result<Vec<Case>> {
         S::Shake256f => sign!(fips205::slh_dsa_shake_256f),
     };
     ensure!(signed.0.len() == set.public_key_len(), "{set:?} key length");
-    let (function, encode): (_, fn(Vec<u8>, Vec<u8>, Vec<u8>) -> Vec<u8>) = match set.family() {
+    let (function, encode): (_, Encoder) = match set.family() {
         thresig_precompiles::slh_dsa::SlhDsaFamily::Sha2 => {
             (Function::SlhDsaSha2, encode_slh_dsa_sha2)
         }
