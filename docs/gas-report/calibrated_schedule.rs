@@ -2,7 +2,7 @@
 //!
 //! Regenerate with `cargo run -p gas-bench --release -- --out docs/gas-report`.
 //! Date: 2026-11-21. Machine: Intel(R) Xeon(R) Processor, 2 logical CPUs, linux 6.18.44-fc-v445. Toolchain: rustc 1.95.0 (59807616e 2026-04-14).
-//! ecrecover took 53313 ns for 3,000 gas; prices are 10% over parity,
+//! ecrecover took 49863 ns for 3,000 gas; prices are 10% over parity,
 //! rounded up. Method and figures: docs/gas.md.
 
 use crate::gas::{GasSchedule, Price, ScheduleName};
@@ -20,41 +20,41 @@ const fn price(base: u64, per_signer: u64, per_word: u64) -> Price {
 /// The calibrated schedule: see the header.
 pub(crate) const CALIBRATED: GasSchedule = GasSchedule {
     name: ScheduleName::Calibrated,
-    frost_bip340: price(7_700, 0, 0),
-    frost_ed25519: price(4_500, 0, 8),
-    threshold_ecdsa: price(8_800, 0, 0),
+    frost_bip340: price(7_500, 0, 0),
+    frost_ed25519: price(4_600, 0, 7),
+    threshold_ecdsa: price(8_700, 0, 0),
     ml_dsa: [
         // ml-dsa-44
-        price(12_200, 0, 11),
+        price(12_200, 0, 10),
         // ml-dsa-65
-        price(19_000, 0, 11),
+        price(19_300, 0, 10),
         // ml-dsa-87
-        price(30_100, 0, 12),
+        price(30_000, 0, 10),
     ],
     slh_dsa: [
         // slh-dsa-sha2-128s
-        price(17_400, 0, 4),
+        price(16_900, 0, 4),
         // slh-dsa-sha2-128f
-        price(50_000, 0, 6),
+        price(49_600, 0, 4),
         // slh-dsa-sha2-192s
-        price(32_100, 0, 10),
+        price(32_800, 0, 8),
         // slh-dsa-sha2-192f
-        price(83_200, 0, 11),
+        price(81_100, 0, 10),
         // slh-dsa-sha2-256s
-        price(48_300, 0, 12),
+        price(46_200, 0, 9),
         // slh-dsa-sha2-256f
-        price(96_400, 0, 10),
+        price(89_100, 0, 9),
         // slh-dsa-shake-128s
-        price(163_300, 0, 13),
+        price(160_200, 0, 12),
         // slh-dsa-shake-128f
-        price(482_300, 0, 18),
+        price(464_100, 0, 12),
         // slh-dsa-shake-192s
-        price(237_300, 0, 12),
+        price(235_200, 0, 13),
         // slh-dsa-shake-192f
-        price(679_100, 0, 14),
+        price(674_000, 0, 13),
         // slh-dsa-shake-256s
-        price(339_400, 0, 20),
+        price(349_300, 0, 16),
         // slh-dsa-shake-256f
-        price(719_400, 0, 8),
+        price(695_100, 0, 10),
     ],
 };
