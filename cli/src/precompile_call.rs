@@ -51,7 +51,7 @@ pub fn run(args: CallArgs) -> ExitCode {
     let schedule = match args
         .schedule
         .parse::<ScheduleName>()
-        .and_then(GasSchedule::named)
+        .map(GasSchedule::named)
     {
         Ok(schedule) => schedule,
         Err(error) => return malformed(format!("schedule: {error}")),

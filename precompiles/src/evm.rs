@@ -1,16 +1,21 @@
-//! One real transaction to a precompile in a fresh revm instance: what `thresig precompile call`,
-//! the tests and gas-bench use to exercise the provider end to end.
+//! Real transactions to a precompile in revm: what `thresig precompile call`, the tests and
+//! gas-bench use to exercise the provider end to end.
 
-use revm::context::TxEnv;
+use revm::bytecode::Bytecode;
 use revm::context::result::{ExecutionResult, HaltReason, Output};
+use revm::context::{Evm, TxEnv};
+use revm::context_interface::ContextTr;
 use revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx;
-use revm::context_interface::{ContextTr, JournalTr};
 use revm::database::{CacheDB, EmptyDB};
+use revm::handler::instructions::EthInstructions;
+use revm::handler::{EthFrame, MainnetContext};
 use revm::inspector::Inspector;
 use revm::interpreter::interpreter::EthInterpreter;
 use revm::interpreter::{CallInputs, CallOutcome};
+use revm::primitives::hardfork::SpecId;
 use revm::primitives::{Address, Bytes, TxKind, address};
-use revm::{Context, InspectEvm, MainBuilder, MainContext};
+use revm::state::AccountInfo;
+use revm::{Context, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
 use thiserror::Error;
 
 use crate::gas::GasSchedule;
@@ -24,8 +29,12 @@ pub const CALLER: Address = address!("0x00000000000000000000000000000000000c0de5
 pub struct TransactionReport {
     /// The transaction succeeded (the precompile returned).
     pub success: bool,
-    /// Gas the precompile's call frame used (all of it when the call halted).
+    /// Gas the called frame used (all of it when the call halted): the precompile's gas when
+    /// the transaction calls a precompile directly.
     pub precompile_gas: u64,
+    /// Gas the first call made from the called frame used, when it made one: the precompile's
+    /// gas when the transaction calls a contract that forwards to a precompile.
+    pub inner_call_gas: Option<u64>,
     /// The return data.
     pub output: Bytes,
     /// Why the call failed, when it did.
@@ -43,78 +52,171 @@ pub enum TransactionError {
     Invalid(String),
 }
 
-/// Records the gas the top-level call frame spent.
+/// Records the gas the top-level call frame, and the first call it made, spent. It counts call
+/// depth itself: the journal's depth at `call_end` differs between calls to precompiles and to
+/// contracts.
 #[derive(Debug, Default)]
 struct FrameGas {
+    depth: usize,
     spent: Option<u64>,
+    inner: Option<u64>,
 }
 
 impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for FrameGas {
-    fn call_end(&mut self, context: &mut CTX, _inputs: &CallInputs, outcome: &mut CallOutcome) {
-        if context.journal().depth() <= 1 {
-            self.spent = Some(outcome.result.gas.total_gas_spent());
+    fn call(&mut self, _context: &mut CTX, _inputs: &mut CallInputs) -> Option<CallOutcome> {
+        self.depth += 1;
+        None
+    }
+
+    fn call_end(&mut self, _context: &mut CTX, _inputs: &CallInputs, outcome: &mut CallOutcome) {
+        let spent = outcome.result.gas.total_gas_spent();
+        match self.depth {
+            0 | 1 => self.spent = Some(spent),
+            2 => {
+                self.inner.get_or_insert(spent);
+            }
+            _ => {}
         }
+        self.depth = self.depth.saturating_sub(1);
     }
 }
 
-/// Sends `input` to `to` in a transaction that gives the called frame exactly `call_gas` gas, on
-/// the default (latest) mainnet spec with thresig's precompiles priced by `schedule`.
-///
-/// The transaction's gas limit is `call_gas` plus the intrinsic gas. EIP-7623's calldata floor is
-/// switched off: it is a transaction-level charge that has nothing to do with the precompile, and
-/// with it a large signature would hand the frame more gas than asked for.
+type Db = CacheDB<EmptyDB>;
+type Ctx = MainnetContext<Db>;
+type ThresigEvm = Evm<
+    Ctx,
+    FrameGas,
+    EthInstructions<EthInterpreter, Ctx>,
+    ThresigPrecompiles,
+    EthFrame<EthInterpreter>,
+>;
+
+/// One revm instance on the default (latest) mainnet spec with thresig's precompiles, which
+/// runs any number of transactions against the same state (nothing is committed), so a
+/// benchmark times transactions rather than EVM construction.
+pub struct Transactor {
+    evm: ThresigEvm,
+    spec: SpecId,
+}
+
+impl core::fmt::Debug for Transactor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Transactor")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transactor {
+    /// A fresh chain whose thresig precompiles are priced by `schedule`. EIP-7623's calldata
+    /// floor is switched off: it is a transaction-level charge that has nothing to do with the
+    /// precompile, and with it a large signature would hand the frame more gas than asked for.
+    pub fn new(schedule: GasSchedule) -> Self {
+        let mut context = Context::mainnet().with_db(Db::default());
+        context.cfg.disable_eip7623 = true;
+        let spec = context.cfg.spec;
+        let evm = context
+            .build_mainnet_with_inspector(FrameGas::default())
+            .with_precompiles(ThresigPrecompiles::new(spec, schedule));
+        Self { evm, spec }
+    }
+
+    /// Puts a contract with runtime code `code` at `address`.
+    pub fn deploy(&mut self, address: Address, code: Bytes) {
+        let info = AccountInfo::default().with_code(Bytecode::new_raw(code));
+        self.evm.ctx.db_mut().insert_account_info(address, info);
+    }
+
+    /// A transaction from [`CALLER`] to `to` whose called frame gets exactly `call_gas` gas.
+    fn transaction(
+        &self,
+        to: Address,
+        input: Bytes,
+        call_gas: u64,
+    ) -> Result<TxEnv, TransactionError> {
+        let mut tx = TxEnv::builder()
+            .caller(CALLER)
+            .kind(TxKind::Call(to))
+            .data(input)
+            .build()
+            .map_err(|error| TransactionError::Invalid(format!("{error:?}")))?;
+        let intrinsic = calculate_initial_tx_gas_for_tx(&tx, self.spec, None);
+        tx.gas_limit = intrinsic
+            .initial_total_gas()
+            .checked_add(call_gas)
+            .ok_or(TransactionError::GasLimitTooLarge(call_gas))?;
+        Ok(tx)
+    }
+
+    /// Sends `input` to `to`, giving the called frame `call_gas` gas, and reports what happened,
+    /// with the gas of the called frame and of the first call it made.
+    pub fn call(
+        &mut self,
+        to: Address,
+        input: Bytes,
+        call_gas: u64,
+    ) -> Result<TransactionReport, TransactionError> {
+        let tx = self.transaction(to, input, call_gas)?;
+        self.evm.inspector = FrameGas::default();
+        let result = self
+            .evm
+            .inspect_tx(tx)
+            .map_err(|error| TransactionError::Invalid(error.to_string()))?;
+        let precompile_gas = self.evm.inspector.spent.unwrap_or(0);
+        let inner_call_gas = self.evm.inspector.inner;
+        Ok(match result.result {
+            ExecutionResult::Success { output, .. } => TransactionReport {
+                success: true,
+                precompile_gas,
+                inner_call_gas,
+                output: match output {
+                    Output::Call(bytes) | Output::Create(bytes, _) => bytes,
+                },
+                error: None,
+            },
+            ExecutionResult::Revert { output, .. } => TransactionReport {
+                success: false,
+                precompile_gas,
+                inner_call_gas,
+                output,
+                error: Some("reverted".to_owned()),
+            },
+            ExecutionResult::Halt { reason, .. } => TransactionReport {
+                success: false,
+                precompile_gas,
+                inner_call_gas,
+                output: Bytes::new(),
+                error: Some(describe_halt(&reason)),
+            },
+        })
+    }
+
+    /// Sends `input` to `to` as [`Transactor::call`] does but without the inspector, as a node
+    /// executes transactions; returns whether the transaction succeeded.
+    pub fn execute(
+        &mut self,
+        to: Address,
+        input: Bytes,
+        call_gas: u64,
+    ) -> Result<bool, TransactionError> {
+        let tx = self.transaction(to, input, call_gas)?;
+        let result = self
+            .evm
+            .transact(tx)
+            .map_err(|error| TransactionError::Invalid(error.to_string()))?;
+        Ok(result.result.is_success())
+    }
+}
+
+/// Sends `input` to `to` in a transaction on a fresh chain that gives the called frame exactly
+/// `call_gas` gas, with thresig's precompiles priced by `schedule` (see [`Transactor::new`]).
 pub fn call_precompile(
     to: Address,
     input: Bytes,
     call_gas: u64,
     schedule: GasSchedule,
 ) -> Result<TransactionReport, TransactionError> {
-    let mut context = Context::mainnet().with_db(CacheDB::<EmptyDB>::default());
-    context.cfg.disable_eip7623 = true;
-    let spec = context.cfg.spec;
-    let precompiles = ThresigPrecompiles::new(spec, schedule);
-    let mut evm = context
-        .build_mainnet_with_inspector(FrameGas::default())
-        .with_precompiles(precompiles);
-
-    let mut tx = TxEnv::builder()
-        .caller(CALLER)
-        .kind(TxKind::Call(to))
-        .data(input)
-        .build()
-        .map_err(|error| TransactionError::Invalid(format!("{error:?}")))?;
-    let intrinsic = calculate_initial_tx_gas_for_tx(&tx, spec, None);
-    tx.gas_limit = intrinsic
-        .initial_total_gas()
-        .checked_add(call_gas)
-        .ok_or(TransactionError::GasLimitTooLarge(call_gas))?;
-
-    let result = evm
-        .inspect_tx(tx)
-        .map_err(|error| TransactionError::Invalid(error.to_string()))?;
-    let precompile_gas = evm.inspector.spent.unwrap_or(0);
-    Ok(match result.result {
-        ExecutionResult::Success { output, .. } => TransactionReport {
-            success: true,
-            precompile_gas,
-            output: match output {
-                Output::Call(bytes) | Output::Create(bytes, _) => bytes,
-            },
-            error: None,
-        },
-        ExecutionResult::Revert { output, .. } => TransactionReport {
-            success: false,
-            precompile_gas,
-            output,
-            error: Some("reverted".to_owned()),
-        },
-        ExecutionResult::Halt { reason, .. } => TransactionReport {
-            success: false,
-            precompile_gas,
-            output: Bytes::new(),
-            error: Some(describe_halt(&reason)),
-        },
-    })
+    Transactor::new(schedule).call(to, input, call_gas)
 }
 
 fn describe_halt(reason: &HaltReason) -> String {

@@ -9,6 +9,7 @@
 
 pub mod abi;
 pub mod bip340;
+mod calibrated_schedule;
 pub mod ecdsa;
 pub mod ed25519;
 pub mod error;

@@ -22,6 +22,11 @@ impl MlDsaParameterSet {
     /// All parameter sets, smallest first.
     pub const ALL: [Self; 3] = [Self::MlDsa44, Self::MlDsa65, Self::MlDsa87];
 
+    /// The position in [`Self::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// The CLI name, e.g. `ml-dsa-65`.
     pub const fn name(self) -> &'static str {
         match self {

@@ -12,6 +12,7 @@ use crate::abi::{IFrostVerifier, IMlDsaVerifier, ISlhDsaVerifier, IThresholdEcds
 use crate::gas::GasSchedule;
 use crate::interface::Interface;
 use crate::ml_dsa::MlDsaParameterSet;
+use crate::scheme::Scheme;
 use crate::slh_dsa::{SlhDsaFamily, SlhDsaParameterSet};
 use crate::{bip340, ecdsa, ed25519, ml_dsa, slh_dsa};
 
@@ -92,6 +93,53 @@ impl Function {
             Function::MlDsa => IMlDsaVerifier::verifyCall::SIGNATURE,
             Function::SlhDsaSha2 => ISlhDsaVerifier::verifyCall::SIGNATURE,
             Function::SlhDsaShake => ISlhDsaVerifier::verifyShakeCall::SIGNATURE,
+        }
+    }
+
+    /// The SLH-DSA hash family the function serves, if it is an SLH-DSA function.
+    pub const fn slh_dsa_family(self) -> Option<SlhDsaFamily> {
+        match self {
+            Function::SlhDsaSha2 => Some(SlhDsaFamily::Sha2),
+            Function::SlhDsaShake => Some(SlhDsaFamily::Shake),
+            _ => None,
+        }
+    }
+
+    /// Every scheme (parameter set) the function verifies.
+    pub fn schemes(self) -> impl Iterator<Item = Scheme> {
+        let classical = match self {
+            Function::FrostBip340 => Some(Scheme::Bip340),
+            Function::FrostEd25519 => Some(Scheme::Ed25519),
+            Function::ThresholdEcdsa => Some(Scheme::EcdsaSecp256k1),
+            _ => None,
+        };
+        let ml_dsa = MlDsaParameterSet::ALL
+            .into_iter()
+            .filter(move |_| self == Function::MlDsa)
+            .map(Scheme::MlDsa);
+        let slh_dsa = SlhDsaParameterSet::ALL
+            .into_iter()
+            .filter(move |set| Some(set.family()) == self.slh_dsa_family())
+            .map(Scheme::SlhDsa);
+        classical.into_iter().chain(ml_dsa).chain(slh_dsa)
+    }
+
+    /// The scheme a call with these key and signature lengths is verified (and priced) under,
+    /// or `None` when no parameter set of the function uses them (the call returns `false`).
+    /// ML-DSA chooses by key length alone; a wrong signature length then fails verification.
+    pub fn scheme_for(self, public_key_len: usize, signature_len: usize) -> Option<Scheme> {
+        match self {
+            Function::FrostBip340 => Some(Scheme::Bip340),
+            Function::FrostEd25519 => Some(Scheme::Ed25519),
+            Function::ThresholdEcdsa => Some(Scheme::EcdsaSecp256k1),
+            Function::MlDsa => {
+                MlDsaParameterSet::from_public_key_len(public_key_len).map(Scheme::MlDsa)
+            }
+            Function::SlhDsaSha2 | Function::SlhDsaShake => {
+                let family = self.slh_dsa_family()?;
+                SlhDsaParameterSet::from_lengths(family, public_key_len, signature_len)
+                    .map(Scheme::SlhDsa)
+            }
         }
     }
 
@@ -336,11 +384,12 @@ impl DecodedCall {
         Ok(())
     }
 
-    /// The gas this call costs under `schedule`.
+    /// The gas this call costs under `schedule`: computed from the decoded header and the
+    /// lengths alone, before any verification.
     pub fn cost(&self, schedule: &GasSchedule) -> u64 {
         let total_signers = self.signers.map_or(0, |(_, total)| total);
         schedule
-            .price(self.function)
+            .call_price(self.function, self.public_key.len(), self.signature.len())
             .cost(total_signers, self.message.len())
     }
 
@@ -349,30 +398,18 @@ impl DecodedCall {
     pub fn verify(&self) -> bool {
         let (key, message, signature) =
             (&self.public_key[..], &self.message[..], &self.signature[..]);
-        let verdict = match self.function {
-            Function::FrostBip340 => bip340::verify(key, message, signature),
-            Function::FrostEd25519 => ed25519::verify(key, message, signature),
+        let verdict = match self.function.scheme_for(key.len(), signature.len()) {
+            None => Ok(false),
             // The precompile takes only the recoverable form r‖s‖v.
-            Function::ThresholdEcdsa if signature.len() != 65 => Ok(false),
-            Function::ThresholdEcdsa => ecdsa::verify(key, message, signature),
-            Function::MlDsa => match MlDsaParameterSet::from_public_key_len(key.len()) {
-                Some(set) => {
-                    ml_dsa::verify(set, key, message, signature, Interface::PURE_EMPTY_CONTEXT)
-                }
-                None => Ok(false),
-            },
-            Function::SlhDsaSha2 | Function::SlhDsaShake => {
-                let family = if self.function == Function::SlhDsaSha2 {
-                    SlhDsaFamily::Sha2
-                } else {
-                    SlhDsaFamily::Shake
-                };
-                match SlhDsaParameterSet::from_lengths(family, key.len(), signature.len()) {
-                    Some(set) => {
-                        slh_dsa::verify(set, key, message, signature, Interface::PURE_EMPTY_CONTEXT)
-                    }
-                    None => Ok(false),
-                }
+            Some(Scheme::EcdsaSecp256k1) if signature.len() != 65 => Ok(false),
+            Some(Scheme::Bip340) => bip340::verify(key, message, signature),
+            Some(Scheme::Ed25519) => ed25519::verify(key, message, signature),
+            Some(Scheme::EcdsaSecp256k1) => ecdsa::verify(key, message, signature),
+            Some(Scheme::MlDsa(set)) => {
+                ml_dsa::verify(set, key, message, signature, Interface::PURE_EMPTY_CONTEXT)
+            }
+            Some(Scheme::SlhDsa(set)) => {
+                slh_dsa::verify(set, key, message, signature, Interface::PURE_EMPTY_CONTEXT)
             }
         };
         verdict.unwrap_or(false)

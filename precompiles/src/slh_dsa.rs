@@ -106,6 +106,11 @@ impl SlhDsaParameterSet {
         Self::Shake256f,
     ];
 
+    /// The position in [`Self::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// The CLI name, e.g. `slh-dsa-sha2-128s`.
     pub const fn name(self) -> &'static str {
         match self {
