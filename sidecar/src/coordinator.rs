@@ -571,13 +571,8 @@ impl Coordinator {
         let mut unreachable = Vec::new();
         for (node, answer) in all.iter().zip(answers) {
             match answer {
-                Ok(record) => match &found {
-                    Some(first) if *first != record => {
-                        return Err(CoordinatorError::Inconsistent(format!(
-                            "{node} describes wallet {wallet_id} differently"
-                        )));
-                    }
-                    Some(_) => {}
+                Ok(record) => match &mut found {
+                    Some(first) => merge_record(first, record, node)?,
                     None => found = Some(record),
                 },
                 Err(NodeCallError::Refused { body, .. }) if body.kind == "unknown-wallet" => {
@@ -630,15 +625,12 @@ impl Coordinator {
             let Ok(response) = answer else { continue };
             answered += 1;
             for record in response.wallets {
-                if let Some(existing) = merged.get(&record.wallet_id)
-                    && *existing != record
-                {
-                    return Err(CoordinatorError::Inconsistent(format!(
-                        "{node} describes wallet {} differently",
-                        record.wallet_id
-                    )));
+                match merged.get_mut(&record.wallet_id) {
+                    Some(existing) => merge_record(existing, record, node)?,
+                    None => {
+                        merged.insert(record.wallet_id.clone(), record);
+                    }
                 }
-                merged.insert(record.wallet_id.clone(), record);
             }
         }
         if answered == 0 {
@@ -876,6 +868,29 @@ impl Coordinator {
     }
 }
 
+/// Folds one node's description of a wallet into another's. Everything must agree but the
+/// creation time, which each node stamps itself when its DKG round 3 ends (seconds apart in a
+/// large or slow cluster); the earliest is kept.
+fn merge_record(
+    existing: &mut WalletRecord,
+    record: WalletRecord,
+    node: &str,
+) -> Result<(), CoordinatorError> {
+    let created_at = existing.created_at.min(record.created_at);
+    let same = WalletRecord {
+        created_at: existing.created_at,
+        ..record
+    };
+    if *existing != same {
+        return Err(CoordinatorError::Inconsistent(format!(
+            "{node} describes wallet {} differently",
+            existing.wallet_id
+        )));
+    }
+    existing.created_at = created_at;
+    Ok(())
+}
+
 /// How to run a coordinator process.
 #[derive(Debug, Clone)]
 pub struct CoordinatorOptions {
@@ -905,4 +920,33 @@ pub async fn run(options: CoordinatorOptions) -> Result<(), String> {
     handle.stopped().await;
     tracing::info!("coordinator stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(created_at: u64, package: &str) -> WalletRecord {
+        WalletRecord {
+            wallet_id: "w-1".into(),
+            scheme: "frost-ed25519".into(),
+            threshold: 2,
+            parties: vec!["node-1".into(), "node-2".into()],
+            public_key_package: package.into(),
+            created_at,
+            confirmed: true,
+        }
+    }
+
+    #[test]
+    fn nodes_may_stamp_different_creation_times_but_nothing_else() {
+        let mut merged = record(100, "aa");
+        merge_record(&mut merged, record(99, "aa"), "node-2").unwrap();
+        merge_record(&mut merged, record(101, "aa"), "node-3").unwrap();
+        assert_eq!(merged, record(99, "aa"));
+
+        let error = merge_record(&mut merged, record(99, "bb"), "node-4").unwrap_err();
+        assert!(matches!(error, CoordinatorError::Inconsistent(message)
+            if message == "node-4 describes wallet w-1 differently"));
+    }
 }
