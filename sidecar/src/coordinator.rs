@@ -281,6 +281,17 @@ pub struct Signed {
     pub signers: Vec<String>,
 }
 
+/// A wallet's record and which of its parties answered for it.
+#[derive(Debug, Clone)]
+pub(crate) struct LocatedWallet {
+    /// The record the parties agree on.
+    pub record: WalletRecord,
+    /// Parties that answered, in the record's party order.
+    pub reachable: Vec<String>,
+    /// Parties that did not answer.
+    pub unreachable: Vec<String>,
+}
+
 /// Node reachability as health reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeHealth {
@@ -429,15 +440,15 @@ impl Coordinator {
         let wallet_id = format!("w-{}", uuid::Uuid::new_v4().simple());
         let session = uuid::Uuid::new_v4().to_string();
         let run = self.run_dkg(&session, &wallet_id, scheme, threshold, &chosen);
-        tokio::time::timeout(SESSION_TIMEOUT, run)
+        let record = tokio::time::timeout(SESSION_TIMEOUT, run)
             .await
             .map_err(|_| {
                 CoordinatorError::Timeout(format!(
                     "DKG session {session} took longer than {SESSION_TIMEOUT:?}"
                 ))
             })??;
-        // Report the wallet as the nodes stored it, so createWallet and getWallet agree exactly.
-        self.get_wallet(&wallet_id).await
+        // The wallet as the nodes stored it, so createWallet and getWallet agree exactly.
+        self.view(&record)
     }
 
     async fn run_dkg(
@@ -447,7 +458,7 @@ impl Coordinator {
         scheme: WalletScheme,
         threshold: u16,
         parties: &[String],
-    ) -> Result<(), CoordinatorError> {
+    ) -> Result<WalletRecord, CoordinatorError> {
         let round1_request = DkgRound1Request {
             session: session.to_owned(),
             wallet_id: wallet_id.to_owned(),
@@ -520,10 +531,24 @@ impl Coordinator {
             session: session.to_owned(),
             results: round3,
         };
-        let _: Vec<DkgConfirmResponse> = self
+        let confirmed: Vec<DkgConfirmResponse> = self
             .all(parties, paths::DKG_CONFIRM, |_| confirm.clone())
             .await?;
-        Ok(())
+        // The wallet as every party stored it: they must agree, as getWallet would require.
+        let mut wallet: Option<WalletRecord> = None;
+        for (node, answer) in parties.iter().zip(confirmed) {
+            if answer.wallet.wallet_id != wallet_id {
+                return Err(CoordinatorError::Inconsistent(format!(
+                    "{node} confirmed wallet {} instead of {wallet_id}",
+                    answer.wallet.wallet_id
+                )));
+            }
+            match &mut wallet {
+                Some(first) => merge_record(first, answer.wallet, node)?,
+                None => wallet = Some(answer.wallet),
+            }
+        }
+        wallet.ok_or_else(|| CoordinatorError::Internal("no DKG confirmations".into()))
     }
 
     /// Calls every node of `nodes` concurrently with the request `make(node)` builds; any
@@ -552,6 +577,16 @@ impl Coordinator {
 
     /// The wallet as the nodes that hold it describe it; they must agree.
     pub async fn wallet_record(&self, wallet_id: &str) -> Result<WalletRecord, CoordinatorError> {
+        Ok(self.locate_wallet(wallet_id).await?.record)
+    }
+
+    /// The wallet as the nodes that hold it describe it (they must agree), and which of its
+    /// parties answered: asking every node for the record doubles as the reachability probe a
+    /// signature needs, so signing costs no separate round trip for it.
+    pub(crate) async fn locate_wallet(
+        &self,
+        wallet_id: &str,
+    ) -> Result<LocatedWallet, CoordinatorError> {
         let all: Vec<String> = self
             .manifest()
             .nodes
@@ -567,14 +602,18 @@ impl Coordinator {
         }))
         .await;
         let mut found: Option<WalletRecord> = None;
+        let mut answered = Vec::new();
         let mut unknown = false;
         let mut unreachable = Vec::new();
         for (node, answer) in all.iter().zip(answers) {
             match answer {
-                Ok(record) => match &mut found {
-                    Some(first) => merge_record(first, record, node)?,
-                    None => found = Some(record),
-                },
+                Ok(record) => {
+                    answered.push(node.clone());
+                    match &mut found {
+                        Some(first) => merge_record(first, record, node)?,
+                        None => found = Some(record),
+                    }
+                }
                 Err(NodeCallError::Refused { body, .. }) if body.kind == "unknown-wallet" => {
                     unknown = true
                 }
@@ -582,7 +621,18 @@ impl Coordinator {
             }
         }
         match found {
-            Some(record) => Ok(record),
+            Some(record) => {
+                let (reachable, unreachable) = record
+                    .parties
+                    .iter()
+                    .cloned()
+                    .partition(|party| answered.contains(party));
+                Ok(LocatedWallet {
+                    record,
+                    reachable,
+                    unreachable,
+                })
+            }
             None if unknown => Err(CoordinatorError::UnknownWallet(wallet_id.to_owned())),
             None => Err(CoordinatorError::NotEnoughNodes {
                 needed: 1,
@@ -702,8 +752,8 @@ impl Coordinator {
         message: &[u8],
         tweak: Tweak,
     ) -> Result<SignatureView, CoordinatorError> {
-        let record = self.wallet_record(wallet_id).await?;
-        let signed = self.sign_with_record(&record, message, tweak).await?;
+        let wallet = self.locate_wallet(wallet_id).await?;
+        let signed = self.sign_with_record(&wallet, message, tweak).await?;
         Ok(SignatureView {
             signature: format!("0x{}", hex::encode(signed.signature)),
             public_key: format!("0x{}", hex::encode(&signed.public_key)),
@@ -711,30 +761,30 @@ impl Coordinator {
         })
     }
 
-    /// Signs `message` with the wallet of `record`: picks `threshold` reachable parties, runs
-    /// one signing session and verifies the aggregate before returning it.
+    /// Signs `message` with `wallet`: picks `threshold` of the parties that answered when it
+    /// was located, runs one signing session and verifies the aggregate before returning it.
     pub(crate) async fn sign_with_record(
         &self,
-        record: &WalletRecord,
+        wallet: &LocatedWallet,
         message: &[u8],
         tweak: Tweak,
     ) -> Result<Signed, CoordinatorError> {
+        let record = &wallet.record;
         let scheme: WalletScheme = record.scheme.parse().map_err(CoordinatorError::Internal)?;
         if tweak == Tweak::Bip86 && scheme != WalletScheme::FrostSecp256k1Tr {
             return Err(CoordinatorError::InvalidParams(format!(
                 "tweak bip86 applies only to frost-secp256k1-tr wallets, not {scheme}"
             )));
         }
-        let (reachable, unreachable) = self.probe(&record.parties).await;
         let needed = usize::from(record.threshold);
-        if reachable.len() < needed {
+        if wallet.reachable.len() < needed {
             return Err(CoordinatorError::NotEnoughNodes {
                 needed,
-                reachable,
-                unreachable,
+                reachable: wallet.reachable.clone(),
+                unreachable: wallet.unreachable.clone(),
             });
         }
-        let signers: Vec<String> = reachable.into_iter().take(needed).collect();
+        let signers: Vec<String> = wallet.reachable.iter().take(needed).cloned().collect();
         let session = uuid::Uuid::new_v4().to_string();
         tokio::time::timeout(
             SESSION_TIMEOUT,

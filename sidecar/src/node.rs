@@ -576,11 +576,12 @@ async fn dkg_confirm(
             ));
         }
     }
-    state.store.confirm_wallet(&session.wallet_id)?;
+    let wallet = state
+        .store
+        .confirm_wallet(&session.wallet_id)?
+        .ok_or_else(|| NodeError::internal("the DKG's wallet vanished before confirmation"))?;
     tracing::info!(wallet = %session.wallet_id, scheme = %session.scheme, "DKG confirmed");
-    Ok(Json(DkgConfirmResponse {
-        wallet_id: session.wallet_id,
-    }))
+    Ok(Json(DkgConfirmResponse { wallet }))
 }
 
 fn parse_scheme(record: &WalletRecord) -> Result<WalletScheme, NodeError> {
@@ -823,6 +824,11 @@ pub async fn serve_tls(
         let Ok((stream, peer)) = accepted else {
             continue;
         };
+        // Answers are small and written in more than one TLS record; without this, Nagle's
+        // algorithm holds the last record back until the client acknowledges the first.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "TCP_NODELAY not set");
+        }
         let acceptor = acceptor.clone();
         let service = TowerToHyperService::new(router.clone());
         tokio::spawn(async move {

@@ -114,8 +114,8 @@ pub struct DkgConfirmRequest {
 /// `DKG_CONFIRM` response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DkgConfirmResponse {
-    /// The confirmed wallet.
-    pub wallet_id: String,
+    /// The confirmed wallet, as this node stored it.
+    pub wallet: WalletRecord,
 }
 
 /// `SIGN_ROUND1` request: commit to nonces for a message.

@@ -155,10 +155,11 @@ impl NodeStore {
             .filter(|record| record.confirmed))
     }
 
-    /// Marks a wallet confirmed: every party derived the same group key.
-    pub fn confirm_wallet(&self, wallet_id: &str) -> Result<bool, StoreError> {
+    /// Marks a wallet confirmed (every party derived the same group key) and returns it as
+    /// stored; `None` if this node has no such wallet.
+    pub fn confirm_wallet(&self, wallet_id: &str) -> Result<Option<WalletRecord>, StoreError> {
         let Some(mut record) = self.any_wallet(wallet_id)? else {
-            return Ok(false);
+            return Ok(None);
         };
         record.confirmed = true;
         let key = format!("{WALLET_PREFIX}{wallet_id}");
@@ -167,7 +168,7 @@ impl NodeStore {
             reason: error.to_string(),
         })?;
         self.db.put_opt(key.as_bytes(), json, &Self::synced())?;
-        Ok(true)
+        Ok(Some(record))
     }
 
     /// The wallet's description, confirmed or still pending.

@@ -10,9 +10,8 @@ use thresig_adapters::bitcoin::{self as btc, BitcoinError};
 use thresig_adapters::policy::PolicyView;
 use thresig_adapters::solana;
 
-use crate::coordinator::{Coordinator, CoordinatorError, Signed};
+use crate::coordinator::{Coordinator, CoordinatorError, LocatedWallet, Signed};
 use crate::scheme::{Tweak, WalletScheme};
-use crate::store::WalletRecord;
 use crate::with_ciphersuite;
 
 /// The most wallet inputs one request may ask to sign: each is its own signing session.
@@ -132,7 +131,8 @@ impl Coordinator {
         chain: TransactionChain,
         transaction: &str,
     ) -> Result<SignedTransactionView, CoordinatorError> {
-        let record = self.wallet_record(wallet_id).await?;
+        let wallet = self.locate_wallet(wallet_id).await?;
+        let record = &wallet.record;
         let scheme: WalletScheme = record.scheme.parse().map_err(CoordinatorError::Internal)?;
         let needed = match chain {
             TransactionChain::Bitcoin => WalletScheme::FrostSecp256k1Tr,
@@ -156,14 +156,14 @@ impl Coordinator {
         ))
         .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
         match chain {
-            TransactionChain::Bitcoin => self.sign_psbt(&record, &group_key, transaction).await,
-            _ => self.sign_solana(&record, &group_key, transaction).await,
+            TransactionChain::Bitcoin => self.sign_psbt(&wallet, &group_key, transaction).await,
+            _ => self.sign_solana(&wallet, &group_key, transaction).await,
         }
     }
 
     async fn sign_psbt(
         &self,
-        record: &WalletRecord,
+        wallet: &LocatedWallet,
         group_key: &[u8],
         transaction: &str,
     ) -> Result<SignedTransactionView, CoordinatorError> {
@@ -203,7 +203,7 @@ impl Coordinator {
         let mut signers = Vec::new();
         for request in &requests {
             let signed = self
-                .sign_with_record(record, &request.sighash, Tweak::Bip86)
+                .sign_with_record(wallet, &request.sighash, Tweak::Bip86)
                 .await?;
             merge_signers(&mut signers, &signed);
             signatures.push((request.input_index, signed.signature));
@@ -236,7 +236,7 @@ impl Coordinator {
 
     async fn sign_solana(
         &self,
-        record: &WalletRecord,
+        located: &LocatedWallet,
         group_key: &[u8],
         transaction: &str,
     ) -> Result<SignedTransactionView, CoordinatorError> {
@@ -260,7 +260,7 @@ impl Coordinator {
             .map_err(|error| invalid(format!("transaction: {error}")))?;
         let summary = solana::policy_view(&decoded);
         let signed = self
-            .sign_with_record(record, &request.message, Tweak::None)
+            .sign_with_record(located, &request.message, Tweak::None)
             .await?;
         let assembled = solana::assemble(&message, &[(wallet, signed.signature)])
             .map_err(|error| CoordinatorError::Verification(error.to_string()))?;
