@@ -12,6 +12,8 @@ command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 # libclang: RocksDB's bindings (the sidecar's node store) are generated with bindgen.
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+# SoftHSM2: the PKCS#11 token of each node of `thresig devnet --hsm softhsm` and its tests.
+command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
 
 if ((${#need_apt[@]})); then
   echo "install-deps: installing ${need_apt[*]}" >&2

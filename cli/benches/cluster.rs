@@ -1,6 +1,6 @@
 //! Latency and throughput of a live devnet over loopback, from the built `thresig` binary:
-//! DKG and signing latency (p50, p99) at 3-of-5 and 16-of-24, and signing throughput with 16
-//! concurrent clients at 3-of-5.
+//! DKG and signing latency (p50, p99) at 3-of-5 (root secrets in key files, and in SoftHSM2
+//! tokens) and 16-of-24, and signing throughput with 16 concurrent clients at 3-of-5.
 //!
 //! `cargo bench -p thresig --bench cluster` (`-- --quick` for fewer rounds).
 
@@ -42,9 +42,23 @@ fn report(label: &str, mut samples: Vec<Duration>) {
     );
 }
 
-async fn latency(nodes: u16, threshold: u16, rounds: usize) {
-    let cluster = Devnet::start(nodes, threshold);
+/// DKG and signing latency of both schemes on an n-node devnet whose nodes keep their root
+/// secrets as `hsm` says (`file` or `softhsm`).
+async fn latency(nodes: u16, threshold: u16, rounds: usize, hsm: &str) {
+    let cluster = Devnet::start_with(
+        support::temp_dir("bench"),
+        nodes,
+        threshold,
+        &[],
+        &["--hsm", hsm],
+        true,
+    );
     let client = reqwest::Client::new();
+    let setup = if hsm == "file" {
+        String::new()
+    } else {
+        format!(", --hsm {hsm}")
+    };
     for scheme in ["frost-secp256k1-tr", "frost-ed25519"] {
         let mut dkg = Vec::new();
         let mut wallet = String::new();
@@ -60,7 +74,7 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize) {
             dkg.push(start.elapsed());
             wallet = created["walletId"].as_str().unwrap().to_owned();
         }
-        report(&format!("DKG {scheme} {threshold}-of-{nodes}"), dkg);
+        report(&format!("DKG {scheme} {threshold}-of-{nodes}{setup}"), dkg);
         let mut sign = Vec::new();
         for round in 0..rounds {
             let message = format!("0x{:064x}", round);
@@ -74,7 +88,7 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize) {
             .await;
             sign.push(start.elapsed());
         }
-        report(&format!("sign {scheme} {threshold}-of-{nodes}"), sign);
+        report(&format!("sign {scheme} {threshold}-of-{nodes}{setup}"), sign);
     }
 }
 
@@ -143,8 +157,9 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        latency(5, 3, rounds).await;
-        latency(24, 16, rounds / 4).await;
+        latency(5, 3, rounds, "file").await;
+        latency(5, 3, rounds, "softhsm").await;
+        latency(24, 16, rounds / 4, "file").await;
         throughput(16, if quick { 5 } else { 25 }).await;
     });
 }

@@ -3,12 +3,26 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use std::path::Path;
+
+use clap::{Args, ValueEnum};
 use thresig_sidecar::coordinator::{self, CoordinatorOptions};
-use thresig_sidecar::devnet::{self, DevnetOptions};
-use thresig_sidecar::keyprovider::FileKeyProvider;
-use thresig_sidecar::layout::ClusterLayout;
+use thresig_sidecar::devnet::{self, DevnetOptions, HsmChoice, ROOT_KEY_LABEL};
+use thresig_sidecar::hsm::{self, MissingKey, Pkcs11Config, Pkcs11KeyProvider};
+use thresig_sidecar::identity::NodeIdentity;
+use thresig_sidecar::keyprovider::{FileKeyProvider, KeyProvider};
+use thresig_sidecar::layout::{ClusterLayout, NodeLayout};
 use thresig_sidecar::node::{self, NodeOptions};
+use zeroize::Zeroizing;
+
+/// Where a node's root secret lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum KeyProviderKind {
+    /// A key file encrypted with a passphrase (Argon2id, AES-256-GCM): NODE-ID/root.key.
+    File,
+    /// A non-extractable HMAC key in a PKCS#11 token (an HSM; SoftHSM2 on a devnet).
+    Pkcs11,
+}
 
 /// Arguments of `thresig node`.
 #[derive(Debug, Args)]
@@ -19,9 +33,28 @@ pub struct NodeArgs {
     /// This node's id in the manifest, e.g. node-1.
     #[arg(long)]
     node_id: String,
-    /// File holding the key file's passphrase; otherwise $THRESIG_NODE_PASSPHRASE.
+    /// Where the node's root secret lives.
+    #[arg(long, value_enum, default_value = "file")]
+    key_provider: KeyProviderKind,
+    /// file: the file holding the key file's passphrase; otherwise $THRESIG_NODE_PASSPHRASE.
     #[arg(long)]
     passphrase_file: Option<PathBuf>,
+    /// pkcs11: the PKCS#11 module (default: SoftHSM2's, where it is installed).
+    #[arg(long)]
+    pkcs11_module: Option<PathBuf>,
+    /// pkcs11: the label of the node's token (default: the node id).
+    #[arg(long)]
+    token_label: Option<String>,
+    /// pkcs11: the label of the root key in the token.
+    #[arg(long, default_value = ROOT_KEY_LABEL)]
+    key_label: String,
+    /// pkcs11: the file holding the token's user PIN; otherwise $THRESIG_HSM_PIN.
+    #[arg(long)]
+    pin_file: Option<PathBuf>,
+    /// Create the node's root secret (pkcs11: the key, in the token) and its sealed identity,
+    /// print the identity's public keys as JSON and exit.
+    #[arg(long)]
+    init: bool,
 }
 
 /// Arguments of `thresig coordinator`.
@@ -53,6 +86,19 @@ pub struct DevnetArgs {
     /// Bitcoin network for Taproot addresses: bitcoin, testnet, signet or regtest.
     #[arg(long, default_value = "regtest")]
     network: String,
+    /// Where each node's root secret lives: a passphrase-encrypted key file, or a SoftHSM2
+    /// token of its own (initialised on first start; needs softhsm2 installed).
+    #[arg(long, value_enum, default_value = "file")]
+    hsm: DevnetHsm,
+}
+
+/// `thresig devnet --hsm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DevnetHsm {
+    /// A key file per node.
+    File,
+    /// A SoftHSM2 token per node.
+    Softhsm,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
@@ -71,26 +117,106 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// A secret from `file` (its first line), or else from the environment variable `variable`.
+fn read_secret(
+    file: Option<&Path>,
+    variable: &str,
+    flag: &str,
+) -> Result<Zeroizing<String>, String> {
+    match file {
+        Some(path) => std::fs::read_to_string(path)
+            .map(|text| Zeroizing::new(text.trim_end().to_owned()))
+            .map_err(|error| format!("{flag} {}: {error}", path.display())),
+        None => std::env::var(variable)
+            .map(Zeroizing::new)
+            .map_err(|_| format!("no {flag} and {variable} is not set")),
+    }
+}
+
+/// Opens (or, with `--init`, creates) the key provider `args` describe.
+fn key_provider(args: &NodeArgs, node: &NodeLayout) -> Result<Box<dyn KeyProvider>, String> {
+    match args.key_provider {
+        KeyProviderKind::File => {
+            let passphrase = read_secret(
+                args.passphrase_file.as_deref(),
+                "THRESIG_NODE_PASSPHRASE",
+                "--passphrase-file",
+            )?;
+            let provider = if args.init {
+                FileKeyProvider::create(&node.key_file(), passphrase.as_bytes())
+            } else {
+                FileKeyProvider::open(&node.key_file(), passphrase.as_bytes())
+            };
+            Ok(Box::new(provider.map_err(|error| error.to_string())?))
+        }
+        KeyProviderKind::Pkcs11 => {
+            let module = match &args.pkcs11_module {
+                Some(module) => module.clone(),
+                None => hsm::find_softhsm2_module().ok_or_else(|| {
+                    format!(
+                        "no --pkcs11-module, and SoftHSM2 is not installed in any of {}",
+                        hsm::SOFTHSM2_MODULES.join(", ")
+                    )
+                })?,
+            };
+            let config = Pkcs11Config {
+                module,
+                token_label: args.token_label.clone().unwrap_or(args.node_id.clone()),
+                key_label: args.key_label.clone(),
+            };
+            let pin = read_secret(args.pin_file.as_deref(), "THRESIG_HSM_PIN", "--pin-file")?;
+            let missing = if args.init {
+                MissingKey::Generate
+            } else {
+                MissingKey::Refuse
+            };
+            let provider = Pkcs11KeyProvider::open(&config, &pin, missing)
+                .map_err(|error| error.to_string())?;
+            Ok(Box::new(provider))
+        }
+    }
+}
+
+/// `thresig node --init`: the node's identity, sealed under its new root secret.
+fn init_node(args: &NodeArgs, node: &NodeLayout) -> ExitCode {
+    if node.identity_file().exists() {
+        return fail(format!(
+            "node {} is initialised already ({} exists)",
+            args.node_id,
+            node.identity_file().display()
+        ));
+    }
+    if let Err(error) = std::fs::create_dir_all(node.dir()) {
+        return fail(format!("creating {}: {error}", node.dir().display()));
+    }
+    let provider = match key_provider(args, node) {
+        Ok(provider) => provider,
+        Err(message) => return fail(format!("node {}: {message}", args.node_id)),
+    };
+    let identity = NodeIdentity::generate();
+    if let Err(error) = identity.save(&node.identity_file(), &args.node_id, provider.as_ref()) {
+        return fail(format!("node {}: {error}", args.node_id));
+    }
+    match serde_json::to_string(&identity.public()) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
+    }
+}
+
 /// Runs `thresig node`.
 pub fn node(args: NodeArgs) -> ExitCode {
     let layout = ClusterLayout::new(&args.data_dir);
     let node_layout = layout.node(&args.node_id);
-    let passphrase = match &args.passphrase_file {
-        Some(path) => std::fs::read_to_string(path)
-            .map(|text| text.trim_end().to_owned())
-            .map_err(|error| format!("passphrase file {}: {error}", path.display())),
-        None => std::env::var("THRESIG_NODE_PASSPHRASE")
-            .map_err(|_| "no --passphrase-file and THRESIG_NODE_PASSPHRASE is not set".to_owned()),
-    };
-    let passphrase = match passphrase {
-        Ok(passphrase) => zeroize::Zeroizing::new(passphrase),
-        Err(message) => return fail(message),
-    };
-    let provider = match FileKeyProvider::open(&node_layout.key_file(), passphrase.as_bytes()) {
+    if args.init {
+        return init_node(&args, &node_layout);
+    }
+    let provider = match key_provider(&args, &node_layout) {
         Ok(provider) => provider,
-        Err(error) => return fail(format!("node {} refuses to start: {error}", args.node_id)),
+        Err(message) => return fail(format!("node {} refuses to start: {message}", args.node_id)),
     };
-    drop(passphrase);
     let options = NodeOptions {
         dir: node_layout.dir().to_path_buf(),
         node_id: args.node_id.clone(),
@@ -101,7 +227,7 @@ pub fn node(args: NodeArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    match runtime.block_on(node::run(options, Box::new(provider))) {
+    match runtime.block_on(node::run(options, provider)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(format!("node {} refuses to start: {error}", args.node_id)),
     }
@@ -140,6 +266,10 @@ pub fn devnet(args: DevnetArgs) -> ExitCode {
         port: args.port,
         network: args.network,
         executable,
+        hsm: match args.hsm {
+            DevnetHsm::File => HsmChoice::File,
+            DevnetHsm::Softhsm => HsmChoice::SoftHsm,
+        },
     };
     let runtime = match runtime() {
         Ok(runtime) => runtime,

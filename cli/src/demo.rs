@@ -22,7 +22,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use thresig_adapters::solana::{self as sol, Pubkey, SolanaTransaction};
 use thresig_sidecar::client::RpcClient;
-use thresig_sidecar::devnet::{self, DevnetOptions};
+use thresig_sidecar::devnet::{self, DevnetOptions, HsmChoice};
 
 /// Arguments of `thresig demo`.
 #[derive(Debug, Args)]
@@ -106,6 +106,7 @@ async fn run(args: &DemoArgs, dir: PathBuf) -> Result<(), String> {
         port,
         network: "regtest".to_owned(),
         executable,
+        hsm: HsmChoice::File,
     };
     let cluster = devnet::start(&options)
         .await

@@ -175,3 +175,17 @@ fn three_of_five_devnet_signs_with_both_schemes() {
         &unhex(signed["signature"].as_str().unwrap())
     ));
 }
+
+#[test]
+fn a_devnet_whose_root_keys_are_in_softhsm_tokens_signs_with_both_schemes() {
+    let dir = support::temp_dir("softhsm");
+    let devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &["--hsm", "softhsm"], true);
+    // Each node has a token of its own and no key file: its root secret is in the token.
+    for index in 1..=3 {
+        let node = dir.join(format!("node-{index}"));
+        assert!(node.join("softhsm2.conf").exists());
+        assert!(std::fs::read_dir(node.join("tokens")).unwrap().count() > 0);
+        assert!(!node.join("root.key").exists());
+    }
+    exercise(&devnet);
+}

@@ -13,10 +13,11 @@ use nix::unistd::Pid;
 use rand::RngCore;
 use serde_json::json;
 use thiserror::Error;
+use zeroize::Zeroizing;
 
-use crate::identity::NodeIdentity;
+use crate::identity::{NodeIdentity, PublicIdentity};
 use crate::keyprovider::FileKeyProvider;
-use crate::layout::ClusterLayout;
+use crate::layout::{ClusterLayout, NodeLayout};
 use crate::manifest::{Manifest, NodeEntry};
 use crate::pki::{self, Role};
 
@@ -46,7 +47,40 @@ pub struct DevnetOptions {
     pub network: String,
     /// The `thresig` executable to start the processes with.
     pub executable: PathBuf,
+    /// Where each node's root secret lives.
+    pub hsm: HsmChoice,
 }
+
+/// Where a devnet's nodes keep their root secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HsmChoice {
+    /// A passphrase-encrypted key file per node (the embedded default).
+    File,
+    /// A SoftHSM2 token per node, reached through PKCS#11.
+    SoftHsm,
+}
+
+impl HsmChoice {
+    /// The name `--hsm` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            HsmChoice::File => "file",
+            HsmChoice::SoftHsm => "softhsm",
+        }
+    }
+
+    /// What the node directory `node` was created with.
+    fn of(node: &NodeLayout) -> Self {
+        if node.softhsm_conf().exists() {
+            HsmChoice::SoftHsm
+        } else {
+            HsmChoice::File
+        }
+    }
+}
+
+/// The label of every node's root key in its token.
+pub const ROOT_KEY_LABEL: &str = "thresig-root";
 
 /// A port on 127.0.0.1 that nothing listens on now.
 pub fn free_port() -> Result<u16, DevnetError> {
@@ -67,13 +101,13 @@ fn write(path: &Path, bytes: &[u8], private: bool) -> Result<(), DevnetError> {
     result.map_err(|error| DevnetError::Setup(format!("writing {}: {error}", path.display())))
 }
 
-/// Creates the cluster in `layout` if it has no manifest yet; returns the manifest.
+/// Creates the cluster of `options` in `layout` if it has no manifest yet; returns the
+/// manifest.
 pub fn init_cluster(
     layout: &ClusterLayout,
-    nodes: u16,
-    threshold: u16,
-    network: &str,
+    options: &DevnetOptions,
 ) -> Result<Manifest, DevnetError> {
+    let (nodes, threshold, network) = (options.nodes, options.threshold, &options.network);
     if layout.manifest().exists() {
         let manifest = Manifest::load(&layout.manifest())
             .map_err(|error| DevnetError::Setup(error.to_string()))?;
@@ -84,6 +118,19 @@ pub fn init_cluster(
                 manifest.threshold,
                 manifest.nodes.len()
             )));
+        }
+        for node in &manifest.nodes {
+            let created = HsmChoice::of(&layout.node(&node.id));
+            if created != options.hsm {
+                return Err(DevnetError::Setup(format!(
+                    "{} keeps {}'s root secret with --hsm {}, not --hsm {}; pass --hsm {}",
+                    layout.root().display(),
+                    node.id,
+                    created.name(),
+                    options.hsm.name(),
+                    created.name()
+                )));
+            }
         }
         return Ok(manifest);
     }
@@ -119,18 +166,10 @@ pub fn init_cluster(
         let id = format!("node-{index}");
         let node = layout.node(&id);
         mkdir(node.dir())?;
-        // Devnet only: the key file's passphrase sits beside it. Production nodes take it from
-        // the environment or a file the operator provides.
-        let mut passphrase = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut passphrase);
-        let passphrase = hex::encode(passphrase);
-        write(&node.passphrase_file(), passphrase.as_bytes(), true)?;
-        let provider = FileKeyProvider::create(&node.key_file(), passphrase.as_bytes())
-            .map_err(|error| DevnetError::Setup(error.to_string()))?;
-        let identity = NodeIdentity::generate();
-        identity
-            .save(&node.identity_file(), &id, &provider)
-            .map_err(|error| DevnetError::Setup(error.to_string()))?;
+        let identity = match options.hsm {
+            HsmChoice::File => init_file_node(&node, &id)?,
+            HsmChoice::SoftHsm => init_softhsm_node(&node, &id, layout, &options.executable)?,
+        };
         let certified = pki::issue(&ca, &id, Role::Node)
             .map_err(|error| DevnetError::Setup(error.to_string()))?;
         write(&node.cert(), certified.cert_pem.as_bytes(), false)?;
@@ -139,7 +178,7 @@ pub fn init_cluster(
             id,
             index,
             endpoint: format!("https://127.0.0.1:{}", free_port()?),
-            identity: identity.public(),
+            identity,
         });
     }
     let manifest = Manifest {
@@ -155,6 +194,129 @@ pub fn init_cluster(
     Ok(manifest)
 }
 
+/// A random secret for a devnet file, as hex.
+fn devnet_secret(bytes: usize) -> Zeroizing<String> {
+    let mut secret = Zeroizing::new(vec![0u8; bytes]);
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    Zeroizing::new(hex::encode(&*secret))
+}
+
+/// A node whose root secret is in a key file: the file, its passphrase (devnet only: beside it;
+/// production nodes take it from the environment or a file the operator provides) and the
+/// identity sealed under it.
+fn init_file_node(node: &NodeLayout, id: &str) -> Result<PublicIdentity, DevnetError> {
+    let passphrase = devnet_secret(32);
+    write(&node.passphrase_file(), passphrase.as_bytes(), true)?;
+    let provider = FileKeyProvider::create(&node.key_file(), passphrase.as_bytes())
+        .map_err(|error| DevnetError::Setup(error.to_string()))?;
+    let identity = NodeIdentity::generate();
+    identity
+        .save(&node.identity_file(), id, &provider)
+        .map_err(|error| DevnetError::Setup(error.to_string()))?;
+    Ok(identity.public())
+}
+
+/// A node whose root secret is in its own SoftHSM2 token: the token is initialised with
+/// `softhsm2-util`, then `thresig node --init`, in the node's own environment, generates the
+/// root key inside it and seals the identity under it. SoftHSM2 reads its configuration from
+/// the process environment, which is why each node's set-up runs in a process of its own.
+fn init_softhsm_node(
+    node: &NodeLayout,
+    id: &str,
+    layout: &ClusterLayout,
+    executable: &Path,
+) -> Result<PublicIdentity, DevnetError> {
+    std::fs::create_dir_all(node.token_dir()).map_err(|error| {
+        DevnetError::Setup(format!("creating {}: {error}", node.token_dir().display()))
+    })?;
+    let conf = format!(
+        "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+        node.token_dir().display()
+    );
+    write(&node.softhsm_conf(), conf.as_bytes(), false)?;
+    let pin = devnet_secret(16);
+    write(&node.pin_file(), pin.as_bytes(), true)?;
+    // The security officer's PIN is not needed again on a devnet: it is not kept.
+    let so_pin = devnet_secret(16);
+    let setup = |what: &str, command: &mut Command| -> Result<Vec<u8>, DevnetError> {
+        let output = command
+            .env("SOFTHSM2_CONF", node.softhsm_conf())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| DevnetError::Setup(format!("{what} for {id}: {error}")))?;
+        if !output.status.success() {
+            return Err(DevnetError::Setup(format!(
+                "{what} for {id} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        Ok(output.stdout)
+    };
+    setup(
+        "initialising the SoftHSM2 token (is softhsm2 installed?)",
+        Command::new("softhsm2-util").args([
+            "--init-token",
+            "--free",
+            "--label",
+            id,
+            "--so-pin",
+            so_pin.as_str(),
+            "--pin",
+            pin.as_str(),
+        ]),
+    )?;
+    let stdout = setup(
+        "creating the root key and identity",
+        Command::new(executable)
+            .args([
+                "node",
+                "--init",
+                "--key-provider",
+                "pkcs11",
+                "--node-id",
+                id,
+            ])
+            .arg("--data-dir")
+            .arg(layout.root())
+            .arg("--pin-file")
+            .arg(node.pin_file()),
+    )?;
+    serde_json::from_slice(&stdout).map_err(|error| {
+        DevnetError::Setup(format!(
+            "thresig node --init for {id} printed no identity: {error}"
+        ))
+    })
+}
+
+/// The arguments and environment that start `node` with its key provider.
+fn node_command(layout: &ClusterLayout, id: &str) -> (Vec<String>, Vec<(String, PathBuf)>) {
+    let node = layout.node(id);
+    let mut args = vec![
+        "node".to_owned(),
+        "--data-dir".to_owned(),
+        layout.root().display().to_string(),
+        "--node-id".to_owned(),
+        id.to_owned(),
+    ];
+    match HsmChoice::of(&node) {
+        HsmChoice::File => {
+            args.push("--passphrase-file".to_owned());
+            args.push(node.passphrase_file().display().to_string());
+            (args, Vec::new())
+        }
+        HsmChoice::SoftHsm => {
+            args.extend(["--key-provider".to_owned(), "pkcs11".to_owned()]);
+            args.push("--pin-file".to_owned());
+            args.push(node.pin_file().display().to_string());
+            (
+                args,
+                vec![("SOFTHSM2_CONF".to_owned(), node.softhsm_conf())],
+            )
+        }
+    }
+}
+
 /// A started child process and where its log goes.
 struct Running {
     name: String,
@@ -166,6 +328,7 @@ fn spawn(
     executable: &Path,
     name: &str,
     args: &[String],
+    env: &[(String, PathBuf)],
     log: PathBuf,
 ) -> Result<Running, DevnetError> {
     let file = OpenOptions::new()
@@ -178,6 +341,7 @@ fn spawn(
         .map_err(|error| DevnetError::Process(error.to_string()))?;
     let child = Command::new(executable)
         .args(args)
+        .envs(env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::null())
         .stdout(file)
         .stderr(errors)
@@ -269,7 +433,7 @@ impl Drop for RunningDevnet {
 /// Creates the cluster if needed, starts its processes and waits until every node answers.
 pub async fn start(options: &DevnetOptions) -> Result<RunningDevnet, DevnetError> {
     let layout = ClusterLayout::new(&options.data_dir);
-    let manifest = init_cluster(&layout, options.nodes, options.threshold, &options.network)?;
+    let manifest = init_cluster(&layout, options)?;
     let path = |path: PathBuf| path.display().to_string();
     // Built up inside the struct so that a failure part-way stops what did start.
     let mut devnet = RunningDevnet {
@@ -278,20 +442,11 @@ pub async fn start(options: &DevnetOptions) -> Result<RunningDevnet, DevnetError
         children: Vec::new(),
     };
     for node in &manifest.nodes {
-        let dir = layout.node(&node.id);
-        let args = vec![
-            "node".to_owned(),
-            "--data-dir".to_owned(),
-            path(layout.root().to_path_buf()),
-            "--node-id".to_owned(),
-            node.id.clone(),
-            "--passphrase-file".to_owned(),
-            path(dir.passphrase_file()),
-        ];
-        let log = dir.dir().join("node.log");
+        let (args, env) = node_command(&layout, &node.id);
+        let log = layout.node(&node.id).dir().join("node.log");
         devnet
             .children
-            .push(spawn(&options.executable, &node.id, &args, log)?);
+            .push(spawn(&options.executable, &node.id, &args, &env, log)?);
     }
     let args = vec![
         "coordinator".to_owned(),
@@ -303,7 +458,7 @@ pub async fn start(options: &DevnetOptions) -> Result<RunningDevnet, DevnetError
     let log = layout.coordinator_dir().join("coordinator.log");
     devnet
         .children
-        .push(spawn(&options.executable, "coordinator", &args, log)?);
+        .push(spawn(&options.executable, "coordinator", &args, &[], log)?);
     wait_until_healthy(options.port, &mut devnet.children).await?;
     Ok(devnet)
 }

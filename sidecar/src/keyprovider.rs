@@ -50,6 +50,43 @@ pub enum KeyProviderError {
     /// Argon2 rejected its parameters.
     #[error("argon2id: {0}")]
     Kdf(String),
+    /// The PKCS#11 module could not be loaded or initialised.
+    #[error("PKCS#11 module {module}: {reason}")]
+    Pkcs11Module {
+        /// The module's path.
+        module: String,
+        /// Why.
+        reason: String,
+    },
+    /// No initialised token has the configured label.
+    #[error("no PKCS#11 token labelled {label:?} in {module} (tokens present: {present:?})")]
+    MissingToken {
+        /// The label looked for.
+        label: String,
+        /// The module.
+        module: String,
+        /// The labels of the tokens that are there.
+        present: Vec<String>,
+    },
+    /// The token refused the PIN.
+    #[error("wrong PIN for PKCS#11 token {0:?}")]
+    WrongPin(String),
+    /// The token has no key of the configured label.
+    #[error("PKCS#11 token {token:?} has no key labelled {label:?}")]
+    MissingKey {
+        /// The key label looked for.
+        label: String,
+        /// The token.
+        token: String,
+    },
+    /// A PKCS#11 call failed.
+    #[error("PKCS#11, {operation}: {reason}")]
+    Pkcs11 {
+        /// What was being done.
+        operation: String,
+        /// The module's answer.
+        reason: String,
+    },
 }
 
 /// A node's root of key material.

@@ -7,6 +7,8 @@
 //! DIR/coordinator/cert.pem, key.pem
 //! DIR/node-1/root.key            the node's key file (passphrase-encrypted root secret)
 //! DIR/node-1/passphrase          devnet only: the key file's passphrase
+//! DIR/node-1/softhsm2.conf,      with --hsm softhsm instead of the key file: the node's own
+//!   tokens/, hsm-pin             SoftHSM2 token and (devnet only) its user PIN
 //! DIR/node-1/identity.sealed     the node's identity keys, sealed under its key provider
 //! DIR/node-1/cert.pem, key.pem   the node's TLS certificate
 //! DIR/node-1/db/                 the node's RocksDB
@@ -89,6 +91,21 @@ impl NodeLayout {
     /// The devnet passphrase file.
     pub fn passphrase_file(&self) -> PathBuf {
         self.dir.join("passphrase")
+    }
+
+    /// The node's SoftHSM2 configuration (devnet `--hsm softhsm`).
+    pub fn softhsm_conf(&self) -> PathBuf {
+        self.dir.join("softhsm2.conf")
+    }
+
+    /// The directory of the node's SoftHSM2 token (devnet `--hsm softhsm`).
+    pub fn token_dir(&self) -> PathBuf {
+        self.dir.join("tokens")
+    }
+
+    /// The devnet file holding the token's user PIN.
+    pub fn pin_file(&self) -> PathBuf {
+        self.dir.join("hsm-pin")
     }
 
     /// The sealed identity.

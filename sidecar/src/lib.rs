@@ -13,6 +13,7 @@ pub mod devnet;
 pub mod envelope;
 pub mod frost_ops;
 pub mod fsutil;
+pub mod hsm;
 pub mod identity;
 pub mod keyprovider;
 pub mod layout;

@@ -56,6 +56,19 @@ impl Devnet {
         env: &[(&str, &str)],
         owns_dir: bool,
     ) -> Self {
+        Self::start_with(dir, nodes, threshold, env, &[], owns_dir)
+    }
+
+    /// Starts a devnet in `dir` (reusing a cluster there), with extra environment and extra
+    /// `thresig devnet` arguments.
+    pub fn start_with(
+        dir: PathBuf,
+        nodes: u16,
+        threshold: u16,
+        env: &[(&str, &str)],
+        args: &[&str],
+        owns_dir: bool,
+    ) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_thresig"));
         command
@@ -69,6 +82,7 @@ impl Devnet {
             .arg("--data-dir")
             .arg(&dir)
             .args(["--port", &port.to_string()])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,0 +1,135 @@
+//! Nodes whose root secrets are non-extractable HMAC keys in SoftHSM2 tokens, reached through
+//! PKCS#11: a `--hsm softhsm` devnet keeps its wallets across a restart, refuses to restart as
+//! `--hsm file`, and a node with the wrong PIN, a missing token or a missing key refuses to start
+//! and says which.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::json;
+use support::{Devnet, temp_dir};
+
+/// Runs `thresig node` for `node-1` of the cluster in `dir` with the token environment and
+/// `extra` arguments; returns (exit success, stderr).
+fn start_node_1(dir: &Path, pin_file: &Path, extra: &[&str]) -> (bool, String) {
+    let node = dir.join("node-1");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_thresig"))
+        .args(["node", "--node-id", "node-1", "--key-provider", "pkcs11"])
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--pin-file")
+        .arg(pin_file)
+        .args(extra)
+        .env("SOFTHSM2_CONF", node.join("softhsm2.conf"))
+        .env("THRESIG_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A node that opens its token serves until stopped: give it a moment, then stop it.
+    for _ in 0..100 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if child.try_wait().unwrap().is_none() {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn softhsm_nodes_keep_wallets_across_restarts_and_refuse_a_wrong_pin_token_or_key() {
+    let dir = temp_dir("hsm-restart");
+    let mut devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &["--hsm", "softhsm"], false);
+    let wallet = devnet.result(
+        "thresig_createWallet",
+        json!({ "scheme": "frost-secp256k1-tr" }),
+    );
+    let id = wallet["walletId"].as_str().unwrap().to_owned();
+    devnet.result(
+        "thresig_signMessage",
+        json!({ "walletId": id, "message": "0x01" }),
+    );
+    devnet.stop();
+    drop(devnet);
+
+    // The same tokens open the same records: the wallet is there and signs.
+    let mut devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &["--hsm", "softhsm"], false);
+    assert_eq!(
+        devnet.result("thresig_getWallet", json!({ "walletId": id })),
+        wallet
+    );
+    let signed = devnet.result(
+        "thresig_signMessage",
+        json!({ "walletId": id, "message": "0x02" }),
+    );
+    assert_eq!(signed["publicKey"], wallet["publicKey"]);
+    devnet.stop();
+    drop(devnet);
+
+    // The cluster's nodes keep their secrets in tokens: a file-key restart is refused.
+    let output = Command::new(env!("CARGO_BIN_EXE_thresig"))
+        .args([
+            "devnet",
+            "--nodes",
+            "3",
+            "--threshold",
+            "2",
+            "--hsm",
+            "file",
+        ])
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["--port", &support::free_port().to_string()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("pass --hsm softhsm"), "{stderr}");
+
+    let pin_file = dir.join("node-1").join("hsm-pin");
+    let wrong_pin = dir.join("wrong-pin");
+    std::fs::write(&wrong_pin, "not-the-pin").unwrap();
+    let (started, stderr) = start_node_1(&dir, &wrong_pin, &[]);
+    assert!(!started);
+    assert!(
+        stderr.contains("node node-1 refuses to start")
+            && stderr.contains("wrong PIN for PKCS#11 token \"node-1\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-the-pin"), "the PIN is never echoed");
+
+    let (started, stderr) = start_node_1(&dir, &pin_file, &["--token-label", "node-9"]);
+    assert!(!started);
+    assert!(
+        stderr.contains("no PKCS#11 token labelled \"node-9\"") && stderr.contains("node-1"),
+        "names the missing token and the tokens present: {stderr}"
+    );
+
+    let (started, stderr) = start_node_1(&dir, &pin_file, &["--key-label", "other-key"]);
+    assert!(!started);
+    assert!(
+        stderr.contains("PKCS#11 token \"node-1\" has no key labelled \"other-key\""),
+        "{stderr}"
+    );
+
+    let (started, stderr) = start_node_1(
+        &dir,
+        &pin_file,
+        &["--pkcs11-module", "/nonexistent/libpkcs11.so"],
+    );
+    assert!(!started);
+    assert!(
+        stderr.contains("PKCS#11 module /nonexistent/libpkcs11.so"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
