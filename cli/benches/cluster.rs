@@ -88,7 +88,10 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize, hsm: &str) {
             .await;
             sign.push(start.elapsed());
         }
-        report(&format!("sign {scheme} {threshold}-of-{nodes}{setup}"), sign);
+        report(
+            &format!("sign {scheme} {threshold}-of-{nodes}{setup}"),
+            sign,
+        );
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! The subcommands and their output are stable: scripts depend on them (docs/precompiles.md).
 
+mod audit;
 mod client;
 mod cluster;
 mod demo;
@@ -41,6 +42,8 @@ enum Command {
     /// Exit status: 0 with the result on stdout, 1 with the JSON-RPC error on stdout, 2 when the
     /// arguments are malformed or the coordinator cannot be reached.
     Client(client::ClientArgs),
+    /// Work with the nodes' audit logs.
+    Audit(audit::AuditArgs),
     /// The whole toolkit in one run: a devnet, wallets by DKG, a Taproot PSBT and a Solana
     /// transfer signed by the cluster and checked; exit 0 only if every step verified.
     Demo(demo::DemoArgs),
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Devnet(args) => cluster::devnet(args),
         Command::Client(args) => client::run(args),
         Command::Demo(args) => demo::demo(args),
+        Command::Audit(args) => audit::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Precompile(PrecompileArgs {
             command: PrecompileCommand::Call(args),

@@ -146,6 +146,18 @@ fn replayed_or_altered_round_two_requests_are_refused_even_across_a_restart() {
     });
     devnet.stop();
     drop(devnet);
+    // node-1's audit log records both refusals and the one share, in order, for the session.
+    let log = std::fs::read_to_string(dir.join("node-1").join("audit.log")).unwrap();
+    let outcomes: Vec<String> = log
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|record| record["session"] == session)
+        .map(|record| record["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    assert!(outcomes[0].starts_with("refused: ") && outcomes[0].contains("round 1"));
+    assert!(outcomes[1].starts_with("refused: ") && outcomes[1].contains("needs 2"));
+    assert_eq!(outcomes[2], "ok");
     let devnet = Devnet::start_in(dir.clone(), 3, 2, &[], true);
     let client = support_client(&devnet);
     runtime.block_on(async {

@@ -12,6 +12,7 @@
 //! DIR/node-1/identity.sealed     the node's identity keys, sealed under its key provider
 //! DIR/node-1/cert.pem, key.pem   the node's TLS certificate
 //! DIR/node-1/db/                 the node's RocksDB
+//! DIR/node-1/audit.log           the node's audit log (hash-chained, signed JSON lines)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -101,6 +102,11 @@ impl NodeLayout {
     /// The directory of the node's SoftHSM2 token (devnet `--hsm softhsm`).
     pub fn token_dir(&self) -> PathBuf {
         self.dir.join("tokens")
+    }
+
+    /// The node's hash-chained audit log.
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.join("audit.log")
     }
 
     /// The devnet file holding the token's user PIN.

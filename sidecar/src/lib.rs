@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod addresses;
+pub mod audit;
 pub mod client;
 pub mod coordinator;
 pub mod devnet;

@@ -18,6 +18,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::audit::{self, AuditEntry, AuditEvent, AuditLog};
 use crate::envelope::{self, SealedEnvelope, SignedStatement};
 use crate::frost_ops::{self, DkgSecret, FrostOpError};
 use crate::identity::NodeIdentity;
@@ -126,6 +127,7 @@ pub struct NodeState {
     manifest: Manifest,
     identity: NodeIdentity,
     store: NodeStore,
+    audit: AuditLog,
     dkg: Mutex<HashMap<String, DkgSession>>,
     /// Serialises round 2 so a session's nonces are consumed exactly once.
     round2: tokio::sync::Mutex<()>,
@@ -154,15 +156,25 @@ impl NodeState {
         }
         let store = NodeStore::open(&layout.db_dir(), node_id, provider)
             .map_err(|error| NodeStartError::Setup(format!("opening the store: {error}")))?;
+        let audit = AuditLog::open(&layout.audit_log(), node_id, &identity)
+            .map_err(|error| NodeStartError::Setup(error.to_string()))?;
         Ok(Self {
             node_id: node_id.to_owned(),
             index: entry.index,
             manifest,
             identity,
             store,
+            audit,
             dkg: Mutex::new(HashMap::new()),
             round2: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Records a DKG or signature in the audit log; nothing leaves the node unrecorded.
+    fn record(&self, entry: AuditEntry) -> Result<(), NodeError> {
+        self.audit
+            .append(entry, &self.identity)
+            .map_err(|error| NodeError::internal(error.to_string()))
     }
 
     fn index_of(&self, node_id: &str) -> Result<u16, NodeError> {
@@ -580,6 +592,15 @@ async fn dkg_confirm(
         .store
         .confirm_wallet(&session.wallet_id)?
         .ok_or_else(|| NodeError::internal("the DKG's wallet vanished before confirmation"))?;
+    state.record(AuditEntry {
+        event: AuditEvent::Dkg,
+        session: request.session.clone(),
+        request_id: None,
+        client: None,
+        wallet_id: session.wallet_id.clone(),
+        message_digest: None,
+        outcome: "ok".into(),
+    })?;
     tracing::info!(wallet = %session.wallet_id, scheme = %session.scheme, "DKG confirmed");
     Ok(Json(DkgConfirmResponse { wallet }))
 }
@@ -663,43 +684,64 @@ async fn sign_round2(
         .store
         .peek_nonces(&request.session)?
         .ok_or_else(unknown)?;
-    let record = state.wallet(&wallet_id)?;
-    let scheme = parse_scheme(&record)?;
-    let package = hex::decode(&request.signing_package)
-        .map_err(|error| NodeError::bad_request(format!("signing package: {error}")))?;
-    let mut indices = Vec::with_capacity(record.parties.len());
-    for party in &record.parties {
-        indices.push(state.index_of(party)?);
-    }
-    // Check the package against what round 1 bound before touching the nonces: an altered
-    // package is refused and the nonces stay unused.
-    let view =
-        with_ciphersuite!(scheme, C => frost_ops::inspect_signing_package::<C>(&package, &indices))
+    let audit = |outcome: String| AuditEntry {
+        event: AuditEvent::Sign,
+        session: request.session.clone(),
+        request_id: None,
+        client: None,
+        wallet_id: wallet_id.clone(),
+        message_digest: Some(audit::message_digest(
+            &hex::decode(&message).unwrap_or_default(),
+        )),
+        outcome,
+    };
+    // The package is checked against what round 1 bound before the nonces are touched: an
+    // altered package is refused (and recorded) and the nonces stay unused.
+    let checked = (|| -> Result<_, NodeError> {
+        let record = state.wallet(&wallet_id)?;
+        let scheme = parse_scheme(&record)?;
+        let package = hex::decode(&request.signing_package)
             .map_err(|error| NodeError::bad_request(format!("signing package: {error}")))?;
-    if hex::encode(&view.message) != message {
-        return Err(NodeError::bad_request(
-            "the signing package's message is not the one committed to in round 1",
-        ));
-    }
-    if view
-        .commitments
-        .get(&state.index)
-        .map(hex::encode)
-        .as_deref()
-        != Some(commitments.as_str())
-    {
-        return Err(NodeError::bad_request(
-            "the signing package does not carry this node's round-1 commitments",
-        ));
-    }
-    if view.commitments.len() < usize::from(record.threshold) {
-        return Err(NodeError::bad_request(format!(
-            "the signing package has {} signers; wallet {} needs {}",
-            view.commitments.len(),
-            record.wallet_id,
-            record.threshold
-        )));
-    }
+        let mut indices = Vec::with_capacity(record.parties.len());
+        for party in &record.parties {
+            indices.push(state.index_of(party)?);
+        }
+        let view =
+            with_ciphersuite!(scheme, C => frost_ops::inspect_signing_package::<C>(&package, &indices))
+                .map_err(|error| NodeError::bad_request(format!("signing package: {error}")))?;
+        if hex::encode(&view.message) != message {
+            return Err(NodeError::bad_request(
+                "the signing package's message is not the one committed to in round 1",
+            ));
+        }
+        if view
+            .commitments
+            .get(&state.index)
+            .map(hex::encode)
+            .as_deref()
+            != Some(commitments.as_str())
+        {
+            return Err(NodeError::bad_request(
+                "the signing package does not carry this node's round-1 commitments",
+            ));
+        }
+        if view.commitments.len() < usize::from(record.threshold) {
+            return Err(NodeError::bad_request(format!(
+                "the signing package has {} signers; wallet {} needs {}",
+                view.commitments.len(),
+                record.wallet_id,
+                record.threshold
+            )));
+        }
+        Ok((record, scheme, package))
+    })();
+    let (record, scheme, package) = match checked {
+        Ok(checked) => checked,
+        Err(error) => {
+            state.record(audit(format!("refused: {}", error.body.message)))?;
+            return Err(error);
+        }
+    };
     let consumed = state
         .store
         .consume_nonces(&request.session)?
@@ -714,6 +756,7 @@ async fn sign_round2(
         with_ciphersuite!(scheme, C => frost_ops::sign::<C>(&package, &consumed.nonces, &key_package))
     }
     .map_err(|error| state.blame(error, "signing round 2"))?;
+    state.record(audit("ok".into()))?;
     Ok(Json(envelope::sign_statement(
         &purposes::sign_share(&record.wallet_id),
         &request.session,

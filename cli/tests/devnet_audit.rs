@@ -1,0 +1,84 @@
+//! Every node keeps a hash-chained, signed audit log of the DKGs and signatures it takes part
+//! in; `thresig audit verify` checks it after a workload and finds a changed byte.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use support::{Devnet, temp_dir};
+
+fn audit_verify(dir: &std::path::Path) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_thresig"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+fn records(dir: &std::path::Path, node: &str) -> Vec<Value> {
+    std::fs::read_to_string(dir.join(node).join("audit.log"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_audit_chain_verifies_after_a_workload_and_reports_a_changed_byte() {
+    let dir = temp_dir("audit");
+    let mut devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &[], false);
+    let wallet = devnet.result("thresig_createWallet", json!({ "scheme": "frost-ed25519" }));
+    let id = wallet["walletId"].as_str().unwrap();
+    let mut signed_by = Vec::new();
+    for round in 0..4u8 {
+        let signed = devnet.result(
+            "thresig_signMessage",
+            json!({ "walletId": id, "message": format!("0x{round:02x}") }),
+        );
+        signed_by.push(signed["signers"].clone());
+    }
+    devnet.stop();
+
+    let (code, stdout) = audit_verify(&dir);
+    assert_eq!(code, 0, "{stdout}");
+    // node-1: one DKG, and one record per signature it took part in, each naming the wallet
+    // and the digest of the message, never the message.
+    let node_1 = records(&dir, "node-1");
+    let signatures = signed_by
+        .iter()
+        .filter(|signers| signers.as_array().unwrap().contains(&json!("node-1")))
+        .count();
+    assert_eq!(node_1.len(), 1 + signatures, "{node_1:?}");
+    assert_eq!(node_1[0]["event"], "dkg");
+    assert!(node_1[1..].iter().all(|record| record["event"] == "sign"
+        && record["walletId"] == id
+        && record["outcome"] == "ok"
+        && record["messageDigest"].as_str().unwrap().len() == 64));
+    assert!(stdout.contains(&format!("node-1: {} records, chain intact", node_1.len())));
+
+    // One changed byte in the second record of node-1's log is found there.
+    let path = dir.join("node-1").join("audit.log");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let second = text.find('\n').unwrap() + 1;
+    let at = second + text[second..].find("\"outcome\":\"ok\"").unwrap() + "\"outcome\":\"".len();
+    let mut bytes = text.into_bytes();
+    bytes[at] = b'O';
+    std::fs::write(&path, &bytes).unwrap();
+    let (code, stdout) = audit_verify(&dir);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("node-1: record 2 is bad: its contents do not match its hash"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("node-2: "),
+        "other nodes are still checked: {stdout}"
+    );
+    drop(devnet);
+    let _ = std::fs::remove_dir_all(&dir);
+}
