@@ -145,7 +145,8 @@ impl Transactor {
 
     /// The balance of `address`.
     pub fn balance(&self, address: Address) -> U256 {
-        self.account(address).map_or(U256::ZERO, |info| info.balance)
+        self.account(address)
+            .map_or(U256::ZERO, |info| info.balance)
     }
 
     /// Sets the balance of `address`, as a genesis allocation does.
@@ -173,7 +174,10 @@ impl Transactor {
     /// The account as committed so far (the database is in memory, so the cache is all of it).
     fn account(&self, address: Address) -> Option<AccountInfo> {
         let cache = &self.evm.ctx.db_ref().cache;
-        cache.accounts.get(&address).and_then(|account| account.info())
+        cache
+            .accounts
+            .get(&address)
+            .and_then(|account| account.info())
     }
 
     /// Executes a transaction from `caller` (which pays nothing for gas) and commits its
