@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use alloy_primitives::U256;
 use base64::Engine;
 use bitcoin::absolute::LockTime;
 use bitcoin::hashes::Hash;
@@ -20,11 +21,10 @@ use bitcoin::{
     TxIn, TxOut, Txid, Witness,
 };
 use clap::Args;
-use alloy_primitives::U256;
 use serde_json::{Value, json};
 use thresig_adapters::solana::{self as sol, Pubkey, SolanaTransaction};
 use thresig_contracts::Chain;
-use thresig_contracts::bindings::BridgeVault::{self, BridgeVaultErrors};
+use thresig_contracts::bindings::BridgeVault::BridgeVaultErrors;
 use thresig_contracts::eip712::{self, Withdraw};
 use thresig_sidecar::client::RpcClient;
 use thresig_sidecar::devnet::{self, DevnetOptions};
@@ -362,6 +362,14 @@ async fn bridge_vault_withdrawal(client: &RpcClient, wallet: &Value) -> Result<S
         chain.chain_id(),
         vault.address,
     ));
+    let on_chain = chain
+        .withdraw_digest(vault.address, &message)
+        .map_err(|error| error.to_string())?;
+    if on_chain != digest {
+        return Err(format!(
+            "the vault's EIP-712 digest {on_chain} is not {digest}"
+        ));
+    }
     let answer = call(
         client,
         "thresig_signMessage",
@@ -371,15 +379,8 @@ async fn bridge_vault_withdrawal(client: &RpcClient, wallet: &Value) -> Result<S
     let signature: alloy_primitives::Bytes = text(&answer["signature"], "signature")?
         .parse()
         .map_err(|error| format!("signature: {error}"))?;
-    let withdraw = BridgeVault::withdrawCall {
-        recipient,
-        amount,
-        nonce: message.nonce,
-        deadline: message.deadline,
-        signature,
-    };
     let paid = chain
-        .send(vault.address, &withdraw)
+        .withdraw(vault.address, &message, signature.clone())
         .map_err(|error| error.to_string())?;
     if !paid.success {
         return Err(format!(
@@ -391,13 +392,15 @@ async fn bridge_vault_withdrawal(client: &RpcClient, wallet: &Value) -> Result<S
         return Err("the withdrawal did not move the balances".to_owned());
     }
     let replay = chain
-        .send(vault.address, &withdraw)
+        .withdraw(vault.address, &message, signature)
         .map_err(|error| error.to_string())?;
     if !matches!(
         replay.revert::<BridgeVaultErrors>(),
         Some(BridgeVaultErrors::NonceAlreadyUsed(_))
     ) {
-        return Err(format!("the replayed withdrawal was not refused: {replay:?}"));
+        return Err(format!(
+            "the replayed withdrawal was not refused: {replay:?}"
+        ));
     }
     Ok(format!(
         "vault {}, 1.5 ETH paid, replay refused; gas: deploy {}, withdraw {}",

@@ -60,7 +60,12 @@ impl Vault {
     fn deploy(wallet: &Wallet, funds: u64) -> (Self, u64) {
         let mut chain = Chain::default();
         let deployment = chain
-            .deploy_bridge_vault(wallet.key, wallet.threshold, wallet.parties, U256::from(funds))
+            .deploy_bridge_vault(
+                wallet.key,
+                wallet.threshold,
+                wallet.parties,
+                U256::from(funds),
+            )
             .unwrap();
         let vault = Self {
             chain,
@@ -70,7 +75,11 @@ impl Vault {
     }
 
     fn domain(&self) -> alloy_sol_types::Eip712Domain {
-        eip712::domain(eip712::BRIDGE_VAULT_NAME, self.chain.chain_id(), self.address)
+        eip712::domain(
+            eip712::BRIDGE_VAULT_NAME,
+            self.chain.chain_id(),
+            self.address,
+        )
     }
 
     fn message(&self, amount: u64, nonce: u64) -> Withdraw {
@@ -85,34 +94,14 @@ impl Vault {
     /// The digest computed in Rust, checked against the contract's own.
     fn digest(&mut self, message: &Withdraw) -> B256 {
         let digest = message.digest(&self.domain());
-        let on_chain = self
-            .chain
-            .view(
-                self.address,
-                &BridgeVault::withdrawDigestCall {
-                    recipient: message.recipient,
-                    amount: message.amount,
-                    nonce: message.nonce,
-                    deadline: message.deadline,
-                },
-            )
-            .unwrap();
+        let on_chain = self.chain.withdraw_digest(self.address, message).unwrap();
         assert_eq!(on_chain, digest, "Rust and Solidity disagree on the digest");
         digest
     }
 
     fn withdraw(&mut self, message: &Withdraw, signature: &Bytes) -> thresig_contracts::Call {
         self.chain
-            .send(
-                self.address,
-                &BridgeVault::withdrawCall {
-                    recipient: message.recipient,
-                    amount: message.amount,
-                    nonce: message.nonce,
-                    deadline: message.deadline,
-                    signature: signature.clone(),
-                },
-            )
+            .withdraw(self.address, message, signature.clone())
             .unwrap()
     }
 
@@ -177,7 +166,12 @@ fn withdrawals_signed_by_the_cluster_pay_out_and_everything_else_reverts() {
     assert!(
         vault
             .chain
-            .view(vault.address, &BridgeVault::nonceUsedCall { nonce: U256::from(1) })
+            .view(
+                vault.address,
+                &BridgeVault::nonceUsedCall {
+                    nonce: U256::from(1)
+                }
+            )
             .unwrap()
     );
     assert_eq!(vault.withdraw(&message, &signature).revert(), nonce_used(1));
@@ -185,7 +179,10 @@ fn withdrawals_signed_by_the_cluster_pay_out_and_everything_else_reverts() {
     // Another wallet of the same cluster is not the vault's key.
     let message = vault.message(ETHER, 2);
     let foreign = sign(&devnet, &other, vault.digest(&message));
-    assert_eq!(vault.withdraw(&message, &foreign).revert(), invalid_signature());
+    assert_eq!(
+        vault.withdraw(&message, &foreign).revert(),
+        invalid_signature()
+    );
 
     // Every field the signature covers, changed after signing, is refused.
     let message = vault.message(2 * ETHER, 3);
@@ -230,7 +227,10 @@ fn withdrawals_signed_by_the_cluster_pay_out_and_everything_else_reverts() {
     let (mut twin, _) = Vault::deploy(&wallet, ETHER);
     let message = vault.message(ETHER / 2, 5);
     let signature = sign(&devnet, &wallet, vault.digest(&message));
-    assert_eq!(twin.withdraw(&message, &signature).revert(), invalid_signature());
+    assert_eq!(
+        twin.withdraw(&message, &signature).revert(),
+        invalid_signature()
+    );
 
     // Past its deadline a signed withdrawal is refused.
     let deadline: u64 = message.deadline.to();

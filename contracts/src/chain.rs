@@ -165,6 +165,40 @@ impl Chain {
         self.deploy(&artifacts::PQ_BRIDGE_VAULT, &args, funds)
     }
 
+    /// The digest the vault at `vault` (either kind: both inherit `ThresholdVault`'s
+    /// `withdrawDigest`) computes for `message`.
+    pub fn withdraw_digest(
+        &mut self,
+        vault: Address,
+        message: &Withdraw,
+    ) -> Result<B256, ContractsError> {
+        let call = BridgeVault::withdrawDigestCall {
+            recipient: message.recipient,
+            amount: message.amount,
+            nonce: message.nonce,
+            deadline: message.deadline,
+        };
+        self.view(vault, &call)
+    }
+
+    /// Sends `message` with `signature` to the vault at `vault` (either kind: both inherit
+    /// `ThresholdVault`'s `withdraw`).
+    pub fn withdraw(
+        &mut self,
+        vault: Address,
+        message: &Withdraw,
+        signature: Bytes,
+    ) -> Result<Call, ContractsError> {
+        let call = BridgeVault::withdrawCall {
+            recipient: message.recipient,
+            amount: message.amount,
+            nonce: message.nonce,
+            deadline: message.deadline,
+            signature,
+        };
+        self.send(vault, &call)
+    }
+
     /// Sends `call` to `to` from [`OPERATOR`] in a committed transaction.
     pub fn send<C: SolCall>(&mut self, to: Address, call: &C) -> Result<Call, ContractsError> {
         let receipt = self.evm.transact(

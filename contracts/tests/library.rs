@@ -36,7 +36,10 @@ fn bip340_ed25519_and_ecdsa_answer_through_the_library() {
     let schnorr = secp
         .sign_schnorr_no_aux_rand(&MESSAGE, &keypair)
         .to_byte_array();
-    for (signature, expected) in [(Bytes::from(schnorr.to_vec()), true), (tampered(&schnorr), false)] {
+    for (signature, expected) in [
+        (Bytes::from(schnorr.to_vec()), true),
+        (tampered(&schnorr), false),
+    ] {
         let call = VerifierProbe::verifyBip340Call {
             t: 2,
             n: 3,
@@ -70,7 +73,7 @@ fn bip340_ed25519_and_ecdsa_answer_through_the_library() {
     let mut ecdsa = rs.to_vec();
     ecdsa.push(i32::from(recovery_id) as u8);
     let public_key = secp256k1::PublicKey::from_secret_key(&secp, &secret_key);
-    for (signature, expected) in [(Bytes::from(ecdsa.clone()), true), (tampered(&rs), false)] {
+    for (signature, expected) in [(Bytes::from(ecdsa), true), (tampered(&rs), false)] {
         let call = VerifierProbe::verifyEcdsaCall {
             t: 2,
             n: 3,

@@ -55,34 +55,14 @@ impl Vault {
             self.address,
         );
         let digest = message.digest(&domain);
-        let on_chain = self
-            .chain
-            .view(
-                self.address,
-                &PqBridgeVault::withdrawDigestCall {
-                    recipient: message.recipient,
-                    amount: message.amount,
-                    nonce: message.nonce,
-                    deadline: message.deadline,
-                },
-            )
-            .unwrap();
+        let on_chain = self.chain.withdraw_digest(self.address, message).unwrap();
         assert_eq!(on_chain, digest, "Rust and Solidity disagree on the digest");
         self.private_key.try_sign(&digest.0, b"").unwrap().to_vec()
     }
 
     fn withdraw(&mut self, message: &Withdraw, signature: Vec<u8>) -> thresig_contracts::Call {
         self.chain
-            .send(
-                self.address,
-                &PqBridgeVault::withdrawCall {
-                    recipient: message.recipient,
-                    amount: message.amount,
-                    nonce: message.nonce,
-                    deadline: message.deadline,
-                    signature: Bytes::from(signature),
-                },
-            )
+            .withdraw(self.address, message, Bytes::from(signature))
             .unwrap()
     }
 }
@@ -95,7 +75,10 @@ fn a_signed_withdrawal_pays_out_once() {
     let call = vault.withdraw(&message, signature.clone());
     assert!(call.success, "{call:?}");
     assert_eq!(vault.chain.balance(RECIPIENT), U256::from(ETHER / 4));
-    assert_eq!(vault.chain.balance(vault.address), U256::from(ETHER - ETHER / 4));
+    assert_eq!(
+        vault.chain.balance(vault.address),
+        U256::from(ETHER - ETHER / 4)
+    );
     println!(
         "gas: PqBridgeVault deploy {} withdraw {}",
         vault.deploy_gas, call.gas_used
@@ -104,9 +87,11 @@ fn a_signed_withdrawal_pays_out_once() {
     let replay = vault.withdraw(&message, signature);
     assert_eq!(
         replay.revert::<PqBridgeVaultErrors>(),
-        Some(PqBridgeVaultErrors::NonceAlreadyUsed(PqBridgeVault::NonceAlreadyUsed {
-            nonce: U256::from(7)
-        }))
+        Some(PqBridgeVaultErrors::NonceAlreadyUsed(
+            PqBridgeVault::NonceAlreadyUsed {
+                nonce: U256::from(7)
+            }
+        ))
     );
     assert_eq!(vault.chain.balance(RECIPIENT), U256::from(ETHER / 4));
 }
@@ -126,7 +111,10 @@ fn tampered_fields_and_signatures_are_refused() {
 
     let mut elsewhere = message.clone();
     elsewhere.recipient = address!("0x0000000000000000000000000000000000000bad");
-    assert_eq!(vault.withdraw(&elsewhere, signature.clone()).revert(), invalid);
+    assert_eq!(
+        vault.withdraw(&elsewhere, signature.clone()).revert(),
+        invalid
+    );
 
     let mut flipped = signature.clone();
     flipped[100] ^= 0x01;
