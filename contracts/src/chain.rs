@@ -9,6 +9,7 @@ use thresig_precompiles::evm::{Receipt, Transactor};
 use crate::ContractsError;
 use crate::artifacts::{self, Artifact};
 use crate::bindings::{BridgeVault, PqBridgeVault};
+use crate::eip712::Withdraw;
 
 /// The account that deploys the contracts and sends every transaction.
 pub const OPERATOR: Address = address!("0x000000000000000000000000000000000000a11a");
