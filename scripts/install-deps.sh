@@ -11,11 +11,11 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 # dependency) builds C++.
 command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
-# libclang: RocksDB's bindings (the sidecar's node store) are generated with bindgen.
-ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
 # Node.js and npm: contracts/ compiles its Solidity with solc-js from the npm registry.
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+# libclang: RocksDB's bindings (the sidecar's node store) are generated with bindgen.
+ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
 
 if ((${#need_apt[@]})); then
   echo "install-deps: installing ${need_apt[*]}" >&2
