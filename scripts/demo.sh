@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: builds `thresig`, runs `thresig demo` (a local signer cluster on embedded
-# defaults: DKG, a Taproot PSBT and a Solana transfer signed and checked), then every worked
+# defaults: DKG, a Taproot PSBT and a Solana transfer signed and checked, a BridgeVault
+# withdrawal signed by the cluster executed in revm), then every worked
 # example of docs/precompiles.md as a real transaction in revm, and `thresig verify`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

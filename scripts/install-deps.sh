@@ -2,6 +2,7 @@
 # Installs what building and testing thresig needs on a fresh Debian machine, only when missing.
 # Safe to run again: it does nothing once everything is there.
 set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
 
 need_apt=()
 # A C compiler: blst and c-kzg (revm's BLS12-381 and KZG precompiles) and PQClean build C.
@@ -10,6 +11,9 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 # dependency) builds C++.
 command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+# Node.js and npm: contracts/ compiles its Solidity with solc-js from the npm registry.
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # libclang: RocksDB's bindings (the sidecar's node store) are generated with bindgen.
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
 # SoftHSM2: the PKCS#11 token of each node of `thresig devnet --hsm softhsm` and its tests.
@@ -27,6 +31,12 @@ if ((${#need_apt[@]})); then
   fi
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# The pinned solc (contracts/package-lock.json), which the contracts tests recompile with.
+if [ ! -d "$root/contracts/node_modules/solc" ]; then
+  echo "install-deps: npm ci in contracts/" >&2
+  (cd "$root/contracts" && npm ci --no-audit --no-fund >/dev/null)
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

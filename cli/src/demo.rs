@@ -1,13 +1,15 @@
 //! `thresig demo`: the main job. Starts a devnet on embedded defaults, creates a Taproot and an
 //! Ed25519 wallet by DKG, signs a Taproot PSBT and a Solana transfer through
-//! `thresig_signTransaction`, checks every signature again here, prints each step with its
-//! time, stops the cluster, and exits 0 only if every step verified.
+//! `thresig_signTransaction`, deploys BridgeVault into revm with thresig's precompiles and
+//! executes a withdrawal the cluster signed, checks every signature again here, prints each step
+//! with its time, stops the cluster, and exits 0 only if every step verified.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use alloy_primitives::U256;
 use base64::Engine;
 use bitcoin::absolute::LockTime;
 use bitcoin::hashes::Hash;
@@ -21,6 +23,9 @@ use bitcoin::{
 use clap::Args;
 use serde_json::{Value, json};
 use thresig_adapters::solana::{self as sol, Pubkey, SolanaTransaction};
+use thresig_contracts::Chain;
+use thresig_contracts::bindings::BridgeVault::BridgeVaultErrors;
+use thresig_contracts::eip712::{self, Withdraw};
 use thresig_sidecar::client::RpcClient;
 use thresig_sidecar::devnet::{self, DevnetOptions, HsmChoice};
 
@@ -172,8 +177,17 @@ async fn run(args: &DemoArgs, dir: PathBuf) -> Result<(), String> {
     );
 
     let started = Instant::now();
+    let summary = bridge_vault_withdrawal(&client, &taproot).await?;
+    step(
+        6,
+        "BridgeVault in revm: withdrawal signed by the cluster paid",
+        started,
+        &summary,
+    );
+
+    let started = Instant::now();
     cluster.stop();
-    step(6, "cluster stopped", started, "");
+    step(7, "cluster stopped", started, "");
     Ok(())
 }
 
@@ -314,4 +328,83 @@ async fn sign_solana_transfer(client: &RpcClient, wallet: &Value) -> Result<Stri
     key.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(signature))
         .map_err(|_| "the wallet's signature does not verify over the message".to_owned())?;
     Ok(bs58::encode(signature).into_string())
+}
+
+/// Deploys BridgeVault into revm (with thresig's precompiles) guarded by the Taproot wallet's
+/// x-only group key and holding 10 ETH, has the cluster sign an EIP-712 withdrawal of 1.5 ETH
+/// (tweak "none": the contract checks the untweaked key), executes it, checks that the balances
+/// moved and that replaying it reverts.
+async fn bridge_vault_withdrawal(client: &RpcClient, wallet: &Value) -> Result<String, String> {
+    const ETHER: u64 = 1_000_000_000_000_000_000;
+    let key: alloy_primitives::B256 = text(&wallet["publicKey"], "publicKey")?
+        .parse()
+        .map_err(|error| format!("publicKey: {error}"))?;
+    let count = |field: &str| {
+        wallet[field]
+            .as_u64()
+            .and_then(|value| u32::try_from(value).ok())
+            .ok_or_else(|| format!("the wallet has no {field}"))
+    };
+    let mut chain = Chain::default();
+    let funds = U256::from(10 * ETHER);
+    let vault = chain
+        .deploy_bridge_vault(key, count("threshold")?, count("parties")?, funds)
+        .map_err(|error| error.to_string())?;
+    let recipient = alloy_primitives::Address::repeat_byte(0x42);
+    let amount = U256::from(3 * ETHER / 2);
+    let message = Withdraw::new(
+        recipient,
+        amount,
+        U256::from(1),
+        U256::from(chain.timestamp() + 3600),
+    );
+    let digest = message.digest(&eip712::domain(
+        eip712::BRIDGE_VAULT_NAME,
+        chain.chain_id(),
+        vault.address,
+    ));
+    let on_chain = chain
+        .withdraw_digest(vault.address, &message)
+        .map_err(|error| error.to_string())?;
+    if on_chain != digest {
+        return Err(format!(
+            "the vault's EIP-712 digest {on_chain} is not {digest}"
+        ));
+    }
+    let answer = call(
+        client,
+        "thresig_signMessage",
+        json!({ "walletId": wallet["walletId"], "message": digest.to_string(), "tweak": "none" }),
+    )
+    .await?;
+    let signature: alloy_primitives::Bytes = text(&answer["signature"], "signature")?
+        .parse()
+        .map_err(|error| format!("signature: {error}"))?;
+    let paid = chain
+        .withdraw(vault.address, &message, signature.clone())
+        .map_err(|error| error.to_string())?;
+    if !paid.success {
+        return Err(format!(
+            "the withdrawal reverted: {:?}",
+            paid.revert::<BridgeVaultErrors>()
+        ));
+    }
+    if chain.balance(recipient) != amount || chain.balance(vault.address) != funds - amount {
+        return Err("the withdrawal did not move the balances".to_owned());
+    }
+    let replay = chain
+        .withdraw(vault.address, &message, signature)
+        .map_err(|error| error.to_string())?;
+    if !matches!(
+        replay.revert::<BridgeVaultErrors>(),
+        Some(BridgeVaultErrors::NonceAlreadyUsed(_))
+    ) {
+        return Err(format!(
+            "the replayed withdrawal was not refused: {replay:?}"
+        ));
+    }
+    Ok(format!(
+        "vault {}, 1.5 ETH paid, replay refused; gas: deploy {}, withdraw {}",
+        vault.address, vault.gas_used, paid.gas_used
+    ))
 }

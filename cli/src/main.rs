@@ -45,7 +45,8 @@ enum Command {
     /// Work with the nodes' audit logs.
     Audit(audit::AuditArgs),
     /// The whole toolkit in one run: a devnet, wallets by DKG, a Taproot PSBT and a Solana
-    /// transfer signed by the cluster and checked; exit 0 only if every step verified.
+    /// transfer signed by the cluster and checked, and a BridgeVault withdrawal the cluster
+    /// signed executed in revm; exit 0 only if every step verified.
     Demo(demo::DemoArgs),
 }
 

@@ -23,13 +23,14 @@ fn demo_runs_every_step_and_verifies() {
         "demo failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for number in 1..=6 {
+    for number in 1..=7 {
         assert!(
             stdout.contains(&format!("  ok  {number}. ")),
             "step {number} missing:\n{stdout}"
         );
     }
     assert!(stdout.contains("bcrt1p"), "{stdout}");
+    assert!(stdout.contains("1.5 ETH paid, replay refused"), "{stdout}");
     assert!(stdout.ends_with("demo: every step verified\n"), "{stdout}");
     // The cluster is stopped: nothing listens on the coordinator's port any more.
     let url = stdout

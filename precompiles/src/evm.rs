@@ -13,9 +13,9 @@ use revm::inspector::Inspector;
 use revm::interpreter::interpreter::EthInterpreter;
 use revm::interpreter::{CallInputs, CallOutcome};
 use revm::primitives::hardfork::SpecId;
-use revm::primitives::{Address, Bytes, TxKind, address};
+use revm::primitives::{Address, Bytes, TxKind, U256, address};
 use revm::state::AccountInfo;
-use revm::{Context, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
+use revm::{Context, ExecuteCommitEvm, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
 use thiserror::Error;
 
 use crate::gas::GasSchedule;
@@ -39,6 +39,21 @@ pub struct TransactionReport {
     pub output: Bytes,
     /// Why the call failed, when it did.
     pub error: Option<String>,
+}
+
+/// What a committed transaction ([`Transactor::transact`]) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The transaction succeeded (neither reverted nor halted).
+    pub success: bool,
+    /// Gas the whole transaction used, intrinsic gas included, as a receipt reports it.
+    pub gas_used: u64,
+    /// The return data, or the revert data of a reverted transaction.
+    pub output: Bytes,
+    /// The address of the contract a successful CREATE transaction made.
+    pub created: Option<Address>,
+    /// Why the transaction halted, when it did.
+    pub halt: Option<String>,
 }
 
 /// A transaction that could not be executed at all.
@@ -92,8 +107,9 @@ type ThresigEvm = Evm<
 >;
 
 /// One revm instance on the default (latest) mainnet spec with thresig's precompiles, which
-/// runs any number of transactions against the same state (nothing is committed), so a
-/// benchmark times transactions rather than EVM construction.
+/// runs any number of transactions against the same state, so a benchmark times transactions
+/// rather than EVM construction. [`Transactor::call`] and [`Transactor::execute`] commit
+/// nothing; [`Transactor::transact`] commits, for contracts that keep state.
 pub struct Transactor {
     evm: ThresigEvm,
     spec: SpecId,
@@ -127,6 +143,94 @@ impl Transactor {
         self.evm.ctx.db_mut().insert_account_info(address, info);
     }
 
+    /// The balance of `address`.
+    pub fn balance(&self, address: Address) -> U256 {
+        self.account(address)
+            .map_or(U256::ZERO, |info| info.balance)
+    }
+
+    /// Sets the balance of `address`, as a genesis allocation does.
+    pub fn set_balance(&mut self, address: Address, balance: U256) {
+        let info = self.account(address).unwrap_or_default();
+        let info = AccountInfo { balance, ..info };
+        self.evm.ctx.db_mut().insert_account_info(address, info);
+    }
+
+    /// Sets the timestamp of the block the next transactions run in.
+    pub fn set_timestamp(&mut self, timestamp: u64) {
+        self.evm.ctx.block.timestamp = U256::from(timestamp);
+    }
+
+    /// The timestamp of the block the next transactions run in.
+    pub fn timestamp(&self) -> u64 {
+        self.evm.ctx.block.timestamp.saturating_to()
+    }
+
+    /// The chain id transactions run under.
+    pub fn chain_id(&self) -> u64 {
+        self.evm.ctx.cfg.chain_id
+    }
+
+    /// The account as committed so far (the database is in memory, so the cache is all of it).
+    fn account(&self, address: Address) -> Option<AccountInfo> {
+        let cache = &self.evm.ctx.db_ref().cache;
+        cache
+            .accounts
+            .get(&address)
+            .and_then(|account| account.info())
+    }
+
+    /// Executes a transaction from `caller` (which pays nothing for gas) and commits its
+    /// effects: a contract creation when `to` is `None`, with `value` wei and `gas_limit` for
+    /// the whole transaction.
+    pub fn transact(
+        &mut self,
+        caller: Address,
+        to: Option<Address>,
+        value: U256,
+        input: Bytes,
+        gas_limit: u64,
+    ) -> Result<Receipt, TransactionError> {
+        let mut tx = TxEnv::builder()
+            .caller(caller)
+            .kind(to.map_or(TxKind::Create, TxKind::Call))
+            .value(value)
+            .data(input)
+            .gas_limit(gas_limit)
+            .build()
+            .map_err(|error| TransactionError::Invalid(format!("{error:?}")))?;
+        tx.nonce = self.account(caller).map_or(0, |info| info.nonce);
+        let result = self
+            .evm
+            .transact_commit(tx)
+            .map_err(|error| TransactionError::Invalid(error.to_string()))?;
+        let gas_used = result.tx_gas_used();
+        let created = result.created_address();
+        Ok(match result {
+            ExecutionResult::Success { output, .. } => Receipt {
+                success: true,
+                gas_used,
+                output: output.into_data(),
+                created,
+                halt: None,
+            },
+            ExecutionResult::Revert { output, .. } => Receipt {
+                success: false,
+                gas_used,
+                output,
+                created: None,
+                halt: None,
+            },
+            ExecutionResult::Halt { reason, .. } => Receipt {
+                success: false,
+                gas_used,
+                output: Bytes::new(),
+                created: None,
+                halt: Some(describe_halt(&reason)),
+            },
+        })
+    }
+
     /// A transaction from [`CALLER`] to `to` whose called frame gets exactly `call_gas` gas.
     fn transaction(
         &self,
@@ -140,6 +244,8 @@ impl Transactor {
             .data(input)
             .build()
             .map_err(|error| TransactionError::Invalid(format!("{error:?}")))?;
+        // CALLER may have sent committed transactions ([`Transactor::transact`]).
+        tx.nonce = self.account(CALLER).map_or(0, |info| info.nonce);
         let intrinsic = calculate_initial_tx_gas_for_tx(&tx, self.spec, None);
         tx.gas_limit = intrinsic
             .initial_total_gas()
