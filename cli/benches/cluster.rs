@@ -11,20 +11,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Devnet;
+use thresig_sidecar::client::RpcClient;
 
-async fn call(client: &reqwest::Client, url: &str, method: &str, params: Value) -> Value {
-    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
-    let response: Value = client
-        .post(url)
-        .json(&body)
-        .send()
+/// Calls `method` (signed with the devnet's client key where the method needs it).
+async fn call(client: &RpcClient, method: &str, params: Value) -> Value {
+    client
+        .call(method, params)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(response.get("error").is_none(), "{method}: {response}");
-    response["result"].clone()
+        .unwrap_or_else(|error| panic!("{method}: {error}"))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -53,7 +47,7 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize, hsm: &str) {
         &["--hsm", hsm],
         true,
     );
-    let client = reqwest::Client::new();
+    let client = cluster.rpc_client();
     let setup = if hsm == "file" {
         String::new()
     } else {
@@ -64,13 +58,7 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize, hsm: &str) {
         let mut wallet = String::new();
         for _ in 0..rounds.div_ceil(4).max(5) {
             let start = Instant::now();
-            let created = call(
-                &client,
-                &cluster.url(),
-                "thresig_createWallet",
-                json!({ "scheme": scheme }),
-            )
-            .await;
+            let created = call(&client, "thresig_createWallet", json!({ "scheme": scheme })).await;
             dkg.push(start.elapsed());
             wallet = created["walletId"].as_str().unwrap().to_owned();
         }
@@ -81,7 +69,6 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize, hsm: &str) {
             let start = Instant::now();
             call(
                 &client,
-                &cluster.url(),
                 "thresig_signMessage",
                 json!({ "walletId": wallet, "message": message }),
             )
@@ -97,10 +84,9 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize, hsm: &str) {
 
 async fn throughput(clients: usize, per_client: usize) {
     let cluster = Devnet::start(5, 3);
-    let client = reqwest::Client::new();
+    let client = cluster.rpc_client();
     let wallet = call(
         &client,
-        &cluster.url(),
         "thresig_createWallet",
         json!({ "scheme": "frost-secp256k1-tr" }),
     )
@@ -109,7 +95,7 @@ async fn throughput(clients: usize, per_client: usize) {
     let start = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|worker| {
-            let (client, url, wallet) = (client.clone(), cluster.url(), wallet.clone());
+            let (client, wallet) = (client.clone(), wallet.clone());
             tokio::spawn(async move {
                 let mut samples = Vec::new();
                 for round in 0..per_client {
@@ -117,7 +103,6 @@ async fn throughput(clients: usize, per_client: usize) {
                     let begin = Instant::now();
                     call(
                         &client,
-                        &url,
                         "thresig_signMessage",
                         json!({ "walletId": wallet, "message": message }),
                     )

@@ -13,6 +13,7 @@ use thresig_sidecar::identity::NodeIdentity;
 use thresig_sidecar::keyprovider::{FileKeyProvider, KeyProvider};
 use thresig_sidecar::layout::{ClusterLayout, NodeLayout};
 use thresig_sidecar::node::{self, NodeOptions};
+use thresig_sidecar::pki::CoordinatorRole;
 use zeroize::Zeroizing;
 
 /// Where a node's root secret lives.
@@ -66,6 +67,32 @@ pub struct CoordinatorArgs {
     /// The JSON-RPC port on 127.0.0.1.
     #[arg(long, default_value_t = 8000)]
     port: u16,
+    /// What this coordinator serves: address (create and derive wallets, never sign), signing
+    /// (sign, never create) or all. Its certificate (coordinator/, coordinator-address/ or
+    /// coordinator-signing/ in the cluster directory) carries the role and the nodes enforce it.
+    #[arg(long, value_enum, default_value = "all")]
+    role: RoleArg,
+}
+
+/// `thresig coordinator --role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RoleArg {
+    /// Create and derive wallets.
+    Address,
+    /// Sign.
+    Signing,
+    /// Both.
+    All,
+}
+
+impl From<RoleArg> for CoordinatorRole {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Address => CoordinatorRole::Address,
+            RoleArg::Signing => CoordinatorRole::Signing,
+            RoleArg::All => CoordinatorRole::All,
+        }
+    }
 }
 
 /// Arguments of `thresig devnet`.
@@ -236,12 +263,15 @@ pub fn node(args: NodeArgs) -> ExitCode {
 /// Runs `thresig coordinator`.
 pub fn coordinator(args: CoordinatorArgs) -> ExitCode {
     let layout = ClusterLayout::new(&args.data_dir);
+    let role = CoordinatorRole::from(args.role);
+    let dir = layout.coordinator_dir_for(role);
     let options = CoordinatorOptions {
         manifest: layout.manifest(),
         ca_cert: layout.ca_cert(),
-        cert: layout.coordinator_dir().join("cert.pem"),
-        key: layout.coordinator_dir().join("key.pem"),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], args.port)),
+        role,
     };
     let runtime = match runtime() {
         Ok(runtime) => runtime,

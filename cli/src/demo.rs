@@ -26,8 +26,10 @@ use thresig_adapters::solana::{self as sol, Pubkey, SolanaTransaction};
 use thresig_contracts::Chain;
 use thresig_contracts::bindings::BridgeVault::BridgeVaultErrors;
 use thresig_contracts::eip712::{self, Withdraw};
+use thresig_sidecar::auth::ClientKey;
 use thresig_sidecar::client::RpcClient;
 use thresig_sidecar::devnet::{self, DevnetOptions, HsmChoice};
+use thresig_sidecar::layout::ClusterLayout;
 
 /// Arguments of `thresig demo`.
 #[derive(Debug, Args)]
@@ -125,8 +127,10 @@ async fn run(args: &DemoArgs, dir: PathBuf) -> Result<(), String> {
         started,
         &cluster.url(),
     );
+    let client_key = ClientKey::load(&ClusterLayout::new(cluster.data_dir()).client_key())?;
     let client = RpcClient::new(cluster.url(), Duration::from_secs(60))
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| error.to_string())?
+        .with_client_key(client_key);
 
     let started = Instant::now();
     let taproot = call(

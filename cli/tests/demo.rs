@@ -60,7 +60,26 @@ fn client_prints_results_and_errors_as_json() {
     let health: Value = serde_json::from_slice(&health.stdout).unwrap();
     assert_eq!(health["status"], "ok");
 
-    let created = client(&["thresig_createWallet", r#"{"scheme":"frost-ed25519"}"#]);
+    // Unsigned, a request that creates a key is refused; --data-dir signs it with the
+    // devnet's client key.
+    let unsigned = client(&["thresig_createWallet", r#"{"scheme":"frost-ed25519"}"#]);
+    assert_eq!(unsigned.status.code(), Some(1));
+    let unsigned: Value = serde_json::from_slice(&unsigned.stdout).unwrap();
+    assert_eq!(unsigned["error"]["code"], -32007, "{unsigned}");
+    assert!(
+        unsigned["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("params.auth is missing"),
+        "{unsigned}"
+    );
+    let data_dir = devnet.data_dir().display().to_string();
+    let created = client(&[
+        "--data-dir",
+        &data_dir,
+        "thresig_createWallet",
+        r#"{"scheme":"frost-ed25519"}"#,
+    ]);
     assert_eq!(created.status.code(), Some(0));
     let created: Value = serde_json::from_slice(&created.stdout).unwrap();
     assert!(created["addresses"]["solana"].is_string(), "{created}");

@@ -9,13 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 use support::{Devnet, temp_dir};
+use thresig_sidecar::auth::ClientRequest;
 use thresig_sidecar::coordinator::{Coordinator, NodeCallError, NodeClient};
 use thresig_sidecar::envelope::{self, SignedStatement};
 use thresig_sidecar::frost_ops;
 use thresig_sidecar::identity::NodeIdentity;
 use thresig_sidecar::keyprovider::FileKeyProvider;
-use thresig_sidecar::layout::{ClusterLayout, read_certified_key};
+use thresig_sidecar::layout::ClusterLayout;
 use thresig_sidecar::manifest::Manifest;
+use thresig_sidecar::pki::CoordinatorRole;
 use thresig_sidecar::protocol::{
     DkgRound3Request, SignRound1Request, SignRound2Request, paths, purposes,
 };
@@ -24,15 +26,7 @@ use thresig_sidecar::scheme::{Tweak, WalletScheme};
 type Ed = frost_ed25519::Ed25519Sha512;
 
 fn client(dir: &std::path::Path) -> NodeClient {
-    let layout = ClusterLayout::new(dir);
-    let manifest = Manifest::load(&layout.manifest()).unwrap();
-    let ca = std::fs::read_to_string(layout.ca_cert()).unwrap();
-    let identity = read_certified_key(
-        &layout.coordinator_dir().join("cert.pem"),
-        &layout.coordinator_dir().join("key.pem"),
-    )
-    .unwrap();
-    NodeClient::new(manifest, &ca, &identity).unwrap()
+    support::node_client(dir, CoordinatorRole::All)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -49,12 +43,14 @@ async fn commit(
     session: &str,
     wallet: &str,
     message: &[u8],
+    authorization: &ClientRequest,
 ) -> (u16, Vec<u8>) {
     let request = SignRound1Request {
         session: session.into(),
         wallet_id: wallet.into(),
         message: hex::encode(message),
         tweak: Tweak::None,
+        authorization: authorization.clone(),
     };
     let statement: SignedStatement = client
         .call(
@@ -113,10 +109,15 @@ fn replayed_or_altered_round_two_requests_are_refused_even_across_a_restart() {
     let client = client(&dir);
     let runtime = runtime();
     let session = "replay-session-1";
+    let authorization = devnet.signed_request(
+        "thresig_signMessage",
+        json!({ "walletId": wallet, "message": format!("0x{}", hex::encode(&message)) }),
+    );
     let package = runtime.block_on(async {
         let mut commitments = BTreeMap::new();
         for node in ["node-1", "node-2"] {
-            let (index, payload) = commit(&client, node, session, &wallet, &message).await;
+            let (index, payload) =
+                commit(&client, node, session, &wallet, &message, &authorization).await;
             commitments.insert(index, payload);
         }
         // An altered package (another message) is refused, and leaves the nonces unused.
@@ -193,8 +194,17 @@ fn nothing_the_coordinator_relays_during_a_dkg_contains_a_share() {
             sink.lock().unwrap().push((path.to_owned(), bytes.to_vec()))
         }));
     let runtime = runtime();
+    let authorization = devnet.signed_request(
+        "thresig_createWallet",
+        json!({ "scheme": "frost-secp256k1-tr" }),
+    );
     let wallet = runtime
-        .block_on(coordinator.create_wallet(WalletScheme::FrostSecp256k1Tr, None, None))
+        .block_on(coordinator.create_wallet(
+            WalletScheme::FrostSecp256k1Tr,
+            None,
+            None,
+            &authorization,
+        ))
         .unwrap();
     let captured = captured.lock().unwrap().clone();
     assert!(captured.iter().any(|(path, _)| path == paths::DKG_ROUND3));

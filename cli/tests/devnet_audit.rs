@@ -59,6 +59,20 @@ fn the_audit_chain_verifies_after_a_workload_and_reports_a_changed_byte() {
         && record["walletId"] == id
         && record["outcome"] == "ok"
         && record["messageDigest"].as_str().unwrap().len() == 64));
+    // Each record names the client key that authorised it and its request id, one per request.
+    let client = devnet.client_key().public_hex();
+    assert!(
+        node_1
+            .iter()
+            .all(|record| record["client"] == client.as_str())
+    );
+    let mut request_ids: Vec<&str> = node_1
+        .iter()
+        .map(|record| record["requestId"].as_str().unwrap())
+        .collect();
+    request_ids.sort();
+    request_ids.dedup();
+    assert_eq!(request_ids.len(), node_1.len(), "{node_1:?}");
     assert!(stdout.contains(&format!("node-1: {} records, chain intact", node_1.len())));
 
     // One changed byte in the second record of node-1's log is found there.

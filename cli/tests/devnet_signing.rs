@@ -4,10 +4,9 @@
 
 mod support;
 
-use ed25519_dalek::Verifier as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{Devnet, unhex};
+use support::{Devnet, unhex, verify_bip340, verify_ed25519};
 
 fn tagged_hash(tag: &str, data: &[u8]) -> [u8; 32] {
     let tag = Sha256::digest(tag.as_bytes());
@@ -25,19 +24,6 @@ fn bip86_output_key(internal: &[u8]) -> [u8; 32] {
     let key = secp256k1::XOnlyPublicKey::from_byte_array(internal.try_into().unwrap()).unwrap();
     let tweak = secp256k1::Scalar::from_be_bytes(tagged_hash("TapTweak", internal)).unwrap();
     key.add_tweak(&secp, &tweak).unwrap().0.serialize()
-}
-
-fn verify_bip340(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
-    let secp = secp256k1::Secp256k1::verification_only();
-    let key = secp256k1::XOnlyPublicKey::from_byte_array(key.try_into().unwrap()).unwrap();
-    let signature = secp256k1::schnorr::Signature::from_byte_array(signature.try_into().unwrap());
-    secp.verify_schnorr(&signature, message, &key).is_ok()
-}
-
-fn verify_ed25519(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
-    let key = ed25519_dalek::VerifyingKey::from_bytes(key.try_into().unwrap()).unwrap();
-    let signature = ed25519_dalek::Signature::from_slice(signature).unwrap();
-    key.verify_strict(message, &signature).is_ok() && key.verify(message, &signature).is_ok()
 }
 
 fn sign(devnet: &Devnet, wallet: &str, message: &[u8], tweak: Option<&str>) -> Value {

@@ -5,6 +5,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use thiserror::Error;
 
+use crate::auth::{AUTHORIZED_METHODS, ClientKey, DEFAULT_VALIDITY_SECS};
+
 /// A call that did not produce a result.
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -42,11 +44,13 @@ pub struct RpcError {
     pub data: Option<Value>,
 }
 
-/// A client of one coordinator.
+/// A client of one coordinator. With a client key, it signs the requests that need a client
+/// signature (createWallet, deriveWallet, signMessage, signTransaction).
 #[derive(Debug, Clone)]
 pub struct RpcClient {
     http: reqwest::Client,
     url: String,
+    key: Option<std::sync::Arc<ClientKey>>,
 }
 
 impl RpcClient {
@@ -62,7 +66,18 @@ impl RpcClient {
                 url: url.clone(),
                 reason: error.to_string(),
             })?;
-        Ok(RpcClient { http, url })
+        Ok(RpcClient {
+            http,
+            url,
+            key: None,
+        })
+    }
+
+    /// Signs the requests that need it with `key`, each with a fresh request id valid for
+    /// [`DEFAULT_VALIDITY_SECS`].
+    pub fn with_client_key(mut self, key: ClientKey) -> Self {
+        self.key = Some(std::sync::Arc::new(key));
+        self
     }
 
     /// The coordinator's URL.
@@ -72,6 +87,15 @@ impl RpcClient {
 
     /// Calls `method` with by-name `params` and returns its result.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        let params = match &self.key {
+            Some(key) if AUTHORIZED_METHODS.contains(&method) && params.is_object() => key
+                .authorize(method, &params, DEFAULT_VALIDITY_SECS)
+                .map_err(|error| ClientError::Transport {
+                    url: self.url.clone(),
+                    reason: format!("signing the request: {error}"),
+                })?,
+            _ => params,
+        };
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
         let transport = |error: reqwest::Error| ClientError::Transport {
             url: self.url.clone(),

@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::addresses;
+use crate::auth::{self, ClientRequest};
 use crate::envelope::{self, SealedEnvelope, SignedStatement};
 use crate::frost_ops::{self, FrostOpError};
 use crate::manifest::Manifest;
-use crate::pki::{self, CertifiedKey};
+use crate::pki::{self, CertifiedKey, CoordinatorRole};
 use crate::protocol::*;
 use crate::scheme::{Tweak, WalletScheme};
 use crate::store::WalletRecord;
@@ -98,6 +99,13 @@ pub enum CoordinatorError {
     /// The session took too long.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// The client's signed request is missing, invalid, expired, replayed or does not cover
+    /// what was asked (said by the coordinator or by a node).
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// This coordinator's role does not allow the method (said by the coordinator or a node).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// Anything else.
     #[error("internal error: {0}")]
     Internal(String),
@@ -113,6 +121,12 @@ impl From<NodeCallError> for CoordinatorError {
                         .trim_start_matches("unknown wallet ")
                         .to_owned(),
                 )
+            }
+            NodeCallError::Refused { node, body, .. } if body.kind == "unauthorized" => {
+                CoordinatorError::Unauthorized(format!("{node} refused: {}", body.message))
+            }
+            NodeCallError::Refused { node, body, .. } if body.kind == "forbidden" => {
+                CoordinatorError::Forbidden(format!("{node} refused: {}", body.message))
             }
             NodeCallError::Refused { node, body, .. } => CoordinatorError::Abort {
                 node,
@@ -138,6 +152,7 @@ impl From<NodeCallError> for CoordinatorError {
 pub struct NodeClient {
     http: reqwest::Client,
     manifest: Arc<Manifest>,
+    role: Option<CoordinatorRole>,
 }
 
 impl NodeClient {
@@ -154,7 +169,13 @@ impl NodeClient {
         Ok(Self {
             http,
             manifest: Arc::new(manifest),
+            role: pki::coordinator_role_of_pem(&identity.cert_pem),
         })
+    }
+
+    /// The coordinator role the client certificate carries, if any.
+    pub fn role(&self) -> Option<CoordinatorRole> {
+        self.role
     }
 
     /// The manifest.
@@ -348,6 +369,41 @@ impl Coordinator {
         self.client.manifest()
     }
 
+    /// Every node's id, in manifest order.
+    fn node_ids(&self) -> Vec<String> {
+        self.manifest()
+            .nodes
+            .iter()
+            .map(|node| node.id.clone())
+            .collect()
+    }
+
+    /// Checks, before any node is asked, that this coordinator's role allows the method and
+    /// that the client's request verifies; the nodes check both again themselves.
+    pub fn check_request(
+        &self,
+        request: &ClientRequest,
+        allowed: fn(CoordinatorRole) -> bool,
+    ) -> Result<auth::VerifiedRequest, CoordinatorError> {
+        match self.client.role() {
+            Some(role) if allowed(role) => {}
+            Some(role) => {
+                return Err(CoordinatorError::Forbidden(format!(
+                    "this coordinator has role {}, which does not serve {}",
+                    role.name(),
+                    request.method
+                )));
+            }
+            None => {
+                return Err(CoordinatorError::Forbidden(
+                    "this coordinator's certificate carries no role".into(),
+                ));
+            }
+        }
+        auth::verify(request, &self.manifest().client_keys(), auth::now_secs())
+            .map_err(|error| CoordinatorError::Unauthorized(error.to_string()))
+    }
+
     fn observe<T: Serialize>(&self, path: &str, payload: &T) {
         if let Some(observer) = &self.observer
             && let Ok(bytes) = serde_json::to_vec(payload)
@@ -376,12 +432,7 @@ impl Coordinator {
 
     /// `thresig_health`.
     pub async fn health(&self) -> HealthView {
-        let all: Vec<String> = self
-            .manifest()
-            .nodes
-            .iter()
-            .map(|node| node.id.clone())
-            .collect();
+        let all = self.node_ids();
         let (reachable, _) = self.probe(&all).await;
         let threshold = self.manifest().threshold;
         HealthView {
@@ -408,10 +459,14 @@ impl Coordinator {
         scheme: WalletScheme,
         threshold: Option<u16>,
         parties: Option<u16>,
+        authorization: &ClientRequest,
     ) -> Result<WalletView, CoordinatorError> {
         let n = self.manifest().nodes.len();
         let parties = usize::from(parties.unwrap_or(n as u16));
-        let threshold = threshold.unwrap_or(self.manifest().threshold.min(parties as u16));
+        let threshold = threshold.unwrap_or(crate::requests::default_threshold(
+            self.manifest().threshold,
+            parties as u16,
+        ));
         if parties < 2 || parties > n {
             return Err(CoordinatorError::InvalidParams(format!(
                 "parties must be between 2 and the cluster's {n} nodes, got {parties}"
@@ -422,12 +477,7 @@ impl Coordinator {
                 "threshold must be between 2 and parties ({parties}), got {threshold}"
             )));
         }
-        let all: Vec<String> = self
-            .manifest()
-            .nodes
-            .iter()
-            .map(|node| node.id.clone())
-            .collect();
+        let all = self.node_ids();
         let (reachable, unreachable) = self.probe(&all).await;
         if reachable.len() < parties {
             return Err(CoordinatorError::NotEnoughNodes {
@@ -437,18 +487,90 @@ impl Coordinator {
             });
         }
         let chosen: Vec<String> = reachable.into_iter().take(parties).collect();
+        let record = self
+            .dkg_with_timeout(scheme, threshold, &chosen, authorization)
+            .await?;
+        // The wallet as the nodes stored it, so createWallet and getWallet agree exactly.
+        self.view(&record)
+    }
+
+    /// `thresig_deriveWallet`: the wallet the passphrase gives with every node's root key.
+    /// If every node already holds it, it is returned; otherwise a DKG whose randomness each
+    /// node derives from its root key and the passphrase makes it (again).
+    pub async fn derive_wallet(
+        &self,
+        scheme: WalletScheme,
+        threshold: Option<u16>,
+        authorization: &ClientRequest,
+    ) -> Result<WalletView, CoordinatorError> {
+        let threshold = threshold.unwrap_or(self.manifest().threshold);
+        let n = self.manifest().nodes.len();
+        if threshold < 2 || usize::from(threshold) > n {
+            return Err(CoordinatorError::InvalidParams(format!(
+                "threshold must be between 2 and the cluster's {n} nodes, got {threshold}"
+            )));
+        }
+        let all = self.node_ids();
+        let (reachable, unreachable) = self.probe(&all).await;
+        if !unreachable.is_empty() {
+            // A derivation gives every node a share, so all of them must take part.
+            return Err(CoordinatorError::NotEnoughNodes {
+                needed: n,
+                reachable,
+                unreachable,
+            });
+        }
+        let lookup = DeriveLookupRequest {
+            authorization: authorization.clone(),
+        };
+        let found: Vec<DeriveLookupResponse> = self
+            .all(&all, paths::DERIVE_LOOKUP, |_| lookup.clone())
+            .await?;
+        let mut held: Option<WalletRecord> = None;
+        let mut everywhere = true;
+        for (node, answer) in all.iter().zip(found) {
+            match (answer.wallet, &mut held) {
+                (None, _) => everywhere = false,
+                (Some(record), None) => held = Some(record),
+                (Some(record), Some(first)) if record.wallet_id == first.wallet_id => {
+                    merge_record(first, record, node)?
+                }
+                (Some(_), Some(_)) => everywhere = false,
+            }
+        }
+        if let (true, Some(record)) = (everywhere, held) {
+            return self.view(&record);
+        }
+        let record = self
+            .dkg_with_timeout(scheme, threshold, &all, authorization)
+            .await?;
+        self.view(&record)
+    }
+
+    async fn dkg_with_timeout(
+        &self,
+        scheme: WalletScheme,
+        threshold: u16,
+        parties: &[String],
+        authorization: &ClientRequest,
+    ) -> Result<WalletRecord, CoordinatorError> {
         let wallet_id = format!("w-{}", uuid::Uuid::new_v4().simple());
         let session = uuid::Uuid::new_v4().to_string();
-        let run = self.run_dkg(&session, &wallet_id, scheme, threshold, &chosen);
-        let record = tokio::time::timeout(SESSION_TIMEOUT, run)
+        let run = self.run_dkg(
+            &session,
+            &wallet_id,
+            scheme,
+            threshold,
+            parties,
+            authorization,
+        );
+        tokio::time::timeout(SESSION_TIMEOUT, run)
             .await
             .map_err(|_| {
                 CoordinatorError::Timeout(format!(
                     "DKG session {session} took longer than {SESSION_TIMEOUT:?}"
                 ))
-            })??;
-        // The wallet as the nodes stored it, so createWallet and getWallet agree exactly.
-        self.view(&record)
+            })?
     }
 
     async fn run_dkg(
@@ -458,6 +580,7 @@ impl Coordinator {
         scheme: WalletScheme,
         threshold: u16,
         parties: &[String],
+        authorization: &ClientRequest,
     ) -> Result<WalletRecord, CoordinatorError> {
         let round1_request = DkgRound1Request {
             session: session.to_owned(),
@@ -465,6 +588,7 @@ impl Coordinator {
             scheme,
             threshold,
             parties: parties.to_vec(),
+            authorization: authorization.clone(),
         };
         let round1: Vec<SignedStatement> = self
             .all(parties, paths::DKG_ROUND1, |_| round1_request.clone())
@@ -587,12 +711,7 @@ impl Coordinator {
         &self,
         wallet_id: &str,
     ) -> Result<LocatedWallet, CoordinatorError> {
-        let all: Vec<String> = self
-            .manifest()
-            .nodes
-            .iter()
-            .map(|node| node.id.clone())
-            .collect();
+        let all = self.node_ids();
         let request = WalletGetRequest {
             wallet_id: wallet_id.to_owned(),
         };
@@ -653,12 +772,7 @@ impl Coordinator {
         cursor: Option<String>,
         limit: usize,
     ) -> Result<(Vec<WalletView>, Option<String>), CoordinatorError> {
-        let all: Vec<String> = self
-            .manifest()
-            .nodes
-            .iter()
-            .map(|node| node.id.clone())
-            .collect();
+        let all = self.node_ids();
         let request = WalletListRequest { cursor, limit };
         let answers = join_all(all.iter().map(|node| {
             self.client.call::<_, WalletListResponse>(
@@ -751,9 +865,12 @@ impl Coordinator {
         wallet_id: &str,
         message: &[u8],
         tweak: Tweak,
+        authorization: &ClientRequest,
     ) -> Result<SignatureView, CoordinatorError> {
         let wallet = self.locate_wallet(wallet_id).await?;
-        let signed = self.sign_with_record(&wallet, message, tweak).await?;
+        let signed = self
+            .sign_with_record(&wallet, message, tweak, authorization)
+            .await?;
         Ok(SignatureView {
             signature: format!("0x{}", hex::encode(signed.signature)),
             public_key: format!("0x{}", hex::encode(&signed.public_key)),
@@ -768,6 +885,7 @@ impl Coordinator {
         wallet: &LocatedWallet,
         message: &[u8],
         tweak: Tweak,
+        authorization: &ClientRequest,
     ) -> Result<Signed, CoordinatorError> {
         let record = &wallet.record;
         let scheme: WalletScheme = record.scheme.parse().map_err(CoordinatorError::Internal)?;
@@ -788,7 +906,14 @@ impl Coordinator {
         let session = uuid::Uuid::new_v4().to_string();
         tokio::time::timeout(
             SESSION_TIMEOUT,
-            self.run_signing(&session, record, scheme, &signers, message, tweak),
+            self.run_signing(
+                &session,
+                record,
+                scheme,
+                &signers,
+                (message, tweak),
+                authorization,
+            ),
         )
         .await
         .map_err(|_| {
@@ -804,14 +929,15 @@ impl Coordinator {
         record: &WalletRecord,
         scheme: WalletScheme,
         signers: &[String],
-        message: &[u8],
-        tweak: Tweak,
+        (message, tweak): (&[u8], Tweak),
+        authorization: &ClientRequest,
     ) -> Result<Signed, CoordinatorError> {
         let round1_request = SignRound1Request {
             session: session.to_owned(),
             wallet_id: record.wallet_id.clone(),
             message: hex::encode(message),
             tweak,
+            authorization: authorization.clone(),
         };
         let statements: Vec<SignedStatement> = self
             .all(signers, paths::SIGN_ROUND1, |_| round1_request.clone())
@@ -954,6 +1080,8 @@ pub struct CoordinatorOptions {
     pub key: std::path::PathBuf,
     /// Where to serve JSON-RPC.
     pub listen: std::net::SocketAddr,
+    /// The role this coordinator serves; its certificate must carry the same.
+    pub role: CoordinatorRole,
 }
 
 /// Runs a coordinator until SIGINT or SIGTERM.
@@ -962,6 +1090,15 @@ pub async fn run(options: CoordinatorOptions) -> Result<(), String> {
     let ca = std::fs::read_to_string(&options.ca_cert)
         .map_err(|error| format!("CA certificate {}: {error}", options.ca_cert.display()))?;
     let identity = crate::layout::read_certified_key(&options.cert, &options.key)?;
+    let certified = pki::coordinator_role_of_pem(&identity.cert_pem);
+    if certified != Some(options.role) {
+        return Err(format!(
+            "--role {} but the certificate {} carries {}",
+            options.role.name(),
+            options.cert.display(),
+            certified.map_or("no coordinator role", CoordinatorRole::name)
+        ));
+    }
     let coordinator = Coordinator::new(NodeClient::new(manifest, &ca, &identity)?)?;
     let (handle, address) = crate::rpc::serve(Arc::new(coordinator), options.listen).await?;
     tracing::info!(%address, "coordinator serving JSON-RPC");

@@ -15,11 +15,12 @@ use serde_json::json;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
+use crate::auth::ClientKey;
 use crate::identity::{NodeIdentity, PublicIdentity};
 use crate::keyprovider::FileKeyProvider;
 use crate::layout::{ClusterLayout, NodeLayout};
-use crate::manifest::{Manifest, NodeEntry};
-use crate::pki::{self, Role};
+use crate::manifest::{ClientEntry, Manifest, NodeEntry};
+use crate::pki::{self, CoordinatorRole, Role};
 
 /// The devnet could not start or run.
 #[derive(Debug, Error)]
@@ -145,22 +146,27 @@ pub fn init_cluster(
             .map_err(|error| DevnetError::Setup(format!("creating {}: {error}", path.display())))
     };
     mkdir(&layout.ca_dir())?;
-    mkdir(&layout.coordinator_dir())?;
     let ca = pki::generate_ca().map_err(|error| DevnetError::Setup(error.to_string()))?;
     write(&layout.ca_cert(), ca.cert_pem.as_bytes(), false)?;
     write(&layout.ca_key(), ca.key_pem.as_bytes(), true)?;
-    let coordinator = pki::issue(&ca, "coordinator", Role::Coordinator)
-        .map_err(|error| DevnetError::Setup(error.to_string()))?;
-    write(
-        &layout.coordinator_dir().join("cert.pem"),
-        coordinator.cert_pem.as_bytes(),
-        false,
-    )?;
-    write(
-        &layout.coordinator_dir().join("key.pem"),
-        coordinator.key_pem.as_bytes(),
-        true,
-    )?;
+    for role in CoordinatorRole::ALL {
+        let dir = layout.coordinator_dir_for(role);
+        mkdir(&dir)?;
+        let coordinator = pki::issue(&ca, "coordinator", Role::Coordinator(role))
+            .map_err(|error| DevnetError::Setup(error.to_string()))?;
+        write(
+            &dir.join("cert.pem"),
+            coordinator.cert_pem.as_bytes(),
+            false,
+        )?;
+        write(&dir.join("key.pem"), coordinator.key_pem.as_bytes(), true)?;
+    }
+    let client_key = layout.client_key();
+    if let Some(dir) = client_key.parent() {
+        mkdir(dir)?;
+    }
+    let client = ClientKey::generate();
+    client.save(&client_key).map_err(DevnetError::Setup)?;
     let mut entries = Vec::new();
     for index in 1..=nodes {
         let id = format!("node-{index}");
@@ -186,6 +192,10 @@ pub fn init_cluster(
         threshold,
         bitcoin_network: network.to_owned(),
         nodes: entries,
+        clients: vec![ClientEntry {
+            name: "devnet-client".into(),
+            public_key: client.public_hex(),
+        }],
     };
     manifest.check().map_err(DevnetError::Setup)?;
     manifest

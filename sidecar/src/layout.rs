@@ -4,7 +4,9 @@
 //! ```text
 //! DIR/cluster.json               the manifest
 //! DIR/ca/ca.pem, ca.key          the cluster CA (the key only where certificates are issued)
-//! DIR/coordinator/cert.pem, key.pem
+//! DIR/coordinator/cert.pem, key.pem            the coordinator certificate with role `all`
+//! DIR/coordinator-address/, coordinator-signing/  certificates for split coordinator roles
+//! DIR/client/client.key          the devnet client's Ed25519 key (its public key: cluster.json)
 //! DIR/node-1/root.key            the node's key file (passphrase-encrypted root secret)
 //! DIR/node-1/passphrase          devnet only: the key file's passphrase
 //! DIR/node-1/softhsm2.conf,      with --hsm softhsm instead of the key file: the node's own
@@ -17,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::pki::CertifiedKey;
+use crate::pki::{CertifiedKey, CoordinatorRole};
 
 /// A cluster directory.
 #[derive(Debug, Clone)]
@@ -56,9 +58,23 @@ impl ClusterLayout {
         self.ca_dir().join("ca.key")
     }
 
-    /// The coordinator's directory.
+    /// The directory of the coordinator with every role (cert.pem, key.pem).
     pub fn coordinator_dir(&self) -> PathBuf {
-        self.root.join("coordinator")
+        self.coordinator_dir_for(CoordinatorRole::All)
+    }
+
+    /// The directory of a coordinator with `role`: `coordinator/` for all,
+    /// `coordinator-address/` and `coordinator-signing/` for the others.
+    pub fn coordinator_dir_for(&self, role: CoordinatorRole) -> PathBuf {
+        match role {
+            CoordinatorRole::All => self.root.join("coordinator"),
+            role => self.root.join(format!("coordinator-{}", role.name())),
+        }
+    }
+
+    /// The devnet client's key file (hex Ed25519 secret; its public key is in the manifest).
+    pub fn client_key(&self) -> PathBuf {
+        self.root.join("client").join("client.key")
     }
 
     /// A node's layout.

@@ -8,6 +8,7 @@
 
 pub mod addresses;
 pub mod audit;
+pub mod auth;
 pub mod client;
 pub mod coordinator;
 pub mod devnet;
@@ -22,6 +23,7 @@ pub mod manifest;
 pub mod node;
 pub mod pki;
 pub mod protocol;
+pub mod requests;
 pub mod rpc;
 pub mod scheme;
 pub mod sealing;

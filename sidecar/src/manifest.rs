@@ -44,6 +44,16 @@ pub struct NodeEntry {
     pub identity: PublicIdentity,
 }
 
+/// A client key allowed to create wallets and ask for signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEntry {
+    /// A name for people, e.g. `bridge-operator`.
+    pub name: String,
+    /// The client's Ed25519 public key, hex.
+    pub public_key: String,
+}
+
 /// The cluster manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +66,10 @@ pub struct Manifest {
     pub bitcoin_network: String,
     /// The signer nodes.
     pub nodes: Vec<NodeEntry>,
+    /// The client keys whose signed requests the nodes accept (docs/sidecar.md, "Client
+    /// authorization").
+    #[serde(default)]
+    pub clients: Vec<ClientEntry>,
 }
 
 impl Manifest {
@@ -133,8 +147,28 @@ impl Manifest {
                 return Err(format!("node {} has malformed identity keys", node.id));
             }
         }
+        for client in &self.clients {
+            let key = hex::decode(&client.public_key)
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok());
+            if key.is_none() {
+                return Err(format!(
+                    "client {} has a malformed public key (expected 32 bytes of hex, Ed25519)",
+                    client.name
+                ));
+            }
+        }
         crate::addresses::bitcoin_network(&self.bitcoin_network)?;
         Ok(())
+    }
+
+    /// The authorised client keys, hex.
+    pub fn client_keys(&self) -> Vec<String> {
+        self.clients
+            .iter()
+            .map(|client| client.public_key.to_ascii_lowercase())
+            .collect()
     }
 
     /// The node with `id`.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -18,16 +19,25 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use zeroize::Zeroizing;
+
 use crate::audit::{self, AuditEntry, AuditEvent, AuditLog};
+use crate::auth::{self, ClientRequest, VerifiedRequest};
 use crate::envelope::{self, SealedEnvelope, SignedStatement};
 use crate::frost_ops::{self, DkgSecret, FrostOpError};
 use crate::identity::NodeIdentity;
 use crate::keyprovider::KeyProvider;
 use crate::layout::NodeLayout;
 use crate::manifest::Manifest;
+use crate::pki::CoordinatorRole;
 use crate::protocol::*;
+use crate::requests::{
+    self, CreateWalletParams, DeriveWalletParams, SignMessageParams, SignTransactionParams,
+};
 use crate::scheme::{Tweak, WalletScheme};
-use crate::store::{NodeStore, StoreError, WalletRecord};
+use crate::store::{NodeStore, PendingSignature, RequestClaim, StoreError, WalletRecord};
 use crate::with_ciphersuite;
 
 /// How long an unfinished DKG may wait for its next round.
@@ -78,6 +88,14 @@ impl NodeError {
         error
     }
 
+    fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
@@ -105,7 +123,39 @@ struct DkgSession {
     parties: Vec<String>,
     started: Instant,
     own_round1: Vec<u8>,
+    /// The client request that asked for the DKG.
+    client: String,
+    request_id: String,
+    /// For a passphrase derivation, its tag (recorded with the wallet once confirmed).
+    derive_tag: Option<String>,
     step: DkgStep,
+}
+
+/// The coordinator role of a connection's client certificate (none: the certificate carries
+/// no role, and the connection may only read).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerRole(pub Option<CoordinatorRole>);
+
+impl PeerRole {
+    fn require(self, allowed: fn(CoordinatorRole) -> bool, what: &str) -> Result<(), NodeError> {
+        match self.0 {
+            Some(role) if allowed(role) => Ok(()),
+            Some(role) => Err(NodeError::forbidden(format!(
+                "a coordinator with role {} may not {what}",
+                role.name()
+            ))),
+            None => Err(NodeError::forbidden(format!(
+                "the client certificate carries no coordinator role, so it may not {what}"
+            ))),
+        }
+    }
+}
+
+/// A passphrase derivation at this node: the DKG randomness and the index tag, both HMACs of
+/// the request under the node's root key.
+struct Derivation {
+    seed: Zeroizing<[u8; 32]>,
+    tag: String,
 }
 
 enum DkgStep {
@@ -128,6 +178,9 @@ pub struct NodeState {
     identity: NodeIdentity,
     store: NodeStore,
     audit: AuditLog,
+    /// The root of key material: derivations need it at request time.
+    provider: Box<dyn KeyProvider>,
+    client_keys: Vec<String>,
     dkg: Mutex<HashMap<String, DkgSession>>,
     /// Serialises round 2 so a session's nonces are consumed exactly once.
     round2: tokio::sync::Mutex<()>,
@@ -139,7 +192,7 @@ impl NodeState {
         layout: &NodeLayout,
         manifest: Manifest,
         node_id: &str,
-        provider: &dyn KeyProvider,
+        provider: Box<dyn KeyProvider>,
     ) -> Result<Self, NodeStartError> {
         let entry = manifest
             .node(node_id)
@@ -147,24 +200,29 @@ impl NodeState {
                 NodeStartError::Setup(format!("node {node_id} is not in the cluster manifest"))
             })?
             .clone();
-        let identity = NodeIdentity::load(&layout.identity_file(), node_id, provider)
+        let identity = NodeIdentity::load(&layout.identity_file(), node_id, provider.as_ref())
             .map_err(|error| NodeStartError::Setup(error.to_string()))?;
         if identity.public() != entry.identity {
             return Err(NodeStartError::Setup(format!(
                 "node {node_id}'s identity key does not match the cluster manifest"
             )));
         }
-        let store = NodeStore::open(&layout.db_dir(), node_id, provider)
+        let store = NodeStore::open(&layout.db_dir(), node_id, provider.as_ref())
             .map_err(|error| NodeStartError::Setup(format!("opening the store: {error}")))?;
+        store
+            .prune_requests(auth::now_secs())
+            .map_err(|error| NodeStartError::Setup(format!("pruning request ids: {error}")))?;
         let audit = AuditLog::open(&layout.audit_log(), node_id, &identity)
             .map_err(|error| NodeStartError::Setup(error.to_string()))?;
         Ok(Self {
             node_id: node_id.to_owned(),
             index: entry.index,
+            client_keys: manifest.client_keys(),
             manifest,
             identity,
             store,
             audit,
+            provider,
             dkg: Mutex::new(HashMap::new()),
             round2: tokio::sync::Mutex::new(()),
         })
@@ -219,10 +277,185 @@ impl NodeState {
     }
 }
 
+impl NodeState {
+    /// Checks the client's signed request: one of `methods`, a known key, a valid signature,
+    /// not expired.
+    fn authorize(
+        &self,
+        request: &ClientRequest,
+        methods: &[&str],
+    ) -> Result<VerifiedRequest, NodeError> {
+        if !methods.contains(&request.method.as_str()) {
+            return Err(NodeError::unauthorized(format!(
+                "the client's request is {}, which does not authorise this (needs {})",
+                request.method,
+                methods.join(" or ")
+            )));
+        }
+        auth::verify(request, &self.client_keys, auth::now_secs())
+            .map_err(|error| NodeError::unauthorized(error.to_string()))
+    }
+
+    /// Uses the request id for `scope` once; a second use is a replay.
+    fn claim(&self, verified: &VerifiedRequest, scope: &str) -> Result<(), NodeError> {
+        claimed(
+            verified,
+            self.store.claim_request(&request_claim(verified, scope))?,
+        )
+    }
+
+    /// The derivation of a `thresig_deriveWallet` request at this node.
+    fn derivation(
+        &self,
+        params: &DeriveWalletParams,
+        scheme: WalletScheme,
+        threshold: u16,
+    ) -> Result<Derivation, NodeError> {
+        let parties = self.manifest.nodes.len() as u16;
+        let input = |purpose: &[u8]| {
+            Zeroizing::new(crate::sealing::binding(&[
+                b"thresig/derive-wallet/v1",
+                purpose,
+                scheme.name().as_bytes(),
+                &threshold.to_be_bytes(),
+                &parties.to_be_bytes(),
+                params.passphrase.as_bytes(),
+            ]))
+        };
+        let hsm = |error: crate::keyprovider::KeyProviderError| {
+            NodeError::internal(format!("key provider: {error}"))
+        };
+        let seed = self.provider.hmac_sha256(&input(b"seed")).map_err(hsm)?;
+        let tag = self.provider.hmac_sha256(&input(b"tag")).map_err(hsm)?;
+        Ok(Derivation {
+            seed,
+            tag: hex::encode(&tag[..]),
+        })
+    }
+
+    /// What a signed DKG request authorises, checked against the coordinator's round-1
+    /// request: the scheme, the threshold and the parties must be what the client asked for.
+    fn authorize_dkg(
+        &self,
+        request: &DkgRound1Request,
+    ) -> Result<(VerifiedRequest, Option<Derivation>), NodeError> {
+        let verified = self.authorize(
+            &request.authorization,
+            &["thresig_createWallet", "thresig_deriveWallet"],
+        )?;
+        let mismatch = |what: String| NodeError::unauthorized(format!("the client's {what}"));
+        let n = self.manifest.nodes.len() as u16;
+        let parties = request.parties.len() as u16;
+        let (scheme, threshold, derivation) = if verified.method == "thresig_createWallet" {
+            let params: CreateWalletParams = serde_json::from_value(verified.params.clone())
+                .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
+            let wanted = params.parties.unwrap_or(n);
+            if wanted != parties {
+                return Err(mismatch(format!(
+                    "request asks for {wanted} parties, the DKG has {parties}"
+                )));
+            }
+            let threshold = params.threshold.unwrap_or(requests::default_threshold(
+                self.manifest.threshold,
+                parties,
+            ));
+            (params.scheme.clone(), threshold, None)
+        } else {
+            let params: DeriveWalletParams = serde_json::from_value(verified.params.clone())
+                .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
+            if parties != n {
+                return Err(mismatch(format!(
+                    "derivation involves all {n} nodes, the DKG has {parties}"
+                )));
+            }
+            let threshold = params.threshold.unwrap_or(self.manifest.threshold);
+            let derivation = self.derivation(&params, request.scheme, threshold)?;
+            (params.scheme.clone(), threshold, Some(derivation))
+        };
+        if scheme != request.scheme.name() {
+            return Err(mismatch(format!(
+                "request is for scheme {scheme}, the DKG for {}",
+                request.scheme
+            )));
+        }
+        if threshold != request.threshold {
+            return Err(mismatch(format!(
+                "request is for threshold {threshold}, the DKG for {}",
+                request.threshold
+            )));
+        }
+        Ok((verified, derivation))
+    }
+
+    /// Checks that the client's signed request covers signing `message` (hex) with `tweak`
+    /// under `record`'s wallet; returns the verified request.
+    fn authorize_signature(
+        &self,
+        request: &SignRound1Request,
+        record: &WalletRecord,
+    ) -> Result<VerifiedRequest, NodeError> {
+        let verified = self.authorize(
+            &request.authorization,
+            &["thresig_signMessage", "thresig_signTransaction"],
+        )?;
+        let mismatch = |what: String| NodeError::unauthorized(format!("the client's {what}"));
+        let message = hex::decode(&request.message)
+            .map_err(|error| NodeError::bad_request(format!("message: {error}")))?;
+        let wallet_id = verified.params["walletId"].as_str().unwrap_or_default();
+        if wallet_id != record.wallet_id {
+            return Err(mismatch(format!(
+                "request is for wallet {wallet_id}, not {}",
+                record.wallet_id
+            )));
+        }
+        let covered = if verified.method == "thresig_signMessage" {
+            let params: SignMessageParams = serde_json::from_value(verified.params.clone())
+                .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
+            let tweak = requests::parse_tweak(params.tweak.as_deref()).map_err(mismatch)?;
+            let signed = requests::decode_hex(&params.message)
+                .map_err(|error| mismatch(format!("message is not hex: {error}")))?;
+            signed == message && tweak == request.tweak
+        } else {
+            let params: SignTransactionParams = serde_json::from_value(verified.params.clone())
+                .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
+            crate::transactions::messages_to_sign(record, &params)
+                .map_err(|error| mismatch(format!("transaction: {error}")))?
+                .contains(&(message, request.tweak))
+        };
+        if !covered {
+            return Err(mismatch(
+                "request does not ask for this message to be signed with this tweak".into(),
+            ));
+        }
+        Ok(verified)
+    }
+}
+
+fn request_claim<'a>(verified: &'a VerifiedRequest, scope: &'a str) -> RequestClaim<'a> {
+    RequestClaim {
+        client: &verified.client,
+        request_id: &verified.request_id,
+        scope,
+        expires_at: verified.expires_at,
+    }
+}
+
+/// A claim that was refused is a replay.
+fn claimed(verified: &VerifiedRequest, fresh: bool) -> Result<(), NodeError> {
+    if fresh {
+        Ok(())
+    } else {
+        Err(NodeError::unauthorized(
+            auth::AuthError::Replayed(verified.request_id.clone()).to_string(),
+        ))
+    }
+}
+
 /// The router of the node API.
 pub fn router(state: Arc<NodeState>) -> Router {
     Router::new()
         .route(paths::HEALTH, post(health))
+        .route(paths::DERIVE_LOOKUP, post(derive_lookup))
         .route(paths::DKG_ROUND1, post(dkg_round1))
         .route(paths::DKG_ROUND2, post(dkg_round2))
         .route(paths::DKG_ROUND3, post(dkg_round3))
@@ -258,10 +491,34 @@ fn check_id(what: &str, id: &str) -> Result<(), NodeError> {
     }
 }
 
+async fn derive_lookup(
+    State(state): State<Arc<NodeState>>,
+    Extension(peer): Extension<PeerRole>,
+    Json(request): Json<DeriveLookupRequest>,
+) -> NodeResult<DeriveLookupResponse> {
+    peer.require(CoordinatorRole::may_create, "derive wallets")?;
+    let verified = state.authorize(&request.authorization, &["thresig_deriveWallet"])?;
+    let params: DeriveWalletParams = serde_json::from_value(verified.params)
+        .map_err(|error| NodeError::bad_request(format!("deriveWallet params: {error}")))?;
+    let scheme: WalletScheme = params
+        .scheme
+        .parse()
+        .map_err(|error: String| NodeError::bad_request(format!("scheme: {error}")))?;
+    let threshold = params.threshold.unwrap_or(state.manifest.threshold);
+    let derivation = state.derivation(&params, scheme, threshold)?;
+    let wallet = match state.store.derived_wallet(&derivation.tag)? {
+        Some(wallet_id) => state.store.wallet(&wallet_id)?,
+        None => None,
+    };
+    Ok(Json(DeriveLookupResponse { wallet }))
+}
+
 async fn dkg_round1(
     State(state): State<Arc<NodeState>>,
+    Extension(peer): Extension<PeerRole>,
     Json(request): Json<DkgRound1Request>,
 ) -> NodeResult<SignedStatement> {
+    peer.require(CoordinatorRole::may_create, "create wallets")?;
     check_id("session", &request.session)?;
     check_id("wallet id", &request.wallet_id)?;
     let parties = &request.parties;
@@ -295,8 +552,17 @@ async fn dkg_round1(
             request.wallet_id
         )));
     }
-    let (secret, package) = with_ciphersuite!(request.scheme, C => frost_ops::dkg_part1::<C>(state.index, max, request.threshold, &mut rand::rngs::OsRng))
+    let (verified, derivation) = state.authorize_dkg(&request)?;
+    // A derivation's randomness comes from the node's root key and the passphrase, so the same
+    // passphrase and root keys always give the same shares.
+    let mut rng = match &derivation {
+        Some(derivation) => ChaCha20Rng::from_seed(*derivation.seed),
+        None => ChaCha20Rng::from_entropy(),
+    };
+    let (secret, package) = with_ciphersuite!(request.scheme, C => frost_ops::dkg_part1::<C>(state.index, max, request.threshold, &mut rng))
         .map_err(|error| state.blame(error, "DKG round 1"))?;
+    // One DKG per request: a replay under a new session id is refused here.
+    state.claim(&verified, "dkg")?;
     let mut sessions = state
         .dkg
         .lock()
@@ -324,6 +590,9 @@ async fn dkg_round1(
             parties: request.parties,
             started: Instant::now(),
             own_round1: package,
+            client: verified.client,
+            request_id: verified.request_id,
+            derive_tag: derivation.map(|derivation| derivation.tag),
             step: DkgStep::AfterRound1(secret),
         },
     );
@@ -357,8 +626,10 @@ fn take_session(state: &NodeState, session: &str) -> Result<(DkgSession, DkgStep
 
 async fn dkg_round2(
     State(state): State<Arc<NodeState>>,
+    Extension(peer): Extension<PeerRole>,
     Json(request): Json<DkgRound2Request>,
 ) -> NodeResult<DkgRound2Response> {
+    peer.require(CoordinatorRole::may_create, "create wallets")?;
     let (mut session, step) = take_session(&state, &request.session)?;
     let DkgStep::AfterRound1(secret) = step else {
         return Err(NodeError::bad_request("DKG round 2 requested out of order"));
@@ -471,8 +742,10 @@ fn put_session(state: &NodeState, id: String, session: DkgSession) -> Result<(),
 
 async fn dkg_round3(
     State(state): State<Arc<NodeState>>,
+    Extension(peer): Extension<PeerRole>,
     Json(request): Json<DkgRound3Request>,
 ) -> NodeResult<SignedStatement> {
+    peer.require(CoordinatorRole::may_create, "create wallets")?;
     let (session, step) = take_session(&state, &request.session)?;
     let DkgStep::AfterRound2 { secret, round1 } = step else {
         return Err(NodeError::bad_request("DKG round 3 requested out of order"));
@@ -548,8 +821,10 @@ async fn dkg_round3(
 
 async fn dkg_confirm(
     State(state): State<Arc<NodeState>>,
+    Extension(peer): Extension<PeerRole>,
     Json(request): Json<DkgConfirmRequest>,
 ) -> NodeResult<DkgConfirmResponse> {
+    peer.require(CoordinatorRole::may_create, "create wallets")?;
     let (session, step) = take_session(&state, &request.session)?;
     let DkgStep::AwaitingConfirmation { public_key_package } = step else {
         return Err(NodeError::bad_request(
@@ -592,11 +867,14 @@ async fn dkg_confirm(
         .store
         .confirm_wallet(&session.wallet_id)?
         .ok_or_else(|| NodeError::internal("the DKG's wallet vanished before confirmation"))?;
+    if let Some(tag) = &session.derive_tag {
+        state.store.put_derived_wallet(tag, &session.wallet_id)?;
+    }
     state.record(AuditEntry {
         event: AuditEvent::Dkg,
         session: request.session.clone(),
-        request_id: None,
-        client: None,
+        request_id: Some(session.request_id.clone()),
+        client: Some(session.client.clone()),
         wallet_id: session.wallet_id.clone(),
         message_digest: None,
         outcome: "ok".into(),
@@ -614,8 +892,10 @@ fn parse_scheme(record: &WalletRecord) -> Result<WalletScheme, NodeError> {
 
 async fn sign_round1(
     State(state): State<Arc<NodeState>>,
+    Extension(peer): Extension<PeerRole>,
     Json(request): Json<SignRound1Request>,
 ) -> NodeResult<SignedStatement> {
+    peer.require(CoordinatorRole::may_sign, "sign")?;
     check_id("session", &request.session)?;
     let record = state.wallet(&request.wallet_id)?;
     let scheme = parse_scheme(&record)?;
@@ -630,8 +910,7 @@ async fn sign_round1(
             "tweak bip86 applies only to frost-secp256k1-tr, not {scheme}"
         )));
     }
-    hex::decode(&request.message)
-        .map_err(|error| NodeError::bad_request(format!("message: {error}")))?;
+    let verified = state.authorize_signature(&request, &record)?;
     if state.store.peek_nonces(&request.session)?.is_some() {
         return Err(NodeError::new(
             StatusCode::CONFLICT,
@@ -645,17 +924,29 @@ async fn sign_round1(
         .ok_or_else(|| NodeError::internal("wallet without key package"))?;
     let (nonces, commitments) = with_ciphersuite!(scheme, C => frost_ops::commit::<C>(&key_package, &mut rand::rngs::OsRng))
         .map_err(|error| state.blame(error, "signing round 1"))?;
-    let commitments_hex = hex::encode(&commitments);
-    // Durable before the commitments leave: a restart between the rounds keeps (or, once
-    // consumed, loses) exactly these nonces.
-    state.store.put_nonces(
-        &request.session,
-        &record.wallet_id,
-        &request.message,
+    // Each message a request covers is signed at most once: a replayed request is refused.
+    let scope = format!(
+        "sign-{}-{}",
         request.tweak.name(),
-        &commitments_hex,
+        audit::message_digest(&hex::decode(&request.message).unwrap_or_default())
+    );
+    let pending = PendingSignature {
+        wallet_id: record.wallet_id.clone(),
+        message: request.message.clone(),
+        tweak: request.tweak.name().to_owned(),
+        commitments: hex::encode(&commitments),
+        client: Some(verified.client.clone()),
+        request_id: Some(verified.request_id.clone()),
+    };
+    // Durable before the commitments leave: a restart between the rounds keeps (or, once
+    // consumed, loses) exactly these nonces; the request's claim goes in the same write.
+    let fresh = state.store.put_nonces(
+        &request.session,
+        &pending,
         &nonces,
+        &request_claim(&verified, &scope),
     )?;
+    claimed(&verified, fresh)?;
     Ok(Json(envelope::sign_statement(
         &purposes::sign_commitments(&record.wallet_id),
         &request.session,
@@ -667,8 +958,10 @@ async fn sign_round1(
 
 async fn sign_round2(
     State(state): State<Arc<NodeState>>,
+    Extension(peer): Extension<PeerRole>,
     Json(request): Json<SignRound2Request>,
 ) -> NodeResult<SignedStatement> {
+    peer.require(CoordinatorRole::may_sign, "sign")?;
     let _serial = state.round2.lock().await;
     let unknown = || {
         NodeError::new(
@@ -680,15 +973,22 @@ async fn sign_round2(
             ),
         )
     };
-    let (wallet_id, message, tweak, commitments) = state
+    let PendingSignature {
+        wallet_id,
+        message,
+        tweak,
+        commitments,
+        client,
+        request_id,
+    } = state
         .store
         .peek_nonces(&request.session)?
         .ok_or_else(unknown)?;
     let audit = |outcome: String| AuditEntry {
         event: AuditEvent::Sign,
         session: request.session.clone(),
-        request_id: None,
-        client: None,
+        request_id: request_id.clone(),
+        client: client.clone(),
         wallet_id: wallet_id.clone(),
         message_digest: Some(audit::message_digest(
             &hex::decode(&message).unwrap_or_default(),
@@ -818,9 +1118,8 @@ pub async fn run(
         &layout,
         manifest,
         &options.node_id,
-        provider.as_ref(),
+        provider,
     )?);
-    drop(provider);
     let ca = std::fs::read_to_string(&options.ca_cert).map_err(|error| {
         NodeStartError::Setup(format!(
             "CA certificate {}: {error}",
@@ -873,7 +1172,7 @@ pub async fn serve_tls(
             tracing::debug!(%peer, %error, "TCP_NODELAY not set");
         }
         let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(router.clone());
+        let router = router.clone();
         tokio::spawn(async move {
             // A client that never finishes the handshake cannot hold the connection.
             let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
@@ -886,6 +1185,15 @@ pub async fn serve_tls(
                 }
                 Err(_) => return,
             };
+            // The client certificate was verified against the cluster CA in the handshake;
+            // its role decides what this connection may ask for.
+            let role = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| crate::pki::coordinator_role(leaf));
+            let service = TowerToHyperService::new(router.layer(Extension(PeerRole(role))));
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))

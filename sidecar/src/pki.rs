@@ -75,13 +75,91 @@ pub fn generate_ca() -> Result<CertifiedKey, PkiError> {
     })
 }
 
+/// What a coordinator may ask the nodes to do; written into its certificate, enforced by
+/// every node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CoordinatorRole {
+    /// Create and derive wallets; never sign.
+    Address,
+    /// Sign with existing wallets; never create them.
+    Signing,
+    /// Both.
+    All,
+}
+
+/// The URI prefix of the subject alternative name that carries a coordinator's role.
+const ROLE_URI_PREFIX: &str = "urn:thresig:coordinator-role:";
+
+impl CoordinatorRole {
+    /// Every role.
+    pub const ALL: [CoordinatorRole; 3] = [
+        CoordinatorRole::Address,
+        CoordinatorRole::Signing,
+        CoordinatorRole::All,
+    ];
+
+    /// The role's name: `address`, `signing` or `all`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CoordinatorRole::Address => "address",
+            CoordinatorRole::Signing => "signing",
+            CoordinatorRole::All => "all",
+        }
+    }
+
+    /// Whether the role may run DKGs (create and derive wallets).
+    pub fn may_create(self) -> bool {
+        matches!(self, CoordinatorRole::Address | CoordinatorRole::All)
+    }
+
+    /// Whether the role may run signing sessions.
+    pub fn may_sign(self) -> bool {
+        matches!(self, CoordinatorRole::Signing | CoordinatorRole::All)
+    }
+}
+
+impl std::str::FromStr for CoordinatorRole {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|role| role.name() == name)
+            .ok_or_else(|| format!("unknown coordinator role {name:?} (address, signing or all)"))
+    }
+}
+
 /// What a leaf certificate is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// A signer node: a TLS server for coordinators.
     Node,
-    /// A coordinator: a TLS client of the nodes.
-    Coordinator,
+    /// A coordinator with its role: a TLS client of the nodes.
+    Coordinator(CoordinatorRole),
+}
+
+/// The coordinator role a certificate (DER) carries, if any. Nodes read it from the verified
+/// client certificate of each connection; a certificate with no role, or with more than one,
+/// gets none.
+pub fn coordinator_role(cert_der: &[u8]) -> Option<CoordinatorRole> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
+    let names = cert.subject_alternative_name().ok()??;
+    let mut roles = names
+        .value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            x509_parser::extensions::GeneralName::URI(uri) => uri.strip_prefix(ROLE_URI_PREFIX),
+            _ => None,
+        });
+    let role = roles.next()?.parse().ok()?;
+    roles.next().is_none().then_some(role)
+}
+
+/// The coordinator role of a PEM certificate, if any.
+pub fn coordinator_role_of_pem(cert_pem: &str) -> Option<CoordinatorRole> {
+    let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).ok()?;
+    coordinator_role(&der)
 }
 
 /// Issues a leaf certificate for `name` (a node id or `coordinator`) valid for 127.0.0.1 and
@@ -98,8 +176,13 @@ pub fn issue(ca: &CertifiedKey, name: &str, role: Role) -> Result<CertifiedKey, 
     params.distinguished_name = dn;
     params.extended_key_usages = match role {
         Role::Node => vec![ExtendedKeyUsagePurpose::ServerAuth],
-        Role::Coordinator => vec![ExtendedKeyUsagePurpose::ClientAuth],
+        Role::Coordinator(_) => vec![ExtendedKeyUsagePurpose::ClientAuth],
     };
+    if let Role::Coordinator(role) = role {
+        params.subject_alt_names.push(SanType::URI(
+            format!("{ROLE_URI_PREFIX}{}", role.name()).try_into()?,
+        ));
+    }
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &issuer)?;
     Ok(CertifiedKey {

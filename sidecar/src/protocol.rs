@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::ClientRequest;
 use crate::envelope::{SealedEnvelope, SignedStatement};
 use crate::scheme::{Tweak, WalletScheme};
 use crate::store::WalletRecord;
@@ -10,6 +11,8 @@ use crate::store::WalletRecord;
 pub mod paths {
     /// Liveness and wallet count.
     pub const HEALTH: &str = "/v1/health";
+    /// Which wallet, if any, a client's `thresig_deriveWallet` request already produced.
+    pub const DERIVE_LOOKUP: &str = "/v1/derive/lookup";
     /// DKG round 1.
     pub const DKG_ROUND1: &str = "/v1/dkg/round1";
     /// DKG round 2.
@@ -72,6 +75,23 @@ pub struct DkgRound1Request {
     pub threshold: u16,
     /// The nodes that take part, each getting a share.
     pub parties: Vec<String>,
+    /// The client's signed `thresig_createWallet` or `thresig_deriveWallet` request.
+    pub authorization: ClientRequest,
+}
+
+/// `DERIVE_LOOKUP` request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeriveLookupRequest {
+    /// The client's signed `thresig_deriveWallet` request.
+    pub authorization: ClientRequest,
+}
+
+/// `DERIVE_LOOKUP` response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeriveLookupResponse {
+    /// The wallet the derivation produced at this node, if it holds one.
+    pub wallet: Option<WalletRecord>,
 }
 
 /// `DKG_ROUND2` request: everyone's round-1 packages.
@@ -131,6 +151,8 @@ pub struct SignRound1Request {
     /// The Taproot tweak.
     #[serde(default)]
     pub tweak: Tweak,
+    /// The client's signed request that asks for this signature.
+    pub authorization: ClientRequest,
 }
 
 /// `SIGN_ROUND2` request: the signing package.
@@ -171,7 +193,9 @@ pub struct WalletListResponse {
 /// A node's refusal: a stable kind, a message, and the node it blames, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeErrorBody {
-    /// `bad-request`, `unknown-wallet`, `unknown-session`, `abort` or `internal`.
+    /// `bad-request`, `unauthorized` (the client's signed request is missing, invalid,
+    /// expired, replayed or does not cover this), `forbidden` (the coordinator's role does not
+    /// allow this), `unknown-wallet`, `unknown-session`, `abort` or `internal`.
     pub kind: String,
     /// What was wrong.
     pub message: String,

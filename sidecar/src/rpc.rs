@@ -10,8 +10,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::auth::ClientRequest;
 use crate::coordinator::{Coordinator, CoordinatorError};
-use crate::scheme::{Tweak, WalletScheme};
+use crate::pki::CoordinatorRole;
+use crate::requests::parse_tweak;
+use crate::requests::{
+    CreateWalletParams, DeriveWalletParams, SignMessageParams, SignTransactionParams,
+};
+use crate::scheme::WalletScheme;
 use crate::transactions::TransactionChain;
 
 /// Stable JSON-RPC error codes.
@@ -32,6 +38,11 @@ pub mod codes {
     pub const VERIFICATION_FAILED: i32 = -32005;
     /// The session timed out.
     pub const TIMEOUT: i32 = -32006;
+    /// The client's signed request is missing, invalid, expired, replayed or does not cover
+    /// what was asked.
+    pub const UNAUTHORIZED: i32 = -32007;
+    /// The coordinator's role does not allow the method.
+    pub const FORBIDDEN: i32 = -32008;
 }
 
 /// The JSON-RPC error for a coordinator error.
@@ -69,6 +80,12 @@ pub fn to_rpc_error(error: &CoordinatorError) -> ErrorObjectOwned {
         CoordinatorError::Timeout(_) => {
             ErrorObjectOwned::owned(codes::TIMEOUT, message, None::<()>)
         }
+        CoordinatorError::Unauthorized(_) => {
+            ErrorObjectOwned::owned(codes::UNAUTHORIZED, message, None::<()>)
+        }
+        CoordinatorError::Forbidden(_) => {
+            ErrorObjectOwned::owned(codes::FORBIDDEN, message, None::<()>)
+        }
         CoordinatorError::Internal(_) => {
             ErrorObjectOwned::owned(codes::INTERNAL, message, None::<()>)
         }
@@ -81,6 +98,12 @@ fn invalid(message: impl Into<String>) -> ErrorObjectOwned {
 
 /// Parses by-name params (one JSON object; `{}` when absent) into `T`.
 fn by_name<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, ErrorObjectOwned> {
+    serde_json::from_value(params_object(params)?)
+        .map_err(|error| invalid(format!("invalid params: {error}")))
+}
+
+/// The by-name params as one JSON object (`{}` when absent).
+fn params_object(params: &Params<'_>) -> Result<serde_json::Value, ErrorObjectOwned> {
     let value: serde_json::Value = match params.as_str() {
         None => json!({}),
         Some(_) => params
@@ -92,7 +115,27 @@ fn by_name<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, ErrorObjectOwn
             "invalid params: params must be one JSON object with the parameters by name",
         ));
     }
-    serde_json::from_value(value).map_err(|error| invalid(format!("invalid params: {error}")))
+    Ok(value)
+}
+
+/// The params of a method that needs a client signature: checked by the coordinator (its role,
+/// the signature) and parsed without `auth`; the request is returned for the nodes to check.
+fn authorized<T: DeserializeOwned>(
+    method: &str,
+    params: &Params<'_>,
+    coordinator: &Coordinator,
+    allowed: fn(CoordinatorRole) -> bool,
+) -> Result<(T, ClientRequest), ErrorObjectOwned> {
+    let request = ClientRequest {
+        method: method.to_owned(),
+        params: params_object(params)?,
+    };
+    let verified = coordinator
+        .check_request(&request, allowed)
+        .map_err(|error| to_rpc_error(&error))?;
+    let parsed = serde_json::from_value(verified.params)
+        .map_err(|error| invalid(format!("invalid params: {error}")))?;
+    Ok((parsed, request))
 }
 
 /// Decodes 0x-prefixed (or bare) hex, naming the parameter.
@@ -109,14 +152,6 @@ fn scheme_param(text: &str) -> Result<WalletScheme, ErrorObjectOwned> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CreateWalletParams {
-    scheme: String,
-    threshold: Option<u16>,
-    parties: Option<u16>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct WalletIdParams {
     wallet_id: String,
 }
@@ -126,23 +161,6 @@ struct WalletIdParams {
 struct ListWalletsParams {
     cursor: Option<String>,
     limit: Option<usize>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SignMessageParams {
-    wallet_id: String,
-    message: String,
-    #[serde(default)]
-    tweak: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SignTransactionParams {
-    wallet_id: String,
-    chain: String,
-    transaction: serde_json::Value,
 }
 
 #[derive(Clone, Serialize)]
@@ -166,10 +184,36 @@ pub fn module(coordinator: Arc<Coordinator>) -> Result<RpcModule<Coordinator>, S
         .register_async_method(
             "thresig_createWallet",
             |params, coordinator, _| async move {
-                let params: CreateWalletParams = by_name(&params)?;
+                let (params, request): (CreateWalletParams, _) = authorized(
+                    "thresig_createWallet",
+                    &params,
+                    &coordinator,
+                    CoordinatorRole::may_create,
+                )?;
                 let scheme = scheme_param(&params.scheme)?;
                 coordinator
-                    .create_wallet(scheme, params.threshold, params.parties)
+                    .create_wallet(scheme, params.threshold, params.parties, &request)
+                    .await
+                    .map_err(|error| to_rpc_error(&error))
+            },
+        )
+        .map_err(register)?;
+    module
+        .register_async_method(
+            "thresig_deriveWallet",
+            |params, coordinator, _| async move {
+                let (params, request): (DeriveWalletParams, _) = authorized(
+                    "thresig_deriveWallet",
+                    &params,
+                    &coordinator,
+                    CoordinatorRole::may_create,
+                )?;
+                let scheme = scheme_param(&params.scheme)?;
+                if params.passphrase.is_empty() {
+                    return Err(invalid("invalid params: passphrase is empty"));
+                }
+                coordinator
+                    .derive_wallet(scheme, params.threshold, &request)
                     .await
                     .map_err(|error| to_rpc_error(&error))
             },
@@ -205,19 +249,17 @@ pub fn module(coordinator: Arc<Coordinator>) -> Result<RpcModule<Coordinator>, S
         .map_err(register)?;
     module
         .register_async_method("thresig_signMessage", |params, coordinator, _| async move {
-            let params: SignMessageParams = by_name(&params)?;
+            let (params, request): (SignMessageParams, _) = authorized(
+                "thresig_signMessage",
+                &params,
+                &coordinator,
+                CoordinatorRole::may_sign,
+            )?;
             let message = hex_param("message", &params.message)?;
-            let tweak = match params.tweak.as_deref() {
-                None | Some("none") => Tweak::None,
-                Some("bip86") => Tweak::Bip86,
-                Some(other) => {
-                    return Err(invalid(format!(
-                        "invalid params: tweak must be \"none\" or \"bip86\", got {other:?}"
-                    )));
-                }
-            };
+            let tweak = parse_tweak(params.tweak.as_deref())
+                .map_err(|error| invalid(format!("invalid params: {error}")))?;
             coordinator
-                .sign_message(&params.wallet_id, &message, tweak)
+                .sign_message(&params.wallet_id, &message, tweak, &request)
                 .await
                 .map_err(|error| to_rpc_error(&error))
         })
@@ -226,7 +268,12 @@ pub fn module(coordinator: Arc<Coordinator>) -> Result<RpcModule<Coordinator>, S
         .register_async_method(
             "thresig_signTransaction",
             |params, coordinator, _| async move {
-                let params: SignTransactionParams = by_name(&params)?;
+                let (params, request): (SignTransactionParams, _) = authorized(
+                    "thresig_signTransaction",
+                    &params,
+                    &coordinator,
+                    CoordinatorRole::may_sign,
+                )?;
                 let chain: TransactionChain = params
                     .chain
                     .parse()
@@ -243,7 +290,7 @@ pub fn module(coordinator: Arc<Coordinator>) -> Result<RpcModule<Coordinator>, S
                     }
                 };
                 coordinator
-                    .sign_transaction(&params.wallet_id, chain, &text)
+                    .sign_transaction(&params.wallet_id, chain, &text, &request)
                     .await
                     .map_err(|error| to_rpc_error(&error))
             },

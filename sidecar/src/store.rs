@@ -67,6 +67,41 @@ struct NonceRecord {
     tweak: String,
     commitments: String,
     sealed_nonces: String,
+    #[serde(default)]
+    client: Option<String>,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
+/// One use of a client's request: by whom, which request, for what, and until when it must be
+/// remembered.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestClaim<'a> {
+    /// The client key, hex.
+    pub client: &'a str,
+    /// The request id.
+    pub request_id: &'a str,
+    /// What the request is used for (`dkg`, or one message to sign).
+    pub scope: &'a str,
+    /// When the request expires.
+    pub expires_at: u64,
+}
+
+/// A signing session between its rounds, as round 1 bound it (public parts only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSignature {
+    /// The wallet.
+    pub wallet_id: String,
+    /// The message, hex.
+    pub message: String,
+    /// The tweak's name.
+    pub tweak: String,
+    /// This node's round-1 commitments, hex.
+    pub commitments: String,
+    /// The client key that authorised the signature.
+    pub client: Option<String>,
+    /// The client's request id.
+    pub request_id: Option<String>,
 }
 
 /// Signing nonces taken from the store for one round 2.
@@ -88,11 +123,15 @@ pub struct NodeStore {
     db: DB,
     node_id: String,
     storage_key: SecretKey,
+    /// Serialises request-id claims so two concurrent uses of one id cannot both succeed.
+    claims: std::sync::Mutex<()>,
 }
 
 const WALLET_PREFIX: &str = "wallet/";
 const SHARE_PREFIX: &str = "share/";
 const NONCE_PREFIX: &str = "nonce/";
+const REQUEST_PREFIX: &str = "request/";
+const DERIVED_PREFIX: &str = "derived/";
 
 impl NodeStore {
     /// Opens (creating if needed) the store at `path` for `node_id`.
@@ -109,6 +148,7 @@ impl NodeStore {
             db,
             node_id: node_id.to_owned(),
             storage_key,
+            claims: std::sync::Mutex::new(()),
         })
     }
 
@@ -253,36 +293,44 @@ impl NodeStore {
     }
 
     /// Stores round-1 signing nonces for `session`, bound to the wallet, message and tweak,
-    /// durably, before the commitments leave the node.
+    /// durably, before the commitments leave the node, in the same write as the client
+    /// request's claim; `false` (and nothing stored) if the request was used before.
     pub fn put_nonces(
         &self,
         session: &str,
-        wallet_id: &str,
-        message: &str,
-        tweak: &str,
-        commitments: &str,
+        pending: &PendingSignature,
         nonces: &[u8],
-    ) -> Result<(), StoreError> {
+        claim: &RequestClaim<'_>,
+    ) -> Result<bool, StoreError> {
         let key = format!("{NONCE_PREFIX}{session}");
-        let aad = self.nonce_aad(session, wallet_id, message, tweak, commitments);
+        let aad = self.nonce_aad(
+            session,
+            &pending.wallet_id,
+            &pending.message,
+            &pending.tweak,
+            &pending.commitments,
+        );
         let sealed =
             sealing::seal(&self.storage_key, &aad, nonces).map_err(|source| StoreError::Seal {
                 key: key.clone(),
                 source,
             })?;
         let record = NonceRecord {
-            wallet_id: wallet_id.to_owned(),
-            message: message.to_owned(),
-            tweak: tweak.to_owned(),
-            commitments: commitments.to_owned(),
+            wallet_id: pending.wallet_id.clone(),
+            message: pending.message.clone(),
+            tweak: pending.tweak.clone(),
+            commitments: pending.commitments.clone(),
             sealed_nonces: hex::encode(sealed),
+            client: pending.client.clone(),
+            request_id: pending.request_id.clone(),
         };
         let json = serde_json::to_vec(&record).map_err(|error| StoreError::Corrupt {
             key: key.clone(),
             reason: error.to_string(),
         })?;
-        self.db.put_opt(key.as_bytes(), json, &Self::synced())?;
-        Ok(())
+        let mut batch = WriteBatch::default();
+        batch.put(key.as_bytes(), json);
+        self.write_claimed(batch, claim)
     }
 
     fn nonce_aad(
@@ -305,10 +353,7 @@ impl NodeStore {
     }
 
     /// The round-1 record of `session` without consuming it, if present.
-    pub fn peek_nonces(
-        &self,
-        session: &str,
-    ) -> Result<Option<(String, String, String, String)>, StoreError> {
+    pub fn peek_nonces(&self, session: &str) -> Result<Option<PendingSignature>, StoreError> {
         let key = format!("{NONCE_PREFIX}{session}");
         let Some(bytes) = self.db.get(key.as_bytes())? else {
             return Ok(None);
@@ -318,12 +363,14 @@ impl NodeStore {
                 key,
                 reason: error.to_string(),
             })?;
-        Ok(Some((
-            record.wallet_id,
-            record.message,
-            record.tweak,
-            record.commitments,
-        )))
+        Ok(Some(PendingSignature {
+            wallet_id: record.wallet_id,
+            message: record.message,
+            tweak: record.tweak,
+            commitments: record.commitments,
+            client: record.client,
+            request_id: record.request_id,
+        }))
     }
 
     /// Takes the nonces of `session` out of the store: the deletion is durable on disk before
@@ -362,6 +409,75 @@ impl NodeStore {
         }))
     }
 
+    /// Records that the client's request was used for the claim's scope, durably; `false` if
+    /// it was used for that scope before (a replay). Entries are kept until the request
+    /// expires.
+    pub fn claim_request(&self, claim: &RequestClaim<'_>) -> Result<bool, StoreError> {
+        self.write_claimed(WriteBatch::default(), claim)
+    }
+
+    /// Writes `batch` together with the claim, in one synced write, unless the claim was used
+    /// before (then nothing is written and the answer is `false`).
+    fn write_claimed(
+        &self,
+        mut batch: WriteBatch,
+        claim: &RequestClaim<'_>,
+    ) -> Result<bool, StoreError> {
+        let _serial = self.claims.lock().map_err(|_| StoreError::Corrupt {
+            key: REQUEST_PREFIX.into(),
+            reason: "request table lock poisoned".into(),
+        })?;
+        let key = format!(
+            "{REQUEST_PREFIX}{}/{}/{}",
+            claim.client, claim.request_id, claim.scope
+        );
+        if self.db.get(key.as_bytes())?.is_some() {
+            return Ok(false);
+        }
+        batch.put(key.as_bytes(), claim.expires_at.to_be_bytes());
+        self.db.write_opt(batch, &Self::synced())?;
+        Ok(true)
+    }
+
+    /// Forgets used request ids whose requests expired before `now`: they are refused as
+    /// expired from then on.
+    pub fn prune_requests(&self, now: u64) -> Result<usize, StoreError> {
+        let mut batch = WriteBatch::default();
+        let mut pruned = 0;
+        let mode = IteratorMode::From(REQUEST_PREFIX.as_bytes(), Direction::Forward);
+        for item in self.db.iterator(mode) {
+            let (key, value) = item?;
+            if !key.starts_with(REQUEST_PREFIX.as_bytes()) {
+                break;
+            }
+            let expires_at = <[u8; 8]>::try_from(value.as_ref()).map_or(0, u64::from_be_bytes);
+            if expires_at < now {
+                batch.delete(key);
+                pruned += 1;
+            }
+        }
+        self.db.write_opt(batch, &Self::synced())?;
+        Ok(pruned)
+    }
+
+    /// The wallet id a passphrase derivation (identified by its `tag`, an HMAC under the
+    /// node's root key) produced, if this node holds it.
+    pub fn derived_wallet(&self, tag: &str) -> Result<Option<String>, StoreError> {
+        let key = format!("{DERIVED_PREFIX}{tag}");
+        Ok(self
+            .db
+            .get(key.as_bytes())?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Records that the derivation `tag` produced `wallet_id`.
+    pub fn put_derived_wallet(&self, tag: &str, wallet_id: &str) -> Result<(), StoreError> {
+        let key = format!("{DERIVED_PREFIX}{tag}");
+        self.db
+            .put_opt(key.as_bytes(), wallet_id.as_bytes(), &Self::synced())?;
+        Ok(())
+    }
+
     /// Raw access for tests and audits: the stored bytes under `key`.
     pub fn raw(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.db.get(key.as_bytes())?)
@@ -371,5 +487,115 @@ impl NodeStore {
     pub fn put_raw(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.db.put_opt(key.as_bytes(), value, &Self::synced())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyprovider::FileKeyProvider;
+
+    fn temp_store(label: &str) -> (std::path::PathBuf, NodeStore) {
+        let dir = std::env::temp_dir().join(format!(
+            "thresig-store-{label}-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let provider = FileKeyProvider::create(&dir.join("root.key"), b"test passphrase").unwrap();
+        let store = NodeStore::open(&dir.join("db"), "node-1", &provider).unwrap();
+        (dir, store)
+    }
+
+    fn record(wallet_id: &str) -> WalletRecord {
+        WalletRecord {
+            wallet_id: wallet_id.into(),
+            scheme: "frost-ed25519".into(),
+            threshold: 2,
+            parties: vec!["node-1".into(), "node-2".into()],
+            public_key_package: "00".into(),
+            created_at: 1,
+            confirmed: true,
+        }
+    }
+
+    #[test]
+    fn a_share_altered_or_moved_to_another_wallet_fails_to_decrypt_with_an_error() {
+        let (dir, store) = temp_store("moved");
+        store
+            .put_wallet(&record("w-a"), b"share of wallet a")
+            .unwrap();
+        store
+            .put_wallet(&record("w-b"), b"share of wallet b")
+            .unwrap();
+        assert_eq!(
+            store.key_package("w-a").unwrap().unwrap().as_slice(),
+            b"share of wallet a"
+        );
+        let sealed_a = store.raw("share/w-a").unwrap().unwrap();
+        assert!(
+            !sealed_a
+                .windows(b"share of wallet a".len())
+                .any(|window| window == b"share of wallet a"),
+            "the share is stored in the clear"
+        );
+
+        // Wallet a's sealed share copied under wallet b's key.
+        store.put_raw("share/w-b", &sealed_a).unwrap();
+        let error = store.key_package("w-b").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("record share/w-b: sealed record does not authenticate"),
+            "{error}"
+        );
+
+        // One byte of wallet a's record flipped.
+        let mut altered = sealed_a.clone();
+        let last = altered.len() - 1;
+        altered[last] ^= 1;
+        store.put_raw("share/w-a", &altered).unwrap();
+        let error = store.key_package("w-a").unwrap_err();
+        assert!(
+            error.to_string().contains("does not authenticate"),
+            "{error}"
+        );
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_request_id_is_claimed_once_per_scope_and_forgotten_after_expiry() {
+        let (dir, store) = temp_store("claims");
+        let claim = |client, scope, expires_at| RequestClaim {
+            client,
+            request_id: "r-1",
+            scope,
+            expires_at,
+        };
+        assert!(store.claim_request(&claim("c1", "dkg", 100)).unwrap());
+        assert!(!store.claim_request(&claim("c1", "dkg", 100)).unwrap());
+        assert!(store.claim_request(&claim("c1", "msg-2", 100)).unwrap());
+        assert!(store.claim_request(&claim("c2", "dkg", 200)).unwrap());
+        assert_eq!(store.prune_requests(150).unwrap(), 2);
+        assert!(!store.claim_request(&claim("c2", "dkg", 200)).unwrap());
+        assert!(store.claim_request(&claim("c1", "dkg", 300)).unwrap());
+
+        // Nonces go in with their claim, or not at all.
+        let pending = PendingSignature {
+            wallet_id: "w-1".into(),
+            message: "01".into(),
+            tweak: "none".into(),
+            commitments: "02".into(),
+            client: Some("c3".into()),
+            request_id: Some("r-1".into()),
+        };
+        let sign = claim("c3", "sign-01", 400);
+        assert!(store.put_nonces("s-1", &pending, b"nonces", &sign).unwrap());
+        assert!(!store.put_nonces("s-2", &pending, b"nonces", &sign).unwrap());
+        assert_eq!(store.peek_nonces("s-1").unwrap(), Some(pending));
+        assert_eq!(store.peek_nonces("s-2").unwrap(), None);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,8 +10,11 @@ use thresig_adapters::bitcoin::{self as btc, BitcoinError};
 use thresig_adapters::policy::PolicyView;
 use thresig_adapters::solana;
 
+use crate::auth::ClientRequest;
 use crate::coordinator::{Coordinator, CoordinatorError, LocatedWallet, Signed};
+use crate::requests::SignTransactionParams;
 use crate::scheme::{Tweak, WalletScheme};
+use crate::store::WalletRecord;
 use crate::with_ciphersuite;
 
 /// The most wallet inputs one request may ask to sign: each is its own signing session.
@@ -130,6 +133,7 @@ impl Coordinator {
         wallet_id: &str,
         chain: TransactionChain,
         transaction: &str,
+        authorization: &ClientRequest,
     ) -> Result<SignedTransactionView, CoordinatorError> {
         let wallet = self.locate_wallet(wallet_id).await?;
         let record = &wallet.record;
@@ -156,8 +160,14 @@ impl Coordinator {
         ))
         .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
         match chain {
-            TransactionChain::Bitcoin => self.sign_psbt(&wallet, &group_key, transaction).await,
-            _ => self.sign_solana(&wallet, &group_key, transaction).await,
+            TransactionChain::Bitcoin => {
+                self.sign_psbt(&wallet, &group_key, transaction, authorization)
+                    .await
+            }
+            _ => {
+                self.sign_solana(&wallet, &group_key, transaction, authorization)
+                    .await
+            }
         }
     }
 
@@ -166,6 +176,7 @@ impl Coordinator {
         wallet: &LocatedWallet,
         group_key: &[u8],
         transaction: &str,
+        authorization: &ClientRequest,
     ) -> Result<SignedTransactionView, CoordinatorError> {
         let key = btc::parse_group_key(group_key)
             .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
@@ -203,7 +214,7 @@ impl Coordinator {
         let mut signers = Vec::new();
         for request in &requests {
             let signed = self
-                .sign_with_record(wallet, &request.sighash, Tweak::Bip86)
+                .sign_with_record(wallet, &request.sighash, Tweak::Bip86, authorization)
                 .await?;
             merge_signers(&mut signers, &signed);
             signatures.push((request.input_index, signed.signature));
@@ -239,6 +250,7 @@ impl Coordinator {
         located: &LocatedWallet,
         group_key: &[u8],
         transaction: &str,
+        authorization: &ClientRequest,
     ) -> Result<SignedTransactionView, CoordinatorError> {
         let key: [u8; 32] = group_key.try_into().map_err(|_| {
             CoordinatorError::Internal(format!("Ed25519 group key of {} bytes", group_key.len()))
@@ -260,7 +272,7 @@ impl Coordinator {
             .map_err(|error| invalid(format!("transaction: {error}")))?;
         let summary = solana::policy_view(&decoded);
         let signed = self
-            .sign_with_record(located, &request.message, Tweak::None)
+            .sign_with_record(located, &request.message, Tweak::None, authorization)
             .await?;
         let assembled = solana::assemble(&message, &[(wallet, signed.signature)])
             .map_err(|error| CoordinatorError::Verification(error.to_string()))?;
@@ -281,6 +293,44 @@ impl Coordinator {
             summary: summary.into(),
             signers: signed.signers,
         })
+    }
+}
+
+/// The messages (and tweaks) a `thresig_signTransaction` request asks `record`'s wallet to
+/// sign: what a node checks each signing session against, so that a coordinator cannot pass
+/// off another message under a client's transaction request.
+pub fn messages_to_sign(
+    record: &WalletRecord,
+    params: &SignTransactionParams,
+) -> Result<Vec<(Vec<u8>, Tweak)>, String> {
+    let chain: TransactionChain = params.chain.parse()?;
+    let serde_json::Value::String(transaction) = &params.transaction else {
+        return Err(format!("chain {} takes a base64 string", params.chain));
+    };
+    let scheme: WalletScheme = record.scheme.parse()?;
+    let package = hex::decode(&record.public_key_package).map_err(|error| error.to_string())?;
+    let group_key = with_ciphersuite!(scheme, C => crate::frost_ops::group_key::<C>(&package))
+        .map_err(|error| error.to_string())?;
+    match (chain, scheme) {
+        (TransactionChain::Bitcoin, WalletScheme::FrostSecp256k1Tr) => {
+            let key = btc::parse_group_key(&group_key).map_err(|error| error.to_string())?;
+            let psbt =
+                btc::psbt_from_base64(transaction.trim()).map_err(|error| error.to_string())?;
+            Ok(btc::signing_requests(&psbt, key)
+                .map_err(|error| error.to_string())?
+                .into_iter()
+                .map(|request| (request.sighash.to_vec(), Tweak::Bip86))
+                .collect())
+        }
+        (TransactionChain::Solana, WalletScheme::FrostEd25519) => {
+            let message = solana::decode_base64(transaction).map_err(|error| error.to_string())?;
+            let request = solana::signing_request(&message).map_err(|error| error.to_string())?;
+            Ok(vec![(request.message.to_vec(), Tweak::None)])
+        }
+        _ => Err(format!(
+            "chain {} cannot be signed with a {scheme} wallet",
+            params.chain
+        )),
     }
 }
 

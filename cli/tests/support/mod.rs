@@ -11,6 +11,12 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
+use thresig_sidecar::auth::{AUTHORIZED_METHODS, ClientKey, ClientRequest, DEFAULT_VALIDITY_SECS};
+use thresig_sidecar::client::RpcClient;
+use thresig_sidecar::coordinator::NodeClient;
+use thresig_sidecar::layout::{ClusterLayout, read_certified_key};
+use thresig_sidecar::manifest::Manifest;
+use thresig_sidecar::pki::CoordinatorRole;
 
 /// A running devnet.
 pub struct Devnet {
@@ -164,8 +170,45 @@ impl Devnet {
         let _ = child.wait();
     }
 
-    /// Calls `method` with by-name `params`; returns the whole JSON-RPC response.
+    /// The devnet's client key, which its manifest authorises.
+    pub fn client_key(&self) -> ClientKey {
+        ClientKey::load(&ClusterLayout::new(&self.dir).client_key()).unwrap()
+    }
+
+    /// A Rust client of the coordinator that signs with the devnet's client key.
+    pub fn rpc_client(&self) -> RpcClient {
+        RpcClient::new(self.url(), Duration::from_secs(60))
+            .unwrap()
+            .with_client_key(self.client_key())
+    }
+
+    /// `method` with `params`, signed with the devnet's client key, as the coordinator forwards
+    /// it to the nodes.
+    pub fn signed_request(&self, method: &str, params: Value) -> ClientRequest {
+        ClientRequest {
+            method: method.to_owned(),
+            params: self
+                .client_key()
+                .authorize(method, &params, DEFAULT_VALIDITY_SECS)
+                .unwrap(),
+        }
+    }
+
+    /// Calls `method` with by-name `params`, signed with the devnet's client key when the
+    /// method needs it; returns the whole JSON-RPC response.
     pub fn call(&self, method: &str, params: Value) -> Value {
+        let params = if AUTHORIZED_METHODS.contains(&method) && params.is_object() {
+            self.client_key()
+                .authorize(method, &params, DEFAULT_VALIDITY_SECS)
+                .unwrap()
+        } else {
+            params
+        };
+        self.call_unsigned(method, params)
+    }
+
+    /// Calls `method` with `params` as given (no client signature added).
+    pub fn call_unsigned(&self, method: &str, params: Value) -> Value {
         raw_call(
             &self.url(),
             &json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }),
@@ -194,6 +237,17 @@ impl Drop for Devnet {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// A node client with the certificate of the coordinator with `role`.
+pub fn node_client(dir: &Path, role: CoordinatorRole) -> NodeClient {
+    let layout = ClusterLayout::new(dir);
+    let manifest = Manifest::load(&layout.manifest()).unwrap();
+    let ca = std::fs::read_to_string(layout.ca_cert()).unwrap();
+    let cert_dir = layout.coordinator_dir_for(role);
+    let identity =
+        read_certified_key(&cert_dir.join("cert.pem"), &cert_dir.join("key.pem")).unwrap();
+    NodeClient::new(manifest, &ca, &identity).unwrap()
 }
 
 /// POSTs a JSON body to a JSON-RPC endpoint (blocking, on a private runtime).
@@ -238,4 +292,20 @@ pub fn raw_text_call(url: &str, text: &str) -> Value {
 
 pub fn unhex(text: &str) -> Vec<u8> {
     hex::decode(text.trim_start_matches("0x")).unwrap()
+}
+
+/// Verifies a BIP-340 signature with libsecp256k1.
+pub fn verify_bip340(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    let secp = secp256k1::Secp256k1::verification_only();
+    let key = secp256k1::XOnlyPublicKey::from_byte_array(key.try_into().unwrap()).unwrap();
+    let signature = secp256k1::schnorr::Signature::from_byte_array(signature.try_into().unwrap());
+    secp.verify_schnorr(&signature, message, &key).is_ok()
+}
+
+/// Verifies an Ed25519 signature with ed25519-dalek (strict and cofactored rules).
+pub fn verify_ed25519(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    let key = ed25519_dalek::VerifyingKey::from_bytes(key.try_into().unwrap()).unwrap();
+    let signature = ed25519_dalek::Signature::from_slice(signature).unwrap();
+    key.verify_strict(message, &signature).is_ok()
+        && ed25519_dalek::Verifier::verify(&key, message, &signature).is_ok()
 }

@@ -1,0 +1,82 @@
+//! The params of the public API's methods, shared by the coordinator, which parses them, and
+//! the nodes, which check that a client's signed request authorises what they are asked to do.
+
+use serde::Deserialize;
+
+use crate::scheme::Tweak;
+
+/// `thresig_createWallet` params.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateWalletParams {
+    /// The scheme name.
+    pub scheme: String,
+    /// Shares needed to sign (default: the cluster's threshold, at most `parties`).
+    pub threshold: Option<u16>,
+    /// Nodes that get a share (default: every node).
+    pub parties: Option<u16>,
+}
+
+/// `thresig_deriveWallet` params.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeriveWalletParams {
+    /// The scheme name.
+    pub scheme: String,
+    /// The passphrase the wallet is derived from (with every node's HSM key).
+    pub passphrase: String,
+    /// Shares needed to sign (default: the cluster's threshold).
+    pub threshold: Option<u16>,
+}
+
+impl Drop for DeriveWalletParams {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.passphrase);
+    }
+}
+
+/// `thresig_signMessage` params.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SignMessageParams {
+    /// The wallet.
+    pub wallet_id: String,
+    /// The message, 0x-hex.
+    pub message: String,
+    /// `none` (default) or `bip86`.
+    #[serde(default)]
+    pub tweak: Option<String>,
+}
+
+/// `thresig_signTransaction` params.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SignTransactionParams {
+    /// The wallet.
+    pub wallet_id: String,
+    /// `bitcoin`, `solana` or `ethereum`.
+    pub chain: String,
+    /// The unsigned transaction as the chain expects it.
+    pub transaction: serde_json::Value,
+}
+
+/// Decodes 0x-prefixed (or bare) hex.
+pub fn decode_hex(text: &str) -> Result<Vec<u8>, hex::FromHexError> {
+    hex::decode(text.strip_prefix("0x").unwrap_or(text))
+}
+
+/// Parses a `tweak` param.
+pub fn parse_tweak(tweak: Option<&str>) -> Result<Tweak, String> {
+    match tweak {
+        None | Some("none") => Ok(Tweak::None),
+        Some("bip86") => Ok(Tweak::Bip86),
+        Some(other) => Err(format!(
+            "tweak must be \"none\" or \"bip86\", got {other:?}"
+        )),
+    }
+}
+
+/// The threshold a wallet of `parties` shares gets when the request names none.
+pub fn default_threshold(cluster_threshold: u16, parties: u16) -> u16 {
+    cluster_threshold.min(parties)
+}
