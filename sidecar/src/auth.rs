@@ -89,8 +89,8 @@ pub struct ClientAuth {
 }
 
 /// A client's request as it is forwarded to the nodes: the method and the params as sent,
-/// `auth` included.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `auth` included. Its Debug form leaves the params out: they may hold a passphrase.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientRequest {
     /// The JSON-RPC method.
@@ -99,8 +99,17 @@ pub struct ClientRequest {
     pub params: Value,
 }
 
-/// A request whose signature, client and expiry checked out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl std::fmt::Debug for ClientRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRequest")
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request whose signature, client and expiry checked out. Its Debug form leaves the params
+/// out: they may hold a passphrase.
+#[derive(Clone, PartialEq, Eq)]
 pub struct VerifiedRequest {
     /// The client key, hex.
     pub client: String,
@@ -112,6 +121,17 @@ pub struct VerifiedRequest {
     pub params: Value,
     /// When the request expires, seconds since the Unix epoch.
     pub expires_at: u64,
+}
+
+impl std::fmt::Debug for VerifiedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedRequest")
+            .field("client", &self.client)
+            .field("request_id", &self.request_id)
+            .field("method", &self.method)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Seconds since the Unix epoch.
@@ -496,6 +516,21 @@ mod tests {
             verify(&short_signature, &authorized, now),
             Err(AuthError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn debug_output_leaves_out_the_params_that_may_hold_a_passphrase() {
+        let key = ClientKey::generate();
+        let params = json!({ "scheme": "frost-ed25519", "passphrase": "correct horse" });
+        let request = ClientRequest {
+            method: "thresig_deriveWallet".into(),
+            params: key.authorize("thresig_deriveWallet", &params, 60).unwrap(),
+        };
+        let verified = verify(&request, &[key.public_hex()], now_secs()).unwrap();
+        for shown in [format!("{request:?}"), format!("{verified:?}")] {
+            assert!(shown.contains("thresig_deriveWallet"), "{shown}");
+            assert!(!shown.contains("correct horse"), "{shown}");
+        }
     }
 
     #[test]

@@ -24,9 +24,16 @@ pub struct DeriveWalletParams {
     /// The scheme name.
     pub scheme: String,
     /// The passphrase the wallet is derived from (with every node's HSM key).
+    #[serde(deserialize_with = "passphrase")]
     pub passphrase: String,
     /// Shares needed to sign (default: the cluster's threshold).
     pub threshold: Option<u16>,
+}
+
+/// Deserializes a passphrase with an error that never repeats the value sent.
+fn passphrase<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    String::deserialize(deserializer)
+        .map_err(|_| serde::de::Error::custom("passphrase must be a JSON string"))
 }
 
 impl Drop for DeriveWalletParams {
@@ -79,4 +86,24 @@ pub fn parse_tweak(tweak: Option<&str>) -> Result<Tweak, String> {
 /// The threshold a wallet of `parties` shares gets when the request names none.
 pub fn default_threshold(cluster_threshold: u16, parties: u16) -> u16 {
     cluster_threshold.min(parties)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_passphrase_is_refused_without_repeating_it() {
+        let error = serde_json::from_value::<DeriveWalletParams>(
+            serde_json::json!({ "scheme": "frost-ed25519", "passphrase": 73914265 }),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            error.contains("passphrase must be a JSON string"),
+            "{error}"
+        );
+        assert!(!error.contains("73914265"), "{error}");
+    }
 }

@@ -140,8 +140,7 @@ fn authorized<T: DeserializeOwned>(
 
 /// Decodes 0x-prefixed (or bare) hex, naming the parameter.
 fn hex_param(name: &str, text: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
-    let digits = text.strip_prefix("0x").unwrap_or(text);
-    hex::decode(digits)
+    crate::requests::decode_hex(text)
         .map_err(|error| invalid(format!("invalid params: {name} is not hex: {error}")))
 }
 
