@@ -10,9 +10,10 @@
 use alloy_consensus::transaction::RlpEcdsaDecodableTx;
 use alloy_consensus::{SignableTransaction, Signed, TxEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
-use alloy_primitives::{Address, B256, Signature, TxKind, U256, keccak256};
+use alloy_primitives::{B256, Signature, TxKind, U256, keccak256};
 
 pub use alloy_consensus::TxEip1559;
+pub use alloy_primitives::Address;
 
 use crate::policy::{Chain, PolicyView, Transfer};
 
@@ -61,6 +62,14 @@ pub enum EthereumError {
     /// The EIP-712 typed data did not hash (unknown type, value of the wrong type, ...).
     #[error("typed data does not hash: {0}")]
     TypedData(#[from] alloy_dyn_abi::Error),
+    /// A transaction object (as `eth_signTransaction` takes it) has a missing or bad field.
+    #[error("transaction field {field}: {reason}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Shorthand for results of this module.
@@ -208,6 +217,197 @@ pub fn recover_sender(signed: &Signed<TxEip1559>) -> Result<Address> {
         return Err(EthereumError::HighS);
     }
     Ok(signature.recover_address_from_prehash(&signed.tx().signature_hash())?)
+}
+
+/// An EIP-1559 transaction given as the JSON object `eth_signTransaction` takes: `chainId`,
+/// `nonce`, `gas` (or `gasLimit`), `maxFeePerGas`, `maxPriorityFeePerGas`, `to` (absent or null
+/// to create a contract), `value`, `data` (or `input`), optional `accessList` and `type` (must
+/// be 2), and optional `from`, which is returned for the caller to check. Quantities are JSON
+/// numbers or strings, hex with 0x or decimal.
+pub fn transaction_from_fields(fields: &serde_json::Value) -> Result<(TxEip1559, Option<Address>)> {
+    let object = fields.as_object().ok_or(EthereumError::Field {
+        field: "transaction",
+        reason: "must be a JSON object of EIP-1559 fields".into(),
+    })?;
+    const KNOWN: [&str; 13] = [
+        "chainId",
+        "nonce",
+        "gas",
+        "gasLimit",
+        "maxFeePerGas",
+        "maxPriorityFeePerGas",
+        "to",
+        "value",
+        "data",
+        "input",
+        "accessList",
+        "type",
+        "from",
+    ];
+    if let Some(unknown) = object.keys().find(|key| !KNOWN.contains(&key.as_str())) {
+        return Err(EthereumError::Field {
+            field: "transaction",
+            reason: format!("unknown field {unknown:?} (EIP-1559 transactions only)"),
+        });
+    }
+    let field = |name: &'static str| object.get(name).filter(|value| !value.is_null());
+    let either = |first: &'static str, second: &'static str| field(first).or_else(|| field(second));
+    if let Some(kind) = field("type")
+        && quantity("type", kind)? != U256::from(2)
+    {
+        return Err(EthereumError::Field {
+            field: "type",
+            reason: "only EIP-1559 (type 2) transactions are signed".into(),
+        });
+    }
+    let narrow = |name: &'static str, value: U256| -> Result<u128> {
+        u128::try_from(value).map_err(|_| EthereumError::Field {
+            field: name,
+            reason: "too large".into(),
+        })
+    };
+    let small = |name: &'static str, value: U256| -> Result<u64> {
+        u64::try_from(value).map_err(|_| EthereumError::Field {
+            field: name,
+            reason: "does not fit 64 bits".into(),
+        })
+    };
+    let to = match field("to") {
+        None => TxKind::Create,
+        Some(value) => TxKind::Call(address_field("to", value)?),
+    };
+    let input = match either("data", "input") {
+        None => Default::default(),
+        Some(value) => bytes_field("data", value)?.into(),
+    };
+    let access_list = match field("accessList") {
+        None => Default::default(),
+        Some(value) => access_list_field(value)?,
+    };
+    let tx = TxEip1559 {
+        chain_id: small(
+            "chainId",
+            quantity("chainId", required("chainId", field("chainId"))?)?,
+        )?,
+        nonce: small(
+            "nonce",
+            quantity("nonce", required("nonce", field("nonce"))?)?,
+        )?,
+        gas_limit: small(
+            "gas",
+            quantity("gas", required("gas", either("gas", "gasLimit"))?)?,
+        )?,
+        max_fee_per_gas: narrow(
+            "maxFeePerGas",
+            quantity(
+                "maxFeePerGas",
+                required("maxFeePerGas", field("maxFeePerGas"))?,
+            )?,
+        )?,
+        max_priority_fee_per_gas: narrow(
+            "maxPriorityFeePerGas",
+            quantity(
+                "maxPriorityFeePerGas",
+                required("maxPriorityFeePerGas", field("maxPriorityFeePerGas"))?,
+            )?,
+        )?,
+        to,
+        value: match field("value") {
+            None => U256::ZERO,
+            Some(value) => quantity("value", value)?,
+        },
+        access_list,
+        input,
+    };
+    let from = field("from")
+        .map(|value| address_field("from", value))
+        .transpose()?;
+    Ok((tx, from))
+}
+
+fn required<'a>(
+    field: &'static str,
+    value: Option<&'a serde_json::Value>,
+) -> Result<&'a serde_json::Value> {
+    value.ok_or(EthereumError::Field {
+        field,
+        reason: "missing".into(),
+    })
+}
+
+/// A quantity: a JSON number, or a string of hex (0x) or decimal digits.
+fn quantity(field: &'static str, value: &serde_json::Value) -> Result<U256> {
+    let bad = |reason: String| EthereumError::Field { field, reason };
+    match value {
+        serde_json::Value::Number(number) => number
+            .as_u64()
+            .map(U256::from)
+            .ok_or_else(|| bad(format!("{number} is not a non-negative integer"))),
+        serde_json::Value::String(text) => {
+            let parsed = match text.strip_prefix("0x") {
+                Some(hex) if !hex.is_empty() => U256::from_str_radix(hex, 16),
+                Some(_) => return Err(bad("\"0x\" has no digits".into())),
+                None => U256::from_str_radix(text, 10),
+            };
+            parsed.map_err(|error| bad(format!("{text:?}: {error}")))
+        }
+        other => Err(bad(format!("expected a number or a string, got {other}"))),
+    }
+}
+
+fn address_field(field: &'static str, value: &serde_json::Value) -> Result<Address> {
+    let text = value.as_str().ok_or(EthereumError::Field {
+        field,
+        reason: "must be a 0x-hex address string".into(),
+    })?;
+    text.parse().map_err(|error| EthereumError::Field {
+        field,
+        reason: format!("{text:?}: {error}"),
+    })
+}
+
+fn access_list_field(value: &serde_json::Value) -> Result<alloy_eips::eip2930::AccessList> {
+    let bad = |reason: &str| EthereumError::Field {
+        field: "accessList",
+        reason: reason.to_owned(),
+    };
+    let entries = value.as_array().ok_or_else(|| bad("must be an array"))?;
+    let mut items = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let address = entry
+            .get("address")
+            .ok_or_else(|| bad("an entry has no address"))?;
+        let keys = entry
+            .get("storageKeys")
+            .and_then(|keys| keys.as_array())
+            .ok_or_else(|| bad("an entry has no storageKeys array"))?;
+        let storage_keys = keys
+            .iter()
+            .map(|key| {
+                let bytes = bytes_field("accessList", key)?;
+                <[u8; 32]>::try_from(bytes.as_slice())
+                    .map(B256::from)
+                    .map_err(|_| bad("a storage key is not 32 bytes"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        items.push(alloy_eips::eip2930::AccessListItem {
+            address: address_field("accessList", address)?,
+            storage_keys,
+        });
+    }
+    Ok(alloy_eips::eip2930::AccessList(items))
+}
+
+fn bytes_field(field: &'static str, value: &serde_json::Value) -> Result<Vec<u8>> {
+    let text = value.as_str().ok_or(EthereumError::Field {
+        field,
+        reason: "must be a 0x-hex string".into(),
+    })?;
+    let hex = text.strip_prefix("0x").unwrap_or(text);
+    alloy_primitives::hex::decode(hex).map_err(|error| EthereumError::Field {
+        field,
+        reason: error.to_string(),
+    })
 }
 
 /// The EIP-191 (version 0x45, `personal_sign`) hash of a message:

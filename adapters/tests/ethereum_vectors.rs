@@ -284,3 +284,78 @@ fn contract_calls_are_opaque_to_policy() {
     assert_eq!(view.payer, None);
     assert_eq!(view.fee, 3_000_000_000_000_000);
 }
+
+#[test]
+fn eth_sign_transaction_objects_give_the_vectors_unsigned_transactions() {
+    let vectors = read_json("eip1559/eip1559.json");
+    for (number, vector) in vectors.as_array().unwrap().iter().enumerate() {
+        let signed =
+            eth::decode_signed(&eip2718_bytes(&hex_field(vector, "signedTransactionRLP"))).unwrap();
+        let tx = signed.tx();
+        let TxKind::Call(to) = tx.to else {
+            panic!("vector {number} creates a contract");
+        };
+        // Quantities as JSON-RPC sends them (hex strings) and as numbers or decimal strings.
+        let fields = serde_json::json!({
+            "type": "0x2",
+            "chainId": format!("{:#x}", tx.chain_id),
+            "nonce": tx.nonce,
+            "gas": format!("{:#x}", tx.gas_limit),
+            "maxFeePerGas": tx.max_fee_per_gas.to_string(),
+            "maxPriorityFeePerGas": format!("{:#x}", tx.max_priority_fee_per_gas),
+            "to": to.to_string(),
+            "value": format!("{:#x}", tx.value),
+            "data": format!("0x{}", hex::encode(&tx.input)),
+            "accessList": [],
+        });
+        let (parsed, from) = eth::transaction_from_fields(&fields).unwrap();
+        assert_eq!(from, None);
+        assert_eq!(
+            eth::encode_unsigned(&parsed),
+            eth::encode_unsigned(tx),
+            "vector {number}"
+        );
+        assert_eq!(eth::signing_hash(&parsed), eth::signing_hash(tx));
+    }
+}
+
+#[test]
+fn transaction_objects_with_bad_fields_are_refused_naming_the_field() {
+    let good = serde_json::json!({
+        "chainId": 1, "nonce": 0, "gas": 21000, "maxFeePerGas": "0x3b9aca00",
+        "maxPriorityFeePerGas": 1, "to": "0x2222222222222222222222222222222222222222",
+        "value": "1000", "from": "0x1111111111111111111111111111111111111111"
+    });
+    let (tx, from) = eth::transaction_from_fields(&good).unwrap();
+    assert_eq!(tx.value, U256::from(1000));
+    assert_eq!(tx.max_fee_per_gas, 1_000_000_000);
+    assert_eq!(
+        from,
+        Some(
+            "0x1111111111111111111111111111111111111111"
+                .parse()
+                .unwrap()
+        )
+    );
+    let cases = [
+        ("nonce", serde_json::Value::Null, "nonce: missing"),
+        ("gas", serde_json::json!("0xzz"), "gas"),
+        ("type", serde_json::json!("0x1"), "type"),
+        ("to", serde_json::json!("0x12"), "to"),
+        ("value", serde_json::json!(-1), "value"),
+        ("gasPrice", serde_json::json!(1), "gasPrice"),
+    ];
+    for (field, value, expected) in cases {
+        let mut fields = good.clone();
+        if value.is_null() {
+            fields.as_object_mut().unwrap().remove(field);
+        } else {
+            fields[field] = value;
+        }
+        let error = eth::transaction_from_fields(&fields)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{field}: {error}");
+    }
+    assert!(eth::transaction_from_fields(&serde_json::json!([1])).is_err());
+}

@@ -1,6 +1,8 @@
 //! Latency and throughput of a live devnet over loopback, from the built `thresig` binary:
 //! DKG and signing latency (p50, p99) at 3-of-5 (root secrets in key files, and in SoftHSM2
-//! tokens) and 16-of-24, and signing throughput with 16 concurrent clients at 3-of-5.
+//! tokens) and 16-of-24, signing throughput with 16 concurrent clients at 3-of-5, and for
+//! CGGMP21 at 3-of-5: aux-info and keygen time, presignature rate, and online signing latency
+//! with a warm presignature pool.
 //!
 //! `cargo bench -p thresig --bench cluster` (`-- --quick` for fewer rounds).
 
@@ -131,6 +133,93 @@ async fn throughput(clients: usize, per_client: usize) {
     );
 }
 
+/// Polls health until `done` holds for its cggmp21 part.
+async fn wait_cggmp(client: &RpcClient, done: impl Fn(&Value) -> bool) {
+    loop {
+        let health = call(client, "thresig_health", json!({})).await;
+        assert_ne!(health["cggmp21"]["auxInfo"]["status"], "failed", "{health}");
+        if done(&health["cggmp21"]) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// CGGMP21 at 3-of-5: aux info from the primes fixture, keygen, the presignature rate, and
+/// online signing with a warm pool (the pool is back at its target before each signature).
+async fn cggmp(rounds: usize) {
+    const POOL: u64 = 4;
+    let started = Instant::now();
+    let cluster = Devnet::start_with(
+        support::temp_dir("bench"),
+        5,
+        3,
+        &[],
+        &[
+            "--cggmp21-primes",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../testvectors/cggmp21-primes.json"
+            ),
+            "--presignature-pool",
+            &POOL.to_string(),
+        ],
+        true,
+    );
+    let client = cluster.rpc_client();
+    wait_cggmp(&client, |cggmp| cggmp["auxInfo"]["status"] == "ready").await;
+    println!(
+        "{:<40} {:>8.2} s (devnet start to aux info ready)",
+        "aux info cggmp21-secp256k1 5 nodes",
+        started.elapsed().as_secs_f64()
+    );
+    let mut keygen = Vec::new();
+    let mut wallet = String::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        let created = call(
+            &client,
+            "thresig_createWallet",
+            json!({ "scheme": "cggmp21-secp256k1" }),
+        )
+        .await;
+        keygen.push(start.elapsed());
+        wallet = created["walletId"].as_str().unwrap().to_owned();
+    }
+    report("keygen cggmp21-secp256k1 3-of-5", keygen);
+    // Every wallet's pool fills in the background; the rate is over all of them.
+    let start = Instant::now();
+    wait_cggmp(&client, |cggmp| {
+        cggmp["presignatures"].as_u64().unwrap_or(0) >= 5 * POOL
+    })
+    .await;
+    let elapsed = start.elapsed();
+    println!(
+        "{:<40} {:.2} presignatures/s ({} in {:.2} s)",
+        "presign cggmp21-secp256k1 3-of-5",
+        (5 * POOL) as f64 / elapsed.as_secs_f64(),
+        5 * POOL,
+        elapsed.as_secs_f64()
+    );
+    let mut sign = Vec::new();
+    for round in 0..rounds {
+        wait_cggmp(&client, |cggmp| {
+            cggmp["presignatures"].as_u64().unwrap_or(0) >= 5 * POOL
+        })
+        .await;
+        let message = format!("0x{:064x}", round + 1);
+        let start = Instant::now();
+        call(
+            &client,
+            "thresig_signMessage",
+            json!({ "walletId": wallet, "message": message }),
+        )
+        .await;
+        sign.push(start.elapsed());
+    }
+    report("sign cggmp21-secp256k1 3-of-5, warm pool", sign);
+}
+
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
     // `cargo test --benches` runs bench targets with --bench absent; only run when benching.
@@ -149,5 +238,6 @@ fn main() {
         latency(5, 3, rounds, "softhsm").await;
         latency(24, 16, rounds / 4, "file").await;
         throughput(16, if quick { 5 } else { 25 }).await;
+        cggmp(rounds / 2).await;
     });
 }

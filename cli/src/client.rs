@@ -4,15 +4,54 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use thresig_sidecar::auth::ClientKey;
 use thresig_sidecar::client::{ClientError, RpcClient, RpcError};
+use thresig_sidecar::ethproxy::{self, EthProxy};
 use thresig_sidecar::layout::ClusterLayout;
 
 /// Arguments of `thresig client`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ClientArgs {
+    #[command(subcommand)]
+    command: Option<ClientCommand>,
+    #[command(flatten)]
+    connection: Connection,
+    /// The method, e.g. thresig_createWallet.
+    method: Option<String>,
+    /// The params: one JSON object with the parameters by name.
+    #[arg(default_value = "{}")]
+    params: String,
+}
+
+/// `thresig client` subcommands.
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Serve Ethereum remote-signer methods (eth_accounts, eth_sign, personal_sign,
+    /// eth_signTransaction, eth_signTypedData_v4) for cggmp21-secp256k1 wallets, signing each
+    /// request with the client key on its way to the coordinator; prints a JSON line when
+    /// ready and serves until SIGINT or SIGTERM.
+    Proxy(ProxyArgs),
+}
+
+/// Arguments of `thresig client proxy`.
+#[derive(Debug, Args)]
+struct ProxyArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// Where to serve the Ethereum methods (keep it on loopback: whoever reaches it can sign).
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    listen: std::net::SocketAddr,
+    /// A wallet to serve (repeatable); default: every cggmp21-secp256k1 wallet of the cluster.
+    #[arg(long)]
+    wallet: Vec<String>,
+}
+
+/// How to reach and sign for a coordinator.
+#[derive(Debug, Args)]
+struct Connection {
     /// The coordinator's JSON-RPC URL.
     #[arg(long, default_value = "http://127.0.0.1:8000")]
     url: String,
@@ -27,16 +66,34 @@ pub struct ClientArgs {
     /// How long to wait for the answer, in seconds.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
-    /// The method, e.g. thresig_createWallet.
-    method: String,
-    /// The params: one JSON object with the parameters by name.
-    #[arg(default_value = "{}")]
-    params: String,
+}
+
+impl Connection {
+    /// A client of the coordinator, with the client key when one is given.
+    fn client(&self) -> Result<RpcClient, String> {
+        let key_file = match (&self.data_dir, &self.client_key) {
+            (Some(dir), _) => Some(ClusterLayout::new(dir).client_key()),
+            (None, file) => file.clone(),
+        };
+        let key = key_file.map(|file| ClientKey::load(&file)).transpose()?;
+        let mut client = RpcClient::new(self.url.clone(), Duration::from_secs(self.timeout))
+            .map_err(|error| error.to_string())?;
+        if let Some(key) = key {
+            client = client.with_client_key(key);
+        }
+        Ok(client)
+    }
 }
 
 /// Runs `thresig client`: prints the result (exit 0) or the JSON-RPC error object (exit 1) as
 /// one JSON line on stdout; bad arguments or an unreachable coordinator exit 2.
 pub fn run(args: ClientArgs) -> ExitCode {
+    if let Some(ClientCommand::Proxy(proxy)) = args.command {
+        return run_proxy(proxy);
+    }
+    let Some(method) = args.method else {
+        return crate::malformed("METHOD is required (or the subcommand proxy)");
+    };
     let params: Value = match serde_json::from_str(&args.params) {
         Ok(params @ Value::Object(_)) => params,
         Ok(_) => return crate::malformed("PARAMS must be one JSON object"),
@@ -49,21 +106,11 @@ pub fn run(args: ClientArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return crate::malformed(format!("starting the async runtime: {error}")),
     };
-    let key_file = match (&args.data_dir, &args.client_key) {
-        (Some(dir), _) => Some(ClusterLayout::new(dir).client_key()),
-        (None, file) => file.clone(),
-    };
-    let key = match key_file.map(|file| ClientKey::load(&file)).transpose() {
-        Ok(key) => key,
+    let client = match args.connection.client() {
+        Ok(client) => client,
         Err(error) => return crate::malformed(error),
     };
-    let outcome = runtime.block_on(async {
-        let mut client = RpcClient::new(args.url.clone(), Duration::from_secs(args.timeout))?;
-        if let Some(key) = key {
-            client = client.with_client_key(key);
-        }
-        client.call(&args.method, params).await
-    });
+    let outcome = runtime.block_on(client.call(&method, params));
     match outcome {
         Ok(result) => {
             println!("{result}");
@@ -83,5 +130,42 @@ pub fn run(args: ClientArgs) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(error) => crate::malformed(error),
+    }
+}
+
+/// Runs `thresig client proxy` until SIGINT or SIGTERM.
+fn run_proxy(args: ProxyArgs) -> ExitCode {
+    if args.connection.data_dir.is_none() && args.connection.client_key.is_none() {
+        return crate::malformed(
+            "the proxy signs every request it forwards: give --data-dir or --client-key",
+        );
+    }
+    let client = match args.connection.client() {
+        Ok(client) => client,
+        Err(error) => return crate::malformed(error),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return crate::malformed(format!("starting the async runtime: {error}")),
+    };
+    let outcome = runtime.block_on(async {
+        let proxy = std::sync::Arc::new(EthProxy::connect(client, &args.wallet).await?);
+        let accounts = proxy.addresses();
+        let (handle, address) = ethproxy::serve(proxy, args.listen).await?;
+        println!(
+            "{}",
+            json!({ "ready": true, "listen": address.to_string(), "accounts": accounts })
+        );
+        thresig_sidecar::shutdown_signal().await;
+        let _ = handle.stop();
+        handle.stopped().await;
+        Ok::<_, String>(())
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => crate::malformed(format!("proxy: {error}")),
     }
 }

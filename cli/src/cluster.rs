@@ -56,6 +56,24 @@ pub struct NodeArgs {
     /// print the identity's public keys as JSON and exit.
     #[arg(long)]
     init: bool,
+    /// A file of pregenerated CGGMP21 safe primes (one pair per node index; otherwise
+    /// $THRESIG_CGGMP21_PRIMES). Without either, a node with no primes yet generates its own
+    /// in the background, which takes minutes.
+    #[arg(long)]
+    cggmp21_primes: Option<PathBuf>,
+    /// off: this node takes no part in CGGMP21 (no primes, no aux info), for clusters that
+    /// serve only the FROST schemes.
+    #[arg(long, value_enum, default_value = "on")]
+    cggmp21: Switch,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 /// Arguments of `thresig coordinator`.
@@ -72,6 +90,10 @@ pub struct CoordinatorArgs {
     /// coordinator-signing/ in the cluster directory) carries the role and the nodes enforce it.
     #[arg(long, value_enum, default_value = "all")]
     role: RoleArg,
+    /// Presignatures to keep ready per cggmp21-secp256k1 wallet, made in the background
+    /// (0: each signature makes its own first, which adds the presigning rounds to it).
+    #[arg(long, default_value_t = coordinator::DEFAULT_PRESIGNATURE_POOL)]
+    presignature_pool: usize,
 }
 
 /// `thresig coordinator --role`.
@@ -117,6 +139,16 @@ pub struct DevnetArgs {
     /// token of its own (initialised on first start; needs softhsm2 installed).
     #[arg(long, value_enum, default_value = "file")]
     hsm: DevnetHsm,
+    /// A file of pregenerated CGGMP21 safe primes, one pair per node (tests); without it each
+    /// node generates its own in the background on first start.
+    #[arg(long)]
+    cggmp21_primes: Option<PathBuf>,
+    /// off: the nodes take no part in CGGMP21 (no primes, no aux info; FROST schemes only).
+    #[arg(long, value_enum, default_value = "on")]
+    cggmp21: Switch,
+    /// Presignatures the coordinator keeps ready per cggmp21-secp256k1 wallet.
+    #[arg(long, default_value_t = coordinator::DEFAULT_PRESIGNATURE_POOL)]
+    presignature_pool: usize,
 }
 
 /// `thresig devnet --hsm`.
@@ -249,6 +281,16 @@ pub fn node(args: NodeArgs) -> ExitCode {
         node_id: args.node_id.clone(),
         manifest: layout.manifest(),
         ca_cert: layout.ca_cert(),
+        primes: match (
+            args.cggmp21,
+            args.cggmp21_primes
+                .clone()
+                .or_else(|| std::env::var_os("THRESIG_CGGMP21_PRIMES").map(PathBuf::from)),
+        ) {
+            (Switch::Off, _) => node::PrimesSource::Disabled,
+            (Switch::On, Some(path)) => node::PrimesSource::Fixture(path),
+            (Switch::On, None) => node::PrimesSource::Generate,
+        },
     };
     let runtime = match runtime() {
         Ok(runtime) => runtime,
@@ -272,6 +314,7 @@ pub fn coordinator(args: CoordinatorArgs) -> ExitCode {
         key: dir.join("key.pem"),
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], args.port)),
         role,
+        presignature_pool: args.presignature_pool,
     };
     let runtime = match runtime() {
         Ok(runtime) => runtime,
@@ -300,6 +343,9 @@ pub fn devnet(args: DevnetArgs) -> ExitCode {
             DevnetHsm::File => HsmChoice::File,
             DevnetHsm::Softhsm => HsmChoice::SoftHsm,
         },
+        cggmp21_primes: args.cggmp21_primes,
+        cggmp21: args.cggmp21 == Switch::On,
+        presignature_pool: args.presignature_pool,
     };
     let runtime = match runtime() {
         Ok(runtime) => runtime,

@@ -114,6 +114,10 @@ async fn run(args: &DemoArgs, dir: PathBuf) -> Result<(), String> {
         network: "regtest".to_owned(),
         executable,
         hsm: HsmChoice::File,
+        cggmp21_primes: None,
+        // The demo shows FROST; its nodes need not spend minutes finding primes.
+        cggmp21: false,
+        presignature_pool: thresig_sidecar::coordinator::DEFAULT_PRESIGNATURE_POOL,
     };
     let cluster = devnet::start(&options)
         .await

@@ -23,6 +23,13 @@ use crate::scheme::{Tweak, WalletScheme};
 use crate::store::WalletRecord;
 use crate::with_ciphersuite;
 
+mod cggmp;
+
+pub use self::cggmp::{AuxInfoHealth, CggmpHealth, EcdsaSigned};
+
+/// Presignatures a coordinator keeps ready per cggmp21 wallet by default.
+pub const DEFAULT_PRESIGNATURE_POOL: usize = 4;
+
 /// How long one node call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a health probe may take.
@@ -106,6 +113,9 @@ pub enum CoordinatorError {
     /// This coordinator's role does not allow the method (said by the coordinator or a node).
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The cluster is not ready for the request yet (CGGMP21 aux info still being made).
+    #[error("not ready: {0}")]
+    NotReady(String),
     /// Anything else.
     #[error("internal error: {0}")]
     Internal(String),
@@ -127,6 +137,9 @@ impl From<NodeCallError> for CoordinatorError {
             }
             NodeCallError::Refused { node, body, .. } if body.kind == "forbidden" => {
                 CoordinatorError::Forbidden(format!("{node} refused: {}", body.message))
+            }
+            NodeCallError::Refused { node, body, .. } if body.kind == "not-ready" => {
+                CoordinatorError::NotReady(format!("{node}: {}", body.message))
             }
             NodeCallError::Refused { node, body, .. } => CoordinatorError::Abort {
                 node,
@@ -246,15 +259,7 @@ impl NodeClient {
 }
 
 fn describe(error: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::error_chain(error)
 }
 
 /// A wallet as the API returns it.
@@ -271,7 +276,8 @@ pub struct WalletView {
     pub parties: u16,
     /// The nodes holding them.
     pub nodes: Vec<String>,
-    /// The group public key, 0x-hex: x-only for frost-secp256k1-tr, 32 bytes for frost-ed25519.
+    /// The group public key, 0x-hex: x-only for frost-secp256k1-tr, 32 bytes for frost-ed25519,
+    /// 33-byte compressed SEC1 for cggmp21-secp256k1.
     pub public_key: String,
     /// Chain addresses of the key.
     pub addresses: BTreeMap<String, String>,
@@ -283,7 +289,8 @@ pub struct WalletView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignatureView {
-    /// The signature, 0x-hex (64 bytes, BIP-340 or RFC 8032).
+    /// The signature, 0x-hex: 64 bytes (BIP-340 or RFC 8032) or, for cggmp21-secp256k1,
+    /// 65 bytes r ‖ s ‖ v (low s, v the recovery id 0 or 1).
     pub signature: String,
     /// The key it verifies under, 0x-hex (the BIP-86 output key when tweaked).
     pub public_key: String,
@@ -331,6 +338,8 @@ pub struct HealthView {
     pub threshold: u16,
     /// Every node.
     pub nodes: Vec<NodeHealth>,
+    /// CGGMP21 (cggmp21-secp256k1) readiness: aux info and presignatures.
+    pub cggmp21: CggmpHealth,
 }
 
 /// Receives every payload the coordinator relays between nodes (for audits and tests).
@@ -341,6 +350,7 @@ pub struct Coordinator {
     client: NodeClient,
     network: bitcoin::Network,
     observer: Option<RelayObserver>,
+    cggmp: cggmp::CggmpCoordinator,
 }
 
 impl Coordinator {
@@ -351,7 +361,14 @@ impl Coordinator {
             client,
             network,
             observer: None,
+            cggmp: cggmp::CggmpCoordinator::new(DEFAULT_PRESIGNATURE_POOL),
         })
+    }
+
+    /// Keeps `size` presignatures ready per cggmp21 wallet (0: make each when signing).
+    pub fn with_presignature_pool(mut self, size: usize) -> Self {
+        self.cggmp = cggmp::CggmpCoordinator::new(size);
+        self
     }
 
     /// The Bitcoin network addresses and transaction summaries are given for.
@@ -433,9 +450,16 @@ impl Coordinator {
     /// `thresig_health`.
     pub async fn health(&self) -> HealthView {
         let all = self.node_ids();
-        let (reachable, _) = self.probe(&all).await;
+        let answers = self.health_answers(&all).await;
+        let reachable: Vec<String> = all
+            .iter()
+            .zip(&answers)
+            .filter(|(_, answer)| answer.is_some())
+            .map(|(node, _)| node.clone())
+            .collect();
         let threshold = self.manifest().threshold;
         HealthView {
+            cggmp21: self.cggmp_health(&answers),
             status: if reachable.len() >= usize::from(threshold) {
                 "ok"
             } else {
@@ -475,6 +499,12 @@ impl Coordinator {
         if threshold < 2 || usize::from(threshold) > parties {
             return Err(CoordinatorError::InvalidParams(format!(
                 "threshold must be between 2 and parties ({parties}), got {threshold}"
+            )));
+        }
+        if scheme == WalletScheme::Cggmp21Secp256k1 && parties != n {
+            return Err(CoordinatorError::InvalidParams(format!(
+                "cggmp21-secp256k1 wallets are shared by all {n} nodes (the aux info is the \
+                 cluster's), got parties {parties}"
             )));
         }
         let all = self.node_ids();
@@ -556,14 +586,22 @@ impl Coordinator {
     ) -> Result<WalletRecord, CoordinatorError> {
         let wallet_id = format!("w-{}", uuid::Uuid::new_v4().simple());
         let session = uuid::Uuid::new_v4().to_string();
-        let run = self.run_dkg(
-            &session,
-            &wallet_id,
-            scheme,
-            threshold,
-            parties,
-            authorization,
-        );
+        let run = async {
+            if scheme.is_frost() {
+                self.run_dkg(
+                    &session,
+                    &wallet_id,
+                    scheme,
+                    threshold,
+                    parties,
+                    authorization,
+                )
+                .await
+            } else {
+                self.run_cggmp_keygen(&session, &wallet_id, threshold, parties, authorization)
+                    .await
+            }
+        };
         tokio::time::timeout(SESSION_TIMEOUT, run)
             .await
             .map_err(|_| {
@@ -651,9 +689,21 @@ impl Coordinator {
         if package.is_none() {
             return Err(CoordinatorError::Internal("no DKG results".into()));
         }
+        self.confirm_dkg(session, wallet_id, parties, round3).await
+    }
+
+    /// The last DKG round: every party sees everyone's signed result and activates the wallet
+    /// only if all derived the same key; returns the wallet as they stored it.
+    async fn confirm_dkg(
+        &self,
+        session: &str,
+        wallet_id: &str,
+        parties: &[String],
+        results: Vec<SignedStatement>,
+    ) -> Result<WalletRecord, CoordinatorError> {
         let confirm = DkgConfirmRequest {
             session: session.to_owned(),
-            results: round3,
+            results,
         };
         let confirmed: Vec<DkgConfirmResponse> = self
             .all(parties, paths::DKG_CONFIRM, |_| confirm.clone())
@@ -683,20 +733,7 @@ impl Coordinator {
         path: &str,
         make: impl Fn(&str) -> Req,
     ) -> Result<Vec<Resp>, CoordinatorError> {
-        let requests: Vec<(String, Req)> = nodes
-            .iter()
-            .map(|node| (node.clone(), make(node)))
-            .collect();
-        let answers = join_all(requests.iter().map(|(node, request)| {
-            self.client
-                .call::<Req, Resp>(node, path, request, CALL_TIMEOUT)
-        }))
-        .await;
-        let mut out = Vec::with_capacity(answers.len());
-        for answer in answers {
-            out.push(answer?);
-        }
-        Ok(out)
+        self.each(nodes, path, CALL_TIMEOUT, make).await
     }
 
     /// The wallet as the nodes that hold it describe it; they must agree.
@@ -819,6 +856,22 @@ impl Coordinator {
 
     fn view(&self, record: &WalletRecord) -> Result<WalletView, CoordinatorError> {
         let scheme: WalletScheme = record.scheme.parse().map_err(CoordinatorError::Internal)?;
+        if scheme == WalletScheme::Cggmp21Secp256k1 {
+            let public_key = crate::transactions::wallet_public_key(record)
+                .map_err(CoordinatorError::Internal)?;
+            let address = thresig_adapters::ethereum::eip55_address(&public_key)
+                .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+            return Ok(WalletView {
+                wallet_id: record.wallet_id.clone(),
+                scheme: record.scheme.clone(),
+                threshold: record.threshold,
+                parties: record.parties.len() as u16,
+                nodes: record.parties.clone(),
+                public_key: format!("0x{}", hex::encode(public_key)),
+                addresses: BTreeMap::from([("ethereum".to_owned(), address)]),
+                created_at: record.created_at,
+            });
+        }
         let package = hex::decode(&record.public_key_package)
             .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
         let group_key = with_ciphersuite!(scheme, C => frost_ops::group_key::<C>(&package))
@@ -833,6 +886,9 @@ impl Coordinator {
                         .map_err(CoordinatorError::Internal)?,
                 );
                 x_only.to_vec()
+            }
+            WalletScheme::Cggmp21Secp256k1 => {
+                return Err(CoordinatorError::Internal("not a FROST wallet".into()));
             }
             WalletScheme::FrostEd25519 => {
                 let key: [u8; 32] = group_key
@@ -868,6 +924,22 @@ impl Coordinator {
         authorization: &ClientRequest,
     ) -> Result<SignatureView, CoordinatorError> {
         let wallet = self.locate_wallet(wallet_id).await?;
+        if wallet.record.scheme == WalletScheme::Cggmp21Secp256k1.name() {
+            if tweak != Tweak::None {
+                return Err(CoordinatorError::InvalidParams(format!(
+                    "tweak {} applies only to frost-secp256k1-tr wallets, not cggmp21-secp256k1",
+                    tweak.name()
+                )));
+            }
+            let hash = crate::cggmp::message_hash(message)
+                .map_err(|error| CoordinatorError::InvalidParams(format!("message: {error}")))?;
+            let signed = self.sign_ecdsa(&wallet, hash, authorization).await?;
+            return Ok(SignatureView {
+                signature: format!("0x{}", hex::encode(signed.signature)),
+                public_key: format!("0x{}", hex::encode(signed.public_key)),
+                signers: signed.signers,
+            });
+        }
         let signed = self
             .sign_with_record(&wallet, message, tweak, authorization)
             .await?;
@@ -889,6 +961,12 @@ impl Coordinator {
     ) -> Result<Signed, CoordinatorError> {
         let record = &wallet.record;
         let scheme: WalletScheme = record.scheme.parse().map_err(CoordinatorError::Internal)?;
+        if !scheme.is_frost() {
+            return Err(CoordinatorError::Internal(format!(
+                "a FROST signing session for {scheme} wallet {}",
+                record.wallet_id
+            )));
+        }
         if tweak == Tweak::Bip86 && scheme != WalletScheme::FrostSecp256k1Tr {
             return Err(CoordinatorError::InvalidParams(format!(
                 "tweak bip86 applies only to frost-secp256k1-tr wallets, not {scheme}"
@@ -980,6 +1058,9 @@ impl Coordinator {
                     key.to_vec(),
                     thresig_precompiles::bip340::verify(&key, message, &signature),
                 )
+            }
+            WalletScheme::Cggmp21Secp256k1 => {
+                return Err(CoordinatorError::Internal("not a FROST wallet".into()));
             }
             WalletScheme::FrostEd25519 => (
                 group_key.clone(),
@@ -1082,6 +1163,8 @@ pub struct CoordinatorOptions {
     pub listen: std::net::SocketAddr,
     /// The role this coordinator serves; its certificate must carry the same.
     pub role: CoordinatorRole,
+    /// Presignatures to keep ready per cggmp21 wallet.
+    pub presignature_pool: usize,
 }
 
 /// Runs a coordinator until SIGINT or SIGTERM.
@@ -1099,10 +1182,21 @@ pub async fn run(options: CoordinatorOptions) -> Result<(), String> {
             certified.map_or("no coordinator role", CoordinatorRole::name)
         ));
     }
-    let coordinator = Coordinator::new(NodeClient::new(manifest, &ca, &identity)?)?;
-    let (handle, address) = crate::rpc::serve(Arc::new(coordinator), options.listen).await?;
+    let coordinator = Arc::new(
+        Coordinator::new(NodeClient::new(manifest, &ca, &identity)?)?.with_presignature_pool(
+            if options.role.may_sign() {
+                options.presignature_pool
+            } else {
+                0
+            },
+        ),
+    );
+    // Aux info when the cluster first starts, then presignature pools, in the background.
+    let background = tokio::spawn(Arc::clone(&coordinator).cggmp_background());
+    let (handle, address) = crate::rpc::serve(Arc::clone(&coordinator), options.listen).await?;
     tracing::info!(%address, "coordinator serving JSON-RPC");
     crate::shutdown_signal().await;
+    background.abort();
     let _ = handle.stop();
     handle.stopped().await;
     tracing::info!("coordinator stopped");

@@ -50,6 +50,13 @@ pub struct DevnetOptions {
     pub executable: PathBuf,
     /// Where each node's root secret lives.
     pub hsm: HsmChoice,
+    /// A file of pregenerated CGGMP21 safe primes for the nodes (otherwise each node generates
+    /// its own in the background on first start).
+    pub cggmp21_primes: Option<PathBuf>,
+    /// Whether the nodes take part in CGGMP21 (`false`: no primes, no aux info).
+    pub cggmp21: bool,
+    /// Presignatures the coordinator keeps ready per cggmp21-secp256k1 wallet.
+    pub presignature_pool: usize,
 }
 
 /// Where a devnet's nodes keep their root secrets.
@@ -452,7 +459,14 @@ pub async fn start(options: &DevnetOptions) -> Result<RunningDevnet, DevnetError
         children: Vec::new(),
     };
     for node in &manifest.nodes {
-        let (args, env) = node_command(&layout, &node.id);
+        let (mut args, env) = node_command(&layout, &node.id);
+        if let Some(primes) = &options.cggmp21_primes {
+            args.push("--cggmp21-primes".to_owned());
+            args.push(path(primes.clone()));
+        }
+        if !options.cggmp21 {
+            args.extend(["--cggmp21".to_owned(), "off".to_owned()]);
+        }
         let log = layout.node(&node.id).dir().join("node.log");
         devnet
             .children
@@ -464,6 +478,8 @@ pub async fn start(options: &DevnetOptions) -> Result<RunningDevnet, DevnetError
         path(layout.root().to_path_buf()),
         "--port".to_owned(),
         options.port.to_string(),
+        "--presignature-pool".to_owned(),
+        options.presignature_pool.to_string(),
     ];
     let log = layout.coordinator_dir().join("coordinator.log");
     devnet

@@ -40,6 +40,10 @@ use crate::scheme::{Tweak, WalletScheme};
 use crate::store::{NodeStore, PendingSignature, RequestClaim, StoreError, WalletRecord};
 use crate::with_ciphersuite;
 
+mod cggmp;
+
+pub use self::cggmp::PrimesSource;
+
 /// How long an unfinished DKG may wait for its next round.
 const DKG_SESSION_TTL: Duration = Duration::from_secs(120);
 
@@ -184,6 +188,8 @@ pub struct NodeState {
     dkg: Mutex<HashMap<String, DkgSession>>,
     /// Serialises round 2 so a session's nonces are consumed exactly once.
     round2: tokio::sync::Mutex<()>,
+    /// CGGMP21 runs, primes and aux-info status.
+    cggmp: cggmp::CggmpState,
 }
 
 impl NodeState {
@@ -225,6 +231,7 @@ impl NodeState {
             provider,
             dkg: Mutex::new(HashMap::new()),
             round2: tokio::sync::Mutex::new(()),
+            cggmp: cggmp::CggmpState::new(),
         })
     }
 
@@ -387,20 +394,20 @@ impl NodeState {
         Ok((verified, derivation))
     }
 
-    /// Checks that the client's signed request covers signing `message` (hex) with `tweak`
-    /// under `record`'s wallet; returns the verified request.
+    /// Checks that the client's signed request covers signing `message` with `tweak` under
+    /// `record`'s wallet; returns the verified request.
     fn authorize_signature(
         &self,
-        request: &SignRound1Request,
+        authorization: &ClientRequest,
+        message: &[u8],
+        tweak: Tweak,
         record: &WalletRecord,
     ) -> Result<VerifiedRequest, NodeError> {
         let verified = self.authorize(
-            &request.authorization,
+            authorization,
             &["thresig_signMessage", "thresig_signTransaction"],
         )?;
         let mismatch = |what: String| NodeError::unauthorized(format!("the client's {what}"));
-        let message = hex::decode(&request.message)
-            .map_err(|error| NodeError::bad_request(format!("message: {error}")))?;
         let wallet_id = verified.params["walletId"].as_str().unwrap_or_default();
         if wallet_id != record.wallet_id {
             return Err(mismatch(format!(
@@ -408,19 +415,20 @@ impl NodeState {
                 record.wallet_id
             )));
         }
+        let requested_tweak = tweak;
         let covered = if verified.method == "thresig_signMessage" {
             let params: SignMessageParams = serde_json::from_value(verified.params.clone())
                 .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
             let tweak = requests::parse_tweak(params.tweak.as_deref()).map_err(mismatch)?;
             let signed = requests::decode_hex(&params.message)
                 .map_err(|error| mismatch(format!("message is not hex: {error}")))?;
-            signed == message && tweak == request.tweak
+            signed == message && tweak == requested_tweak
         } else {
             let params: SignTransactionParams = serde_json::from_value(verified.params.clone())
                 .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
             crate::transactions::messages_to_sign(record, &params)
                 .map_err(|error| mismatch(format!("transaction: {error}")))?
-                .contains(&(message, request.tweak))
+                .contains(&(message.to_vec(), requested_tweak))
         };
         if !covered {
             return Err(mismatch(
@@ -451,6 +459,9 @@ fn claimed(verified: &VerifiedRequest, fresh: bool) -> Result<(), NodeError> {
     }
 }
 
+/// The largest CGGMP21 round a node accepts.
+const CGGMP_BODY_LIMIT: usize = 64 << 20;
+
 /// The router of the node API.
 pub fn router(state: Arc<NodeState>) -> Router {
     Router::new()
@@ -464,6 +475,17 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route(paths::SIGN_ROUND2, post(sign_round2))
         .route(paths::WALLET_GET, post(wallet_get))
         .route(paths::WALLET_LIST, post(wallet_list))
+        .route(paths::CGGMP_PRESIGNATURES, post(cggmp::presignatures))
+        .route(paths::CGGMP_SIGN, post(cggmp::sign))
+        // Aux-info rounds carry proofs about every node's 3072-bit modulus: megabytes.
+        .route(
+            paths::CGGMP_START,
+            post(cggmp::start).layer(axum::extract::DefaultBodyLimit::max(CGGMP_BODY_LIMIT)),
+        )
+        .route(
+            paths::CGGMP_STEP,
+            post(cggmp::step).layer(axum::extract::DefaultBodyLimit::max(CGGMP_BODY_LIMIT)),
+        )
         .with_state(state)
 }
 
@@ -471,6 +493,7 @@ async fn health(State(state): State<Arc<NodeState>>) -> NodeResult<HealthRespons
     Ok(Json(HealthResponse {
         node_id: state.node_id.clone(),
         wallets: state.store.wallet_count()?,
+        cggmp21: cggmp::status(&state)?,
     }))
 }
 
@@ -544,6 +567,12 @@ async fn dkg_round1(
         return Err(NodeError::bad_request(format!(
             "threshold {} must be between 2 and the {max} parties",
             request.threshold
+        )));
+    }
+    if !request.scheme.is_frost() {
+        return Err(NodeError::bad_request(format!(
+            "{} wallets are made by a CGGMP21 keygen, not a FROST DKG",
+            request.scheme
         )));
     }
     if state.store.any_wallet(&request.wallet_id)?.is_some() {
@@ -905,12 +934,21 @@ async fn sign_round1(
             state.node_id, record.wallet_id
         )));
     }
+    if !scheme.is_frost() {
+        return Err(NodeError::bad_request(format!(
+            "wallet {} is {scheme}: it signs with presignatures, not FROST rounds",
+            record.wallet_id
+        )));
+    }
     if request.tweak == Tweak::Bip86 && scheme != WalletScheme::FrostSecp256k1Tr {
         return Err(NodeError::bad_request(format!(
             "tweak bip86 applies only to frost-secp256k1-tr, not {scheme}"
         )));
     }
-    let verified = state.authorize_signature(&request, &record)?;
+    let message = hex::decode(&request.message)
+        .map_err(|error| NodeError::bad_request(format!("message: {error}")))?;
+    let verified =
+        state.authorize_signature(&request.authorization, &message, request.tweak, &record)?;
     if state.store.peek_nonces(&request.session)?.is_some() {
         return Err(NodeError::new(
             StatusCode::CONFLICT,
@@ -1094,6 +1132,8 @@ pub struct NodeOptions {
     pub manifest: PathBuf,
     /// The cluster CA certificate.
     pub ca_cert: PathBuf,
+    /// Where the node's CGGMP21 safe primes come from if it has none yet.
+    pub primes: PrimesSource,
 }
 
 /// Runs a node until SIGINT or SIGTERM.
@@ -1120,6 +1160,8 @@ pub async fn run(
         &options.node_id,
         provider,
     )?);
+    cggmp::prepare_primes(&state, options.primes.clone())
+        .map_err(|error| NodeStartError::Setup(format!("CGGMP21 primes: {error}")))?;
     let ca = std::fs::read_to_string(&options.ca_cert).map_err(|error| {
         NodeStartError::Setup(format!(
             "CA certificate {}: {error}",

@@ -30,6 +30,14 @@ pub mod paths {
     pub const WALLET_GET: &str = "/v1/wallets/get";
     /// A page of wallet descriptions.
     pub const WALLET_LIST: &str = "/v1/wallets/list";
+    /// Start a CGGMP21 run (aux info, keygen or presigning): the first round's messages.
+    pub const CGGMP_START: &str = "/v1/cggmp21/start";
+    /// One round of a CGGMP21 run: the messages for this node in, its next messages out.
+    pub const CGGMP_STEP: &str = "/v1/cggmp21/step";
+    /// One-round CGGMP21 signing with a stored presignature.
+    pub const CGGMP_SIGN: &str = "/v1/cggmp21/sign";
+    /// The presignatures this node holds for a wallet.
+    pub const CGGMP_PRESIGNATURES: &str = "/v1/cggmp21/presignatures";
 }
 
 /// Statement purposes: what a node's signature on a payload means.
@@ -50,6 +58,19 @@ pub mod purposes {
     pub fn sign_share(wallet_id: &str) -> String {
         format!("sign-share/{wallet_id}")
     }
+    /// A broadcast message of a CGGMP21 run.
+    pub fn cggmp_broadcast(protocol: crate::cggmp::Protocol) -> String {
+        format!("cggmp21-broadcast/{}", protocol.name())
+    }
+    /// What a node ends a CGGMP21 aux-info or presigning run with (the aux info digest, the
+    /// presignature's public point); keygen ends with [`dkg_result`].
+    pub fn cggmp_result(protocol: crate::cggmp::Protocol, wallet_id: &str) -> String {
+        format!("cggmp21-result/{}/{wallet_id}", protocol.name())
+    }
+    /// A CGGMP21 partial signature for a wallet.
+    pub fn cggmp_partial(wallet_id: &str) -> String {
+        format!("cggmp21-partial/{wallet_id}")
+    }
 }
 
 /// `HEALTH` response.
@@ -59,6 +80,139 @@ pub struct HealthResponse {
     pub node_id: String,
     /// Wallets it holds shares of.
     pub wallets: usize,
+    /// CGGMP21 readiness.
+    #[serde(default)]
+    pub cggmp21: CggmpNodeStatus,
+}
+
+/// A node's CGGMP21 readiness, as its health reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CggmpNodeStatus {
+    /// Its safe primes exist (loaded, or generated in the background).
+    pub primes: bool,
+    /// Why generating or loading them failed, if it did.
+    pub primes_error: Option<String>,
+    /// The digest of the cluster aux info it holds, hex, if any.
+    pub aux_info: Option<String>,
+    /// Whether an aux-info run is in progress here.
+    pub aux_info_running: bool,
+    /// CGGMP21 is off at this node (`--cggmp21 off`).
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// A CGGMP21 message relayed by the coordinator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CggmpMessage {
+    /// To one party, encrypted to it and signed by the sender.
+    P2p(SealedEnvelope),
+    /// To every other party of the run, signed by the sender.
+    Broadcast(SignedStatement),
+}
+
+impl CggmpMessage {
+    /// The sending node.
+    pub fn sender(&self) -> &str {
+        match self {
+            CggmpMessage::P2p(envelope) => &envelope.sender,
+            CggmpMessage::Broadcast(statement) => &statement.sender,
+        }
+    }
+}
+
+/// `CGGMP_START` request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "protocol", content = "params", rename_all = "kebab-case")]
+pub enum CggmpStartRequest {
+    /// Aux info for the whole cluster.
+    AuxInfo {
+        /// The session (unique per run).
+        session: String,
+        /// Every node of the cluster, in manifest order.
+        parties: Vec<String>,
+    },
+    /// A wallet's keygen, authorised like a FROST DKG.
+    Keygen(DkgRound1Request),
+    /// One presignature of a wallet for one signer set.
+    Presign {
+        /// The session; also the presignature's id.
+        session: String,
+        /// The wallet.
+        wallet_id: String,
+        /// Exactly threshold parties of the wallet, in the wallet's party order.
+        signers: Vec<String>,
+    },
+}
+
+impl CggmpStartRequest {
+    /// The session id.
+    pub fn session(&self) -> &str {
+        match self {
+            CggmpStartRequest::AuxInfo { session, .. }
+            | CggmpStartRequest::Presign { session, .. } => session,
+            CggmpStartRequest::Keygen(request) => &request.session,
+        }
+    }
+}
+
+/// `CGGMP_STEP` request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CggmpStepRequest {
+    /// The session.
+    pub session: String,
+    /// The messages of the last round for this node.
+    pub messages: Vec<CggmpMessage>,
+}
+
+/// `CGGMP_START` and `CGGMP_STEP` response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CggmpStepResponse {
+    /// The messages this node sends in the next round.
+    pub messages: Vec<CggmpMessage>,
+    /// When the run has ended here: its signed result.
+    pub result: Option<SignedStatement>,
+}
+
+/// `CGGMP_SIGN` request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CggmpSignRequest {
+    /// The signing session (for the audit log).
+    pub session: String,
+    /// The wallet.
+    pub wallet_id: String,
+    /// The presignature to use (consumed).
+    pub presignature: String,
+    /// The 32-byte message hash, hex.
+    pub message: String,
+    /// The client's signed request that asks for this signature.
+    pub authorization: ClientRequest,
+}
+
+/// `CGGMP_PRESIGNATURES` request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CggmpPresignaturesRequest {
+    /// The wallet.
+    pub wallet_id: String,
+}
+
+/// One presignature a node holds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PresignatureInfo {
+    /// Its id.
+    pub id: String,
+    /// The signer set it was made for.
+    pub signers: Vec<String>,
+}
+
+/// `CGGMP_PRESIGNATURES` response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CggmpPresignaturesResponse {
+    /// The presignatures, in id order.
+    pub presignatures: Vec<PresignatureInfo>,
 }
 
 /// `DKG_ROUND1` request: start a DKG.

@@ -43,6 +43,8 @@ pub mod codes {
     pub const UNAUTHORIZED: i32 = -32007;
     /// The coordinator's role does not allow the method.
     pub const FORBIDDEN: i32 = -32008;
+    /// The cluster is not ready for the request yet (CGGMP21 aux info still being made).
+    pub const NOT_READY: i32 = -32009;
 }
 
 /// The JSON-RPC error for a coordinator error.
@@ -85,6 +87,9 @@ pub fn to_rpc_error(error: &CoordinatorError) -> ErrorObjectOwned {
         }
         CoordinatorError::Forbidden(_) => {
             ErrorObjectOwned::owned(codes::FORBIDDEN, message, None::<()>)
+        }
+        CoordinatorError::NotReady(_) => {
+            ErrorObjectOwned::owned(codes::NOT_READY, message, None::<()>)
         }
         CoordinatorError::Internal(_) => {
             ErrorObjectOwned::owned(codes::INTERNAL, message, None::<()>)
@@ -277,19 +282,8 @@ pub fn module(coordinator: Arc<Coordinator>) -> Result<RpcModule<Coordinator>, S
                     .chain
                     .parse()
                     .map_err(|error: String| invalid(format!("invalid params: {error}")))?;
-                // Ethereum takes an object of EIP-1559 fields; the others take base64 text.
-                let text = match (&params.transaction, chain) {
-                    (serde_json::Value::String(text), _) => text.clone(),
-                    (_, TransactionChain::Ethereum) => String::new(),
-                    (_, _) => {
-                        return Err(invalid(format!(
-                            "invalid params: transaction must be a base64 string for chain {}",
-                            params.chain
-                        )));
-                    }
-                };
                 coordinator
-                    .sign_transaction(&params.wallet_id, chain, &text, &request)
+                    .sign_transaction(&params.wallet_id, chain, &params.transaction, &request)
                     .await
                     .map_err(|error| to_rpc_error(&error))
             },

@@ -1,4 +1,4 @@
-//! The wallet schemes the sidecar runs and the dispatch from a scheme to its FROST ciphersuite.
+//! The wallet schemes the sidecar runs and the dispatch from a FROST scheme to its ciphersuite.
 
 use core::fmt;
 use core::str::FromStr;
@@ -14,6 +14,9 @@ pub enum WalletScheme {
     /// FROST(Ed25519, SHA-512) producing RFC 8032 signatures (Solana).
     #[serde(rename = "frost-ed25519")]
     FrostEd25519,
+    /// CGGMP21 threshold ECDSA over secp256k1 (Ethereum).
+    #[serde(rename = "cggmp21-secp256k1")]
+    Cggmp21Secp256k1,
 }
 
 impl WalletScheme {
@@ -22,7 +25,13 @@ impl WalletScheme {
         match self {
             WalletScheme::FrostSecp256k1Tr => "frost-secp256k1-tr",
             WalletScheme::FrostEd25519 => "frost-ed25519",
+            WalletScheme::Cggmp21Secp256k1 => "cggmp21-secp256k1",
         }
+    }
+
+    /// Whether the scheme is FROST (two-round signing, no presignatures).
+    pub const fn is_frost(self) -> bool {
+        !matches!(self, WalletScheme::Cggmp21Secp256k1)
     }
 }
 
@@ -39,11 +48,10 @@ impl FromStr for WalletScheme {
         match name {
             "frost-secp256k1-tr" => Ok(WalletScheme::FrostSecp256k1Tr),
             "frost-ed25519" => Ok(WalletScheme::FrostEd25519),
-            "cggmp21-secp256k1" => {
-                Err("scheme cggmp21-secp256k1 is not available yet in this build".to_owned())
-            }
+            "cggmp21-secp256k1" => Ok(WalletScheme::Cggmp21Secp256k1),
             other => Err(format!(
-                "unknown scheme {other:?}; schemes: frost-secp256k1-tr, frost-ed25519"
+                "unknown scheme {other:?}; schemes: frost-secp256k1-tr, frost-ed25519, \
+                 cggmp21-secp256k1"
             )),
         }
     }
@@ -70,7 +78,8 @@ impl Tweak {
     }
 }
 
-/// Evaluates `$body` with `$C` bound to the FROST ciphersuite of `$scheme`.
+/// Evaluates `$body` with `$C` bound to the FROST ciphersuite of `$scheme`; for a scheme that
+/// is not FROST, `$body` is not evaluated and the result is a `FrostOpError`.
 #[macro_export]
 macro_rules! with_ciphersuite {
     ($scheme:expr, $C:ident => $body:expr) => {
@@ -82,6 +91,11 @@ macro_rules! with_ciphersuite {
             $crate::scheme::WalletScheme::FrostEd25519 => {
                 type $C = frost_ed25519::Ed25519Sha512;
                 $body
+            }
+            $crate::scheme::WalletScheme::Cggmp21Secp256k1 => {
+                Err($crate::frost_ops::FrostOpError::Failed(
+                    "cggmp21-secp256k1 is not a FROST scheme".to_owned(),
+                ))
             }
         }
     };

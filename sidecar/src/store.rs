@@ -125,6 +125,8 @@ pub struct NodeStore {
     storage_key: SecretKey,
     /// Serialises request-id claims so two concurrent uses of one id cannot both succeed.
     claims: std::sync::Mutex<()>,
+    /// Serialises taking presignatures, so one is never handed out twice.
+    presignatures: std::sync::Mutex<()>,
 }
 
 const WALLET_PREFIX: &str = "wallet/";
@@ -132,6 +134,32 @@ const SHARE_PREFIX: &str = "share/";
 const NONCE_PREFIX: &str = "nonce/";
 const REQUEST_PREFIX: &str = "request/";
 const DERIVED_PREFIX: &str = "derived/";
+const SECRET_PREFIX: &str = "secret/";
+const PRESIGNATURE_PREFIX: &str = "presignature/";
+const SESSION_PREFIX: &str = "session/";
+
+/// A CGGMP21 presignature as stored (the secret part is sealed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PresignatureRecord {
+    signers: Vec<String>,
+    created_at: u64,
+    sealed: String,
+}
+
+/// What taking a presignature out of the store found.
+pub enum PresignatureTake {
+    /// It was there; its deletion (and the request's claim) is durable.
+    Taken {
+        /// The signer set it was made for.
+        signers: Vec<String>,
+        /// The presignature (secret).
+        presignature: Zeroizing<Vec<u8>>,
+    },
+    /// No such presignature: never made here, or already used.
+    Unknown,
+    /// The client's request was used before: nothing was taken.
+    Replayed,
+}
 
 impl NodeStore {
     /// Opens (creating if needed) the store at `path` for `node_id`.
@@ -149,6 +177,7 @@ impl NodeStore {
             node_id: node_id.to_owned(),
             storage_key,
             claims: std::sync::Mutex::new(()),
+            presignatures: std::sync::Mutex::new(()),
         })
     }
 
@@ -476,6 +505,158 @@ impl NodeStore {
         self.db
             .put_opt(key.as_bytes(), wallet_id.as_bytes(), &Self::synced())?;
         Ok(())
+    }
+
+    /// Stores a node-wide secret (`name` such as `cggmp21-primes`) sealed, durably.
+    pub fn put_secret(&self, name: &str, secret: &[u8]) -> Result<(), StoreError> {
+        let key = format!("{SECRET_PREFIX}{name}");
+        let sealed = sealing::seal(&self.storage_key, &self.aad("node", name), secret).map_err(
+            |source| StoreError::Seal {
+                key: key.clone(),
+                source,
+            },
+        )?;
+        self.db.put_opt(key.as_bytes(), sealed, &Self::synced())?;
+        Ok(())
+    }
+
+    /// A node-wide secret stored with [`NodeStore::put_secret`].
+    pub fn secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        let key = format!("{SECRET_PREFIX}{name}");
+        let Some(sealed) = self.db.get(key.as_bytes())? else {
+            return Ok(None);
+        };
+        sealing::open(&self.storage_key, &self.aad("node", name), &sealed, "node")
+            .map(Some)
+            .map_err(|source| StoreError::Seal { key, source })
+    }
+
+    /// Records that protocol session `session` started here, durably; `false` if it was
+    /// started before (a coordinator reusing a session id, and so an execution id).
+    pub fn claim_session(&self, session: &str) -> Result<bool, StoreError> {
+        let _serial = self.claims.lock().map_err(|_| StoreError::Corrupt {
+            key: SESSION_PREFIX.into(),
+            reason: "session table lock poisoned".into(),
+        })?;
+        let key = format!("{SESSION_PREFIX}{session}");
+        if self.db.get(key.as_bytes())?.is_some() {
+            return Ok(false);
+        }
+        self.db.put_opt(key.as_bytes(), b"", &Self::synced())?;
+        Ok(true)
+    }
+
+    fn presignature_aad(&self, wallet_id: &str, id: &str, signers: &[String]) -> Vec<u8> {
+        let mut parts: Vec<&[u8]> = vec![
+            self.node_id.as_bytes(),
+            wallet_id.as_bytes(),
+            b"presignature",
+            id.as_bytes(),
+        ];
+        parts.extend(signers.iter().map(|signer| signer.as_bytes()));
+        sealing::binding(&parts)
+    }
+
+    /// Stores a CGGMP21 presignature of `wallet_id` for the signer set `signers`, durably.
+    pub fn put_presignature(
+        &self,
+        wallet_id: &str,
+        id: &str,
+        signers: &[String],
+        presignature: &[u8],
+        created_at: u64,
+    ) -> Result<(), StoreError> {
+        let key = format!("{PRESIGNATURE_PREFIX}{wallet_id}/{id}");
+        let sealed = sealing::seal(
+            &self.storage_key,
+            &self.presignature_aad(wallet_id, id, signers),
+            presignature,
+        )
+        .map_err(|source| StoreError::Seal {
+            key: key.clone(),
+            source,
+        })?;
+        let record = PresignatureRecord {
+            signers: signers.to_vec(),
+            created_at,
+            sealed: hex::encode(sealed),
+        };
+        let json = serde_json::to_vec(&record).map_err(|error| StoreError::Corrupt {
+            key: key.clone(),
+            reason: error.to_string(),
+        })?;
+        self.db.put_opt(key.as_bytes(), json, &Self::synced())?;
+        Ok(())
+    }
+
+    /// The presignatures of `wallet_id` this node holds: (id, signer set), in id order.
+    pub fn presignatures(&self, wallet_id: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let prefix = format!("{PRESIGNATURE_PREFIX}{wallet_id}/");
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator(IteratorMode::From(prefix.as_bytes(), Direction::Forward))
+        {
+            let (key, value) = item?;
+            let Some(id) = key.strip_prefix(prefix.as_bytes()) else {
+                break;
+            };
+            let record: PresignatureRecord =
+                serde_json::from_slice(&value).map_err(|error| StoreError::Corrupt {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    reason: error.to_string(),
+                })?;
+            out.push((String::from_utf8_lossy(id).into_owned(), record.signers));
+        }
+        Ok(out)
+    }
+
+    /// Takes presignature `id` of `wallet_id` out of the store for one signature: its deletion
+    /// and the client request's claim are one synced write, done before this returns, so the
+    /// presignature can never sign a second message, whatever happens next.
+    pub fn take_presignature(
+        &self,
+        wallet_id: &str,
+        id: &str,
+        claim: &RequestClaim<'_>,
+    ) -> Result<PresignatureTake, StoreError> {
+        let key = format!("{PRESIGNATURE_PREFIX}{wallet_id}/{id}");
+        // Serialised with claims: two concurrent takes of one presignature cannot both see it.
+        let taken = {
+            let _serial = self.presignatures.lock().map_err(|_| StoreError::Corrupt {
+                key: key.clone(),
+                reason: "presignature lock poisoned".into(),
+            })?;
+            let Some(bytes) = self.db.get(key.as_bytes())? else {
+                return Ok(PresignatureTake::Unknown);
+            };
+            let mut batch = WriteBatch::default();
+            batch.delete(key.as_bytes());
+            if !self.write_claimed(batch, claim)? {
+                return Ok(PresignatureTake::Replayed);
+            }
+            bytes
+        };
+        let record: PresignatureRecord =
+            serde_json::from_slice(&taken).map_err(|error| StoreError::Corrupt {
+                key: key.clone(),
+                reason: error.to_string(),
+            })?;
+        let sealed = hex::decode(&record.sealed).map_err(|error| StoreError::Corrupt {
+            key: key.clone(),
+            reason: error.to_string(),
+        })?;
+        let presignature = sealing::open(
+            &self.storage_key,
+            &self.presignature_aad(wallet_id, id, &record.signers),
+            &sealed,
+            "presignature, wallet or node",
+        )
+        .map_err(|source| StoreError::Seal { key, source })?;
+        Ok(PresignatureTake::Taken {
+            signers: record.signers,
+            presignature,
+        })
     }
 
     /// Raw access for tests and audits: the stored bytes under `key`.

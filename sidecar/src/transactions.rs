@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 use thresig_adapters::bitcoin::{self as btc, BitcoinError};
+use thresig_adapters::ethereum as eth;
 use thresig_adapters::policy::PolicyView;
 use thresig_adapters::solana;
 
@@ -95,15 +96,17 @@ impl From<PolicyView> for TransactionSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedTransactionView {
-    /// `bitcoin` or `solana`.
+    /// `bitcoin`, `solana` or `ethereum`.
     pub chain: String,
     /// Whether every signature the transaction needs is present. When other keys must still
     /// sign, Bitcoin answers only the PSBT and Solana leaves their signature slots zero.
     pub complete: bool,
-    /// The transaction ready to broadcast: raw hex (Bitcoin) or base64 wire format (Solana).
+    /// The transaction ready to broadcast: raw hex (Bitcoin), base64 wire format (Solana) or
+    /// 0x-hex EIP-2718 encoding (Ethereum).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_transaction: Option<String>,
-    /// The transaction id: the txid (Bitcoin) or the first signature in base58 (Solana).
+    /// The transaction id: the txid (Bitcoin), the first signature in base58 (Solana) or the
+    /// 0x-hex transaction hash (Ethereum).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub txid: Option<String>,
     /// Bitcoin: the PSBT with the wallet's inputs signed and finalised, base64.
@@ -112,7 +115,7 @@ pub struct SignedTransactionView {
     /// Bitcoin: the inputs the wallet signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_inputs: Option<Vec<usize>>,
-    /// Solana: the wallet's signature, base58.
+    /// Solana: the wallet's signature, base58; Ethereum: r ‖ s ‖ v, 0x-hex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
     /// What the transaction does.
@@ -132,7 +135,7 @@ impl Coordinator {
         &self,
         wallet_id: &str,
         chain: TransactionChain,
-        transaction: &str,
+        transaction: &serde_json::Value,
         authorization: &ClientRequest,
     ) -> Result<SignedTransactionView, CoordinatorError> {
         let wallet = self.locate_wallet(wallet_id).await?;
@@ -141,12 +144,7 @@ impl Coordinator {
         let needed = match chain {
             TransactionChain::Bitcoin => WalletScheme::FrostSecp256k1Tr,
             TransactionChain::Solana => WalletScheme::FrostEd25519,
-            TransactionChain::Ethereum => {
-                return Err(invalid(format!(
-                    "chain ethereum needs a cggmp21-secp256k1 (threshold ECDSA) wallet, which \
-                     this build does not offer yet; wallet {wallet_id} is {scheme}"
-                )));
-            }
+            TransactionChain::Ethereum => WalletScheme::Cggmp21Secp256k1,
         };
         if scheme != needed {
             return Err(invalid(format!(
@@ -154,6 +152,17 @@ impl Coordinator {
                 chain_name(chain)
             )));
         }
+        if chain == TransactionChain::Ethereum {
+            return self
+                .sign_ethereum(&wallet, transaction, authorization)
+                .await;
+        }
+        let serde_json::Value::String(transaction) = transaction else {
+            return Err(invalid(format!(
+                "transaction must be a base64 string for chain {}",
+                chain_name(chain)
+            )));
+        };
         let group_key = with_ciphersuite!(scheme, C => crate::frost_ops::group_key::<C>(
             &hex::decode(&record.public_key_package)
                 .map_err(|error| CoordinatorError::Internal(error.to_string()))?
@@ -169,6 +178,38 @@ impl Coordinator {
                     .await
             }
         }
+    }
+
+    async fn sign_ethereum(
+        &self,
+        wallet: &LocatedWallet,
+        transaction: &serde_json::Value,
+        authorization: &ClientRequest,
+    ) -> Result<SignedTransactionView, CoordinatorError> {
+        let public_key = wallet_public_key(&wallet.record).map_err(CoordinatorError::Internal)?;
+        let sender = eth::address_from_public_key(&public_key)
+            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+        let tx = ethereum_transaction(transaction, sender)
+            .map_err(|error| invalid(format!("transaction: {error}")))?;
+        let summary = eth::policy_view(&tx, Some(sender));
+        let hash = eth::signing_hash(&tx);
+        let signed = self.sign_ecdsa(wallet, hash.0, authorization).await?;
+        let r: [u8; 32] = signed.signature[..32].try_into().unwrap_or_default();
+        let s: [u8; 32] = signed.signature[32..64].try_into().unwrap_or_default();
+        // The adapter checks the signature again: low s, and it must recover the wallet.
+        let assembled = eth::assemble_signed(tx, &r, &s, sender)
+            .map_err(|error| CoordinatorError::Verification(error.to_string()))?;
+        Ok(SignedTransactionView {
+            chain: "ethereum".to_owned(),
+            complete: true,
+            signed_transaction: Some(format!("0x{}", hex::encode(&assembled.raw))),
+            txid: Some(format!("0x{}", hex::encode(assembled.hash))),
+            psbt: None,
+            signed_inputs: None,
+            signature: Some(format!("0x{}", hex::encode(signed.signature))),
+            summary: summary.into(),
+            signers: signed.signers,
+        })
     }
 
     async fn sign_psbt(
@@ -304,10 +345,17 @@ pub fn messages_to_sign(
     params: &SignTransactionParams,
 ) -> Result<Vec<(Vec<u8>, Tweak)>, String> {
     let chain: TransactionChain = params.chain.parse()?;
+    let scheme: WalletScheme = record.scheme.parse()?;
+    if (chain, scheme) == (TransactionChain::Ethereum, WalletScheme::Cggmp21Secp256k1) {
+        let public_key = wallet_public_key(record)?;
+        let sender =
+            eth::address_from_public_key(&public_key).map_err(|error| error.to_string())?;
+        let tx = ethereum_transaction(&params.transaction, sender)?;
+        return Ok(vec![(eth::signing_hash(&tx).to_vec(), Tweak::None)]);
+    }
     let serde_json::Value::String(transaction) = &params.transaction else {
         return Err(format!("chain {} takes a base64 string", params.chain));
     };
-    let scheme: WalletScheme = record.scheme.parse()?;
     let package = hex::decode(&record.public_key_package).map_err(|error| error.to_string())?;
     let group_key = with_ciphersuite!(scheme, C => crate::frost_ops::group_key::<C>(&package))
         .map_err(|error| error.to_string())?;
@@ -331,6 +379,41 @@ pub fn messages_to_sign(
             "chain {} cannot be signed with a {scheme} wallet",
             params.chain
         )),
+    }
+}
+
+/// The 33-byte public key of a `cggmp21-secp256k1` wallet, from its record.
+pub fn wallet_public_key(record: &WalletRecord) -> Result<[u8; 33], String> {
+    hex::decode(&record.public_key_package)
+        .ok()
+        .and_then(|bytes| <[u8; 33]>::try_from(bytes).ok())
+        .ok_or_else(|| format!("wallet {} has no 33-byte ECDSA key", record.wallet_id))
+}
+
+/// The EIP-1559 transaction of a request: an object of fields as `eth_signTransaction` takes
+/// them, or the 0x-hex unsigned payload `0x02 || rlp(...)`. A `from` field must be the wallet.
+pub fn ethereum_transaction(
+    transaction: &serde_json::Value,
+    wallet: eth::Address,
+) -> Result<eth::TxEip1559, String> {
+    match transaction {
+        serde_json::Value::String(text) => {
+            let bytes = crate::requests::decode_hex(text)
+                .map_err(|error| format!("not 0x-hex: {error}"))?;
+            eth::decode_unsigned(&bytes).map_err(|error| error.to_string())
+        }
+        fields => {
+            let (tx, from) =
+                eth::transaction_from_fields(fields).map_err(|error| error.to_string())?;
+            match from {
+                Some(from) if from != wallet => Err(format!(
+                    "from is {}, but the wallet's address is {}",
+                    eth::checksum_address(&from),
+                    eth::checksum_address(&wallet)
+                )),
+                _ => Ok(tx),
+            }
+        }
     }
 }
 

@@ -76,6 +76,13 @@ impl Devnet {
         owns_dir: bool,
     ) -> Self {
         let port = free_port();
+        // Devnets of tests that are not about CGGMP21 make no primes and no aux info: minutes
+        // of arithmetic each, which would only slow the suite.
+        let cggmp21_off: &[&str] = if args.contains(&"--cggmp21-primes") {
+            &[]
+        } else {
+            &["--cggmp21", "off"]
+        };
         let mut command = Command::new(env!("CARGO_BIN_EXE_thresig"));
         command
             .args([
@@ -88,6 +95,7 @@ impl Devnet {
             .arg("--data-dir")
             .arg(&dir)
             .args(["--port", &port.to_string()])
+            .args(cggmp21_off)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

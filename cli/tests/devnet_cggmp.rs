@@ -1,0 +1,508 @@
+//! CGGMP21 threshold ECDSA across real node processes: a 3-of-5 devnet generates its aux info
+//! (from the primes fixture), makes cggmp21-secp256k1 wallets, keeps presignatures ready and
+//! signs in one round. Every signature is checked with libsecp256k1 (the `secp256k1` crate),
+//! which shares no code with `cggmp21` or the precompiles; Ethereum transactions are decoded by
+//! alloy and executed in revm.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy_consensus::transaction::SignerRecoverable;
+use alloy_consensus::{Transaction, TxEnvelope};
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{Address, U256, keccak256};
+use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+use secp256k1::{Message, PublicKey, SECP256K1};
+use serde_json::{Value, json};
+use support::{Devnet, free_port, node_client, raw_call, temp_dir, unhex};
+use thresig_sidecar::coordinator::NodeCallError;
+use thresig_sidecar::envelope::SignedStatement;
+use thresig_sidecar::pki::CoordinatorRole;
+use thresig_sidecar::protocol::{
+    CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, HealthResponse, paths,
+};
+
+const PRIMES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../testvectors/cggmp21-primes.json"
+);
+const SCHEME: &str = "cggmp21-secp256k1";
+
+fn start(dir: &std::path::Path) -> Devnet {
+    Devnet::start_with(
+        dir.to_path_buf(),
+        5,
+        3,
+        &[],
+        &["--cggmp21-primes", PRIMES, "--presignature-pool", "2"],
+        false,
+    )
+}
+
+/// Polls health until `done` holds for its cggmp21 part, failing on an aux-info failure.
+fn wait_for(devnet: &Devnet, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let health = devnet.result("thresig_health", json!({}));
+        let cggmp = &health["cggmp21"];
+        assert_ne!(
+            cggmp["auxInfo"]["status"], "failed",
+            "aux info failed: {health}"
+        );
+        if done(cggmp) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} not within {timeout:?}: {health}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn wait_for_aux_info(devnet: &Devnet) {
+    wait_for(devnet, "aux info", Duration::from_secs(1200), |cggmp| {
+        cggmp["auxInfo"]["status"] == "ready"
+    });
+}
+
+/// The EIP-55 address of a SEC1 key, computed here with libsecp256k1 and alloy's keccak.
+fn address_of(public_key: &[u8]) -> Address {
+    let key = PublicKey::from_slice(public_key).unwrap();
+    Address::from_slice(&keccak256(&key.serialize_uncompressed()[1..])[12..])
+}
+
+/// The key `signature` (r ‖ s ‖ v, v in {0, 1, 27, 28}) over `hash` recovers to, by libsecp256k1;
+/// also checks that s is low.
+fn recover(hash: &[u8; 32], signature: &[u8]) -> PublicKey {
+    assert_eq!(signature.len(), 65, "r ‖ s ‖ v");
+    let v = match signature[64] {
+        0 | 27 => 0,
+        1 | 28 => 1,
+        other => panic!("recovery byte {other}"),
+    };
+    let recoverable =
+        RecoverableSignature::from_compact(&signature[..64], RecoveryId::try_from(v).unwrap())
+            .unwrap();
+    let mut standard = recoverable.to_standard();
+    let before = standard;
+    standard.normalize_s();
+    assert_eq!(before, standard, "s must be low");
+    SECP256K1
+        .recover_ecdsa(Message::from_digest(*hash), &recoverable)
+        .unwrap()
+}
+
+fn sign_hash(devnet: &Devnet, wallet: &str, hash: &[u8; 32]) -> Value {
+    devnet.result(
+        "thresig_signMessage",
+        json!({ "walletId": wallet, "message": format!("0x{}", hex::encode(hash)) }),
+    )
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Asks `node` directly for a partial signature with presignature `id`, under a fresh client
+/// request for `hash`, as a coordinator would.
+fn sign_at_node(
+    devnet: &Devnet,
+    node: &str,
+    wallet: &str,
+    id: &str,
+    hash: &[u8; 32],
+) -> Result<SignedStatement, NodeCallError> {
+    let message = format!("0x{}", hex::encode(hash));
+    let request = CggmpSignRequest {
+        session: format!("direct-{}", rand::random::<u32>()),
+        wallet_id: wallet.to_owned(),
+        presignature: id.to_owned(),
+        message: hex::encode(hash),
+        authorization: devnet.signed_request(
+            "thresig_signMessage",
+            json!({ "walletId": wallet, "message": message }),
+        ),
+    };
+    let client = node_client(&devnet.dir, CoordinatorRole::All);
+    runtime().block_on(client.call(node, paths::CGGMP_SIGN, &request, Duration::from_secs(10)))
+}
+
+fn presignatures_at(devnet: &Devnet, node: &str, wallet: &str) -> CggmpPresignaturesResponse {
+    let client = node_client(&devnet.dir, CoordinatorRole::All);
+    runtime()
+        .block_on(client.call(
+            node,
+            paths::CGGMP_PRESIGNATURES,
+            &CggmpPresignaturesRequest {
+                wallet_id: wallet.to_owned(),
+            },
+            Duration::from_secs(10),
+        ))
+        .unwrap()
+}
+
+fn aux_digest_at(devnet: &Devnet, node: &str) -> Option<String> {
+    let client = node_client(&devnet.dir, CoordinatorRole::All);
+    let health: HealthResponse = runtime()
+        .block_on(client.call(node, paths::HEALTH, &json!({}), Duration::from_secs(10)))
+        .unwrap();
+    health.cggmp21.aux_info
+}
+
+/// `thresig client proxy` for the devnet's wallets, until dropped.
+struct Proxy {
+    child: Child,
+    url: String,
+    accounts: Vec<String>,
+}
+
+impl Proxy {
+    fn start(devnet: &Devnet) -> Self {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_thresig"))
+            .args([
+                "client",
+                "proxy",
+                "--url",
+                &devnet.url(),
+                "--listen",
+                &listen,
+            ])
+            .arg("--data-dir")
+            .arg(&devnet.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line:?}"));
+        assert_eq!(ready["ready"], true);
+        Proxy {
+            child,
+            url: format!("http://{listen}"),
+            accounts: ready["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|account| account.as_str().unwrap().to_owned())
+                .collect(),
+        }
+    }
+
+    fn call(&self, method: &str, params: Value) -> Value {
+        raw_call(
+            &self.url,
+            &json!({ "jsonrpc": "2.0", "id": 7, "method": method, "params": params }),
+        )
+    }
+
+    fn result(&self, method: &str, params: Value) -> Value {
+        let response = self.call(method, params);
+        assert!(response.get("error").is_none(), "{method}: {response}");
+        response["result"].clone()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Executes a signed EIP-1559 transaction in revm, the sender funded by a genesis allocation;
+/// returns the recipient's balance afterwards.
+fn execute_in_revm(raw: &[u8], sender: Address, funding: U256) -> U256 {
+    use revm::context::TxEnv;
+    use revm::context_interface::ContextTr;
+    use revm::database::{CacheDB, EmptyDB};
+    use revm::primitives::TxKind;
+    use revm::state::AccountInfo;
+    use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
+
+    let envelope = TxEnvelope::decode_2718(&mut &raw[..]).unwrap();
+    let TxEnvelope::Eip1559(signed) = envelope else {
+        panic!("not an EIP-1559 transaction");
+    };
+    let tx = signed.tx();
+    let to = tx.to().unwrap();
+    let mut db = CacheDB::new(EmptyDB::default());
+    db.insert_account_info(
+        sender,
+        AccountInfo {
+            balance: funding,
+            ..Default::default()
+        },
+    );
+    let mut context = Context::mainnet().with_db(db);
+    context.cfg.chain_id = tx.chain_id;
+    context.block.basefee = 1_000_000_000;
+    let mut evm = context.build_mainnet();
+    let env = TxEnv::builder()
+        .tx_type(Some(2))
+        .caller(sender)
+        .kind(TxKind::Call(to))
+        .value(tx.value)
+        .data(tx.input.clone())
+        .gas_limit(tx.gas_limit)
+        .gas_price(tx.max_fee_per_gas)
+        .gas_priority_fee(Some(tx.max_priority_fee_per_gas))
+        .chain_id(Some(tx.chain_id))
+        .nonce(tx.nonce)
+        .build()
+        .unwrap();
+    let result = evm.transact_commit(env).unwrap();
+    assert!(result.is_success(), "{result:?}");
+    evm.ctx
+        .db_ref()
+        .cache
+        .accounts
+        .get(&to)
+        .and_then(|account| account.info())
+        .map_or(U256::ZERO, |info| info.balance)
+}
+
+#[test]
+fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
+    let dir = temp_dir("cggmp");
+    let mut devnet = start(&dir);
+    wait_for_aux_info(&devnet);
+
+    // A cggmp21 wallet belongs to every node: the aux info is the cluster's.
+    let refused = devnet.call(
+        "thresig_createWallet",
+        json!({ "scheme": SCHEME, "parties": 4 }),
+    );
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+
+    let wallet = devnet.result("thresig_createWallet", json!({ "scheme": SCHEME }));
+    let wallet_id = wallet["walletId"].as_str().unwrap().to_owned();
+    assert_eq!(wallet["threshold"], 3);
+    assert_eq!(wallet["parties"], 5);
+    let public_key = unhex(wallet["publicKey"].as_str().unwrap());
+    assert_eq!(public_key.len(), 33);
+    let address = address_of(&public_key);
+    assert_eq!(
+        wallet["addresses"]["ethereum"],
+        address.to_checksum(None),
+        "EIP-55 address of the wallet key"
+    );
+    assert_eq!(
+        devnet.result("thresig_getWallet", json!({ "walletId": wallet_id })),
+        wallet
+    );
+
+    // One-round signing; libsecp256k1 recovers the wallet key from r ‖ s ‖ v.
+    let hash: [u8; 32] = keccak256(b"thresig cggmp21: first").0;
+    let signed = sign_hash(&devnet, &wallet_id, &hash);
+    let signature = unhex(signed["signature"].as_str().unwrap());
+    assert_eq!(recover(&hash, &signature).serialize(), public_key[..]);
+    assert_eq!(signed["publicKey"], wallet["publicKey"]);
+    assert_eq!(signed["signers"].as_array().unwrap().len(), 3);
+
+    // The message is the 32-byte hash the chain signs.
+    let short = devnet.call(
+        "thresig_signMessage",
+        json!({ "walletId": wallet_id, "message": "0x68656c6c6f" }),
+    );
+    assert_eq!(short["error"]["code"], -32602, "{short}");
+    assert!(
+        short["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("32-byte"),
+        "{short}"
+    );
+
+    // The pool fills in the background for the preferred signer set.
+    wait_for(
+        &devnet,
+        "a presignature pool",
+        Duration::from_secs(300),
+        |cggmp| cggmp["presignatures"].as_u64().unwrap_or(0) >= 2,
+    );
+
+    // A presignature signs once: a second request for it, even a fresh client request, is
+    // refused by the node, which deleted it before its first partial signature left.
+    let pool = presignatures_at(&devnet, "node-1", &wallet_id).presignatures;
+    let used = pool.first().expect("node-1 holds presignatures").clone();
+    let replay_hash: [u8; 32] = keccak256(b"thresig cggmp21: replay").0;
+    sign_at_node(&devnet, "node-1", &wallet_id, &used.id, &replay_hash)
+        .expect("the first use of a presignature");
+    let again = sign_at_node(
+        &devnet,
+        "node-1",
+        &wallet_id,
+        &used.id,
+        &keccak256(b"other").0,
+    )
+    .expect_err("a presignature is used once");
+    assert!(again.to_string().contains("already used"), "{again}");
+    assert!(
+        !presignatures_at(&devnet, "node-1", &wallet_id)
+            .presignatures
+            .contains(&used)
+    );
+
+    // A node of the preferred set dies between presigning and signing: the signature comes
+    // from another signer set and a presignature made for it.
+    let preferred: Vec<String> = signed["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|signer| signer.as_str().unwrap().to_owned())
+        .collect();
+    let victim = preferred[1].clone();
+    devnet.kill_process(&victim);
+    let hash: [u8; 32] = keccak256(b"thresig cggmp21: after a node died").0;
+    let signed = sign_hash(&devnet, &wallet_id, &hash);
+    let signers: Vec<&str> = signed["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|signer| signer.as_str().unwrap())
+        .collect();
+    assert_eq!(signers.len(), 3);
+    assert!(!signers.contains(&victim.as_str()), "{signers:?}");
+    let signature = unhex(signed["signature"].as_str().unwrap());
+    assert_eq!(recover(&hash, &signature).serialize(), public_key[..]);
+
+    // Ethereum tooling through the proxy, which signs each request with the client key.
+    let proxy = Proxy::start(&devnet);
+    assert_eq!(proxy.accounts, vec![address.to_checksum(None)]);
+    assert_eq!(
+        proxy.result("eth_accounts", json!([])),
+        json!([address.to_checksum(None)])
+    );
+
+    let message = b"thresig signs for Ethereum tooling";
+    let signature = proxy.result(
+        "eth_sign",
+        json!([
+            address.to_checksum(None),
+            format!("0x{}", hex::encode(message))
+        ]),
+    );
+    let signature = unhex(signature.as_str().unwrap());
+    assert!(matches!(signature[64], 27 | 28));
+    let digest = alloy_primitives::eip191_hash_message(message);
+    assert_eq!(
+        address_of(&recover(&digest.0, &signature).serialize()),
+        address
+    );
+
+    let typed = json!({
+        "types": {
+            "EIP712Domain": [
+                { "name": "name", "type": "string" },
+                { "name": "version", "type": "string" },
+                { "name": "chainId", "type": "uint256" },
+                { "name": "verifyingContract", "type": "address" }
+            ],
+            "Withdrawal": [
+                { "name": "to", "type": "address" },
+                { "name": "amount", "type": "uint256" },
+                { "name": "nonce", "type": "uint256" }
+            ]
+        },
+        "primaryType": "Withdrawal",
+        "domain": {
+            "name": "BridgeVault",
+            "version": "1",
+            "chainId": 1337,
+            "verifyingContract": "0x00000000000000000000000000000000000b1d9e"
+        },
+        "message": {
+            "to": "0x1111111111111111111111111111111111111111",
+            "amount": "1000000000000000000",
+            "nonce": 7
+        }
+    });
+    let signature = proxy.result(
+        "eth_signTypedData_v4",
+        json!([address.to_checksum(None), typed.to_string()]),
+    );
+    let signature = unhex(signature.as_str().unwrap());
+    let typed_data: alloy_dyn_abi::TypedData = serde_json::from_value(typed).unwrap();
+    let digest = typed_data.eip712_signing_hash().unwrap();
+    assert_eq!(
+        address_of(&recover(&digest.0, &signature).serialize()),
+        address
+    );
+
+    let recipient: Address = "0x2222222222222222222222222222222222222222"
+        .parse()
+        .unwrap();
+    let value = U256::from(123_456_789_000_000_000u64);
+    let raw = proxy.result(
+        "eth_signTransaction",
+        json!([{
+            "from": address.to_checksum(None),
+            "to": recipient.to_checksum(None),
+            "value": format!("{value:#x}"),
+            "gas": "0x5208",
+            "maxFeePerGas": "0x77359400",
+            "maxPriorityFeePerGas": "0x3b9aca00",
+            "nonce": "0x0",
+            "chainId": "0x539"
+        }]),
+    );
+    let raw = unhex(raw.as_str().unwrap());
+    let decoded = TxEnvelope::decode_2718(&mut &raw[..]).unwrap();
+    assert_eq!(decoded.recover_signer().unwrap(), address);
+    assert_eq!(decoded.value(), value);
+    assert_eq!(decoded.chain_id(), Some(1337));
+    let funding = U256::from(10u64).pow(U256::from(18));
+    assert_eq!(execute_in_revm(&raw, address, funding), value);
+
+    // A transaction from another account is refused before anything is signed.
+    let foreign = proxy.call(
+        "eth_signTransaction",
+        json!([{ "from": recipient.to_checksum(None), "to": recipient.to_checksum(None),
+                 "gas": "0x5208", "maxFeePerGas": "0x1", "maxPriorityFeePerGas": "0x1",
+                 "nonce": "0x0", "chainId": "0x1" }]),
+    );
+    assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
+    drop(proxy);
+
+    // A restart keeps the aux info (nothing is generated again), the wallet and the pool; the
+    // used presignature stays used.
+    let digest_before = aux_digest_at(&devnet, "node-1").expect("aux info at node-1");
+    devnet.stop();
+    let devnet = start(&dir);
+    assert_eq!(aux_digest_at(&devnet, "node-1"), Some(digest_before));
+    wait_for_aux_info(&devnet);
+    let again = sign_at_node(&devnet, "node-1", &wallet_id, &used.id, &replay_hash)
+        .expect_err("still used after a restart");
+    assert!(again.to_string().contains("already used"), "{again}");
+    let hash: [u8; 32] = keccak256(b"thresig cggmp21: after a restart").0;
+    let signed = sign_hash(&devnet, &wallet_id, &hash);
+    let signature = unhex(signed["signature"].as_str().unwrap());
+    assert_eq!(recover(&hash, &signature).serialize(), public_key[..]);
+
+    // Derivation from a passphrase gives the same wallet again.
+    let first = devnet.result(
+        "thresig_deriveWallet",
+        json!({ "scheme": SCHEME, "passphrase": "cggmp21 recovery drill" }),
+    );
+    let second = devnet.result(
+        "thresig_deriveWallet",
+        json!({ "scheme": SCHEME, "passphrase": "cggmp21 recovery drill" }),
+    );
+    assert_eq!(first, second);
+    assert_ne!(first["walletId"], wallet["walletId"]);
+
+    drop(devnet);
+    let _ = std::fs::remove_dir_all(&dir);
+}

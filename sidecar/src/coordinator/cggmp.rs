@@ -1,0 +1,790 @@
+//! The coordinator's side of CGGMP21: it relays the rounds of aux-info, keygen and presigning
+//! runs between the nodes (ciphertext and signed broadcasts only), keeps the cluster's aux info
+//! generated, keeps a pool of presignatures per wallet and signer set, and combines partial
+//! signatures into `r ‖ s ‖ v`, verified before it is returned.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::*;
+use crate::cggmp::{self as engine, Protocol};
+
+/// The most rounds a run may take (aux info and presigning take four with the reliability
+/// check, keygen five).
+const MAX_ROUNDS: usize = 12;
+/// How long one aux-info round may take at one node (proofs over 3072-bit moduli on a busy
+/// machine).
+const AUX_ROUND_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long one keygen or presigning round may take at one node.
+const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the background task waits after a failed aux-info run.
+const AUX_RETRY: Duration = Duration::from_secs(10);
+/// How often the background task looks at aux info and pools.
+const BACKGROUND_PERIOD: Duration = Duration::from_millis(500);
+
+/// Where the cluster's aux info stands, as the coordinator last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AuxState {
+    Unknown,
+    WaitingForPrimes { ready: usize, of: usize },
+    WaitingForNodes(Vec<String>),
+    Generating,
+    Ready(String),
+    Failed(String),
+    Disabled(Vec<String>),
+}
+
+/// CGGMP21 state of a coordinator.
+pub(super) struct CggmpCoordinator {
+    aux: Mutex<AuxState>,
+    /// Ready presignatures by wallet (ids and signer sets; the secrets are at the nodes).
+    pools: Mutex<HashMap<String, Vec<PresignatureInfo>>>,
+    /// Records of the cggmp21 wallets the pools serve.
+    wallets: Mutex<BTreeMap<String, WalletRecord>>,
+    /// Presignatures to keep ready per wallet for its preferred signer set.
+    target: usize,
+    refill: tokio::sync::Notify,
+}
+
+impl CggmpCoordinator {
+    pub(super) fn new(target: usize) -> Self {
+        Self {
+            aux: Mutex::new(AuxState::Unknown),
+            pools: Mutex::new(HashMap::new()),
+            wallets: Mutex::new(BTreeMap::new()),
+            target,
+            refill: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+/// Aux-info status as `thresig_health` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuxInfoHealth {
+    /// `ready`, `waiting-for-primes`, `waiting-for-nodes`, `generating`, `failed`, `disabled`
+    /// (a node runs with `--cggmp21 off`) or `unknown` (not looked at yet).
+    pub status: String,
+    /// Nodes whose safe primes exist.
+    pub nodes_with_primes: usize,
+    /// Nodes holding the cluster aux info.
+    pub nodes_with_aux_info: usize,
+    /// What went wrong, for `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// CGGMP21 readiness as `thresig_health` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CggmpHealth {
+    /// The cluster aux info, which cggmp21-secp256k1 wallets need.
+    pub aux_info: AuxInfoHealth,
+    /// Ready presignatures, over all wallets.
+    pub presignatures: usize,
+}
+
+/// A threshold ECDSA signature and who made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcdsaSigned {
+    /// `r ‖ s ‖ v`, low s, v the recovery id (0 or 1).
+    pub signature: [u8; 65],
+    /// The wallet key, compressed SEC1.
+    pub public_key: [u8; 33],
+    /// The nodes that signed.
+    pub signers: Vec<String>,
+}
+
+fn abort_from(statement_sender: &str, message: String) -> CoordinatorError {
+    CoordinatorError::Abort {
+        node: statement_sender.to_owned(),
+        culprit: Some(statement_sender.to_owned()),
+        message,
+    }
+}
+
+impl Coordinator {
+    /// Runs one CGGMP21 protocol among `parties`, relaying each round's messages, and returns
+    /// every party's signed result, in party order.
+    async fn run_cggmp(
+        &self,
+        start: &CggmpStartRequest,
+        parties: &[String],
+        round_timeout: Duration,
+    ) -> Result<Vec<SignedStatement>, CoordinatorError> {
+        let session = start.session().to_owned();
+        let mut answers: Vec<(String, CggmpStepResponse)> = parties
+            .iter()
+            .cloned()
+            .zip(
+                self.each(parties, paths::CGGMP_START, round_timeout, |_| {
+                    start.clone()
+                })
+                .await?,
+            )
+            .collect();
+        let mut results: BTreeMap<String, SignedStatement> = BTreeMap::new();
+        for _ in 0..MAX_ROUNDS {
+            let mut inboxes: BTreeMap<String, Vec<CggmpMessage>> = BTreeMap::new();
+            for (node, answer) in answers {
+                if let Some(result) = answer.result {
+                    results.insert(node.clone(), result);
+                }
+                for message in answer.messages {
+                    if message.sender() != node {
+                        return Err(abort_from(
+                            &node,
+                            format!("sent a message signed as {}", message.sender()),
+                        ));
+                    }
+                    match &message {
+                        CggmpMessage::P2p(envelope) => {
+                            if !parties.contains(&envelope.recipient) || envelope.recipient == node
+                            {
+                                return Err(abort_from(
+                                    &node,
+                                    format!(
+                                        "addressed a message to {}, not another party",
+                                        envelope.recipient
+                                    ),
+                                ));
+                            }
+                            inboxes
+                                .entry(envelope.recipient.clone())
+                                .or_default()
+                                .push(message);
+                        }
+                        CggmpMessage::Broadcast(_) => {
+                            for party in parties.iter().filter(|party| **party != node) {
+                                inboxes
+                                    .entry(party.clone())
+                                    .or_default()
+                                    .push(message.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            let pending: Vec<String> = parties
+                .iter()
+                .filter(|party| !results.contains_key(*party))
+                .cloned()
+                .collect();
+            if pending.is_empty() {
+                return Ok(parties
+                    .iter()
+                    .filter_map(|party| results.remove(party))
+                    .collect());
+            }
+            if pending
+                .iter()
+                .all(|party| inboxes.get(party).is_none_or(Vec::is_empty))
+            {
+                return Err(CoordinatorError::Inconsistent(format!(
+                    "CGGMP21 session {session} stalled: {} wait for messages nobody sent",
+                    pending.join(", ")
+                )));
+            }
+            let requests: BTreeMap<String, CggmpStepRequest> = pending
+                .iter()
+                .map(|party| {
+                    let request = CggmpStepRequest {
+                        session: session.clone(),
+                        messages: inboxes.remove(party).unwrap_or_default(),
+                    };
+                    self.observe(paths::CGGMP_STEP, &request);
+                    (party.clone(), request)
+                })
+                .collect();
+            let next: Vec<CggmpStepResponse> = self
+                .each(&pending, paths::CGGMP_STEP, round_timeout, |node| {
+                    requests.get(node).cloned().unwrap_or(CggmpStepRequest {
+                        session: session.clone(),
+                        messages: Vec::new(),
+                    })
+                })
+                .await?;
+            answers = pending.into_iter().zip(next).collect();
+        }
+        Err(CoordinatorError::Inconsistent(format!(
+            "CGGMP21 session {session} did not end within {MAX_ROUNDS} rounds"
+        )))
+    }
+
+    /// Calls every node of `nodes` concurrently with the request `make(node)` builds, each call
+    /// within `timeout`; any failure aborts the session naming the node.
+    pub(super) async fn each<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        nodes: &[String],
+        path: &str,
+        timeout: Duration,
+        make: impl Fn(&str) -> Req,
+    ) -> Result<Vec<Resp>, CoordinatorError> {
+        let requests: Vec<(String, Req)> = nodes
+            .iter()
+            .map(|node| (node.clone(), make(node)))
+            .collect();
+        let answers =
+            join_all(requests.iter().map(|(node, request)| {
+                self.client.call::<Req, Resp>(node, path, request, timeout)
+            }))
+            .await;
+        answers
+            .into_iter()
+            .map(|answer| answer.map_err(CoordinatorError::from))
+            .collect()
+    }
+
+    /// Checks that every party signed the same result payload for `purpose`; returns it.
+    fn agreed_result(
+        &self,
+        results: &[SignedStatement],
+        purpose: &str,
+        session: &str,
+    ) -> Result<Vec<u8>, CoordinatorError> {
+        let mut agreed: Option<Vec<u8>> = None;
+        for statement in results {
+            let entry = self.manifest().node(&statement.sender).ok_or_else(|| {
+                CoordinatorError::Internal(format!("unknown sender {}", statement.sender))
+            })?;
+            let payload = envelope::verify_statement(statement, purpose, session, &entry.identity)
+                .map_err(|error| abort_from(&statement.sender, error.to_string()))?;
+            match &agreed {
+                None => agreed = Some(payload),
+                Some(first) if *first != payload => {
+                    return Err(CoordinatorError::Inconsistent(format!(
+                        "{} ended session {session} with another result than the others",
+                        statement.sender
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        agreed.ok_or_else(|| CoordinatorError::Internal("a run without results".into()))
+    }
+
+    /// The aux-info status for `thresig_health`, from the nodes' health answers.
+    pub(super) fn cggmp_health(&self, answers: &[Option<HealthResponse>]) -> CggmpHealth {
+        let with_primes = answers
+            .iter()
+            .flatten()
+            .filter(|answer| answer.cggmp21.primes)
+            .count();
+        let digests: Vec<&String> = answers
+            .iter()
+            .flatten()
+            .filter_map(|answer| answer.cggmp21.aux_info.as_ref())
+            .collect();
+        let state = self
+            .cggmp
+            .aux
+            .lock()
+            .map(|state| state.clone())
+            .unwrap_or(AuxState::Unknown);
+        // Ready when every node holds the same aux info, or (with nodes down) when the last
+        // look found it so and every node that answers still holds it.
+        let same = |digest: &String| digests.iter().all(|held| *held == digest);
+        let ready = match (&state, digests.first()) {
+            (AuxState::Ready(known), _) => same(known) && !digests.is_empty(),
+            (_, Some(first)) => digests.len() == answers.len() && same(first),
+            _ => false,
+        };
+        let disabled = answers
+            .iter()
+            .flatten()
+            .any(|answer| answer.cggmp21.disabled);
+        let (status, error) = match &state {
+            _ if ready => ("ready", None),
+            _ if disabled => ("disabled", None),
+            AuxState::Generating => ("generating", None),
+            AuxState::Failed(error) => ("failed", Some(error.clone())),
+            AuxState::WaitingForNodes(_) => ("waiting-for-nodes", None),
+            _ if with_primes < answers.len() => ("waiting-for-primes", None),
+            _ => ("unknown", None),
+        };
+        let presignatures = self
+            .cggmp
+            .pools
+            .lock()
+            .map(|pools| pools.values().map(Vec::len).sum())
+            .unwrap_or(0);
+        CggmpHealth {
+            aux_info: AuxInfoHealth {
+                status: status.to_owned(),
+                nodes_with_primes: with_primes,
+                nodes_with_aux_info: digests.len(),
+                error,
+            },
+            presignatures,
+        }
+    }
+
+    fn set_aux(&self, state: AuxState) {
+        if let Ok(mut slot) = self.cggmp.aux.lock() {
+            *slot = state;
+        }
+    }
+
+    /// Makes sure every node holds the same aux info, running the protocol when they do not
+    /// and all have primes. `Ok(true)` once the cluster is ready.
+    async fn ensure_aux_info(&self) -> Result<bool, CoordinatorError> {
+        let all = self.node_ids();
+        let answers = self.health_answers(&all).await;
+        let unreachable: Vec<String> = all
+            .iter()
+            .zip(&answers)
+            .filter(|(_, answer)| answer.is_none())
+            .map(|(node, _)| node.clone())
+            .collect();
+        if !unreachable.is_empty() {
+            self.set_aux(AuxState::WaitingForNodes(unreachable));
+            return Ok(false);
+        }
+        let statuses: Vec<&CggmpNodeStatus> = answers
+            .iter()
+            .flatten()
+            .map(|answer| &answer.cggmp21)
+            .collect();
+        let disabled: Vec<String> = all
+            .iter()
+            .zip(&statuses)
+            .filter(|(_, status)| status.disabled)
+            .map(|(node, _)| node.clone())
+            .collect();
+        if !disabled.is_empty() {
+            self.set_aux(AuxState::Disabled(disabled));
+            return Ok(false);
+        }
+        let first = statuses.first().and_then(|status| status.aux_info.clone());
+        if first.is_some() && statuses.iter().all(|status| status.aux_info == first) {
+            self.set_aux(AuxState::Ready(first.unwrap_or_default()));
+            return Ok(true);
+        }
+        if statuses.iter().any(|status| status.aux_info_running) {
+            return Ok(false);
+        }
+        let ready = statuses.iter().filter(|status| status.primes).count();
+        if ready < statuses.len() {
+            if let Some(error) = statuses
+                .iter()
+                .find_map(|status| status.primes_error.clone())
+            {
+                self.set_aux(AuxState::Failed(format!("primes: {error}")));
+            } else {
+                self.set_aux(AuxState::WaitingForPrimes {
+                    ready,
+                    of: statuses.len(),
+                });
+            }
+            return Ok(false);
+        }
+        self.set_aux(AuxState::Generating);
+        let session = uuid::Uuid::new_v4().simple().to_string();
+        tracing::info!(%session, "generating the cluster's CGGMP21 aux info");
+        let start = CggmpStartRequest::AuxInfo {
+            session: session.clone(),
+            parties: all.clone(),
+        };
+        let outcome = async {
+            let results = self.run_cggmp(&start, &all, AUX_ROUND_TIMEOUT).await?;
+            self.agreed_result(
+                &results,
+                &purposes::cggmp_result(Protocol::AuxInfo, ""),
+                &session,
+            )
+        }
+        .await;
+        match outcome {
+            Ok(digest) => {
+                tracing::info!(digest = %hex::encode(&digest), "CGGMP21 aux info ready");
+                self.set_aux(AuxState::Ready(hex::encode(digest)));
+                Ok(true)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "CGGMP21 aux info run failed");
+                self.set_aux(AuxState::Failed(error.to_string()));
+                Err(error)
+            }
+        }
+    }
+
+    /// Every node's health answer (`None` when it does not answer), in `nodes` order.
+    pub(super) async fn health_answers(&self, nodes: &[String]) -> Vec<Option<HealthResponse>> {
+        join_all(nodes.iter().map(|node| async move {
+            self.client
+                .call::<_, HealthResponse>(
+                    node,
+                    paths::HEALTH,
+                    &serde_json::json!({}),
+                    PROBE_TIMEOUT,
+                )
+                .await
+                .ok()
+        }))
+        .await
+    }
+
+    /// Fails unless the cluster's aux info is ready, saying what it waits for.
+    async fn require_aux_info(&self) -> Result<(), CoordinatorError> {
+        if matches!(
+            self.cggmp.aux.lock().map(|state| state.clone()),
+            Ok(AuxState::Ready(_))
+        ) {
+            return Ok(());
+        }
+        // Only looked at here: a run is minutes long and belongs to the background task.
+        let answers = self.health_answers(&self.node_ids()).await;
+        let digests: Vec<Option<&String>> = answers
+            .iter()
+            .map(|answer| {
+                answer
+                    .as_ref()
+                    .and_then(|answer| answer.cggmp21.aux_info.as_ref())
+            })
+            .collect();
+        if let Some(Some(first)) = digests.first()
+            && digests.iter().all(|digest| *digest == Some(*first))
+        {
+            self.set_aux(AuxState::Ready((*first).clone()));
+            return Ok(());
+        }
+        if let Ok(AuxState::Disabled(nodes)) = self.cggmp.aux.lock().map(|state| state.clone()) {
+            return Err(CoordinatorError::NotReady(format!(
+                "cggmp21-secp256k1 is off in this cluster: {} run with --cggmp21 off",
+                nodes.join(", ")
+            )));
+        }
+        let health = self.cggmp_health(&answers);
+        Err(CoordinatorError::NotReady(format!(
+            "cggmp21-secp256k1 needs the cluster's aux info, which is {} ({} of {} nodes have \
+             primes, {} hold aux info){}",
+            health.aux_info.status,
+            health.aux_info.nodes_with_primes,
+            answers.len(),
+            health.aux_info.nodes_with_aux_info,
+            health
+                .aux_info
+                .error
+                .map(|error| format!(": {error}"))
+                .unwrap_or_default()
+        )))
+    }
+
+    /// A cggmp21-secp256k1 keygen among every node, then the same confirmation round as a
+    /// FROST DKG.
+    pub(super) async fn run_cggmp_keygen(
+        &self,
+        session: &str,
+        wallet_id: &str,
+        threshold: u16,
+        parties: &[String],
+        authorization: &ClientRequest,
+    ) -> Result<WalletRecord, CoordinatorError> {
+        self.require_aux_info().await?;
+        let start = CggmpStartRequest::Keygen(DkgRound1Request {
+            session: session.to_owned(),
+            wallet_id: wallet_id.to_owned(),
+            scheme: WalletScheme::Cggmp21Secp256k1,
+            threshold,
+            parties: parties.to_vec(),
+            authorization: authorization.clone(),
+        });
+        let results = self.run_cggmp(&start, parties, ROUND_TIMEOUT).await?;
+        self.agreed_result(&results, &purposes::dkg_result(wallet_id), session)?;
+        let record = self
+            .confirm_dkg(session, wallet_id, parties, results)
+            .await?;
+        self.serve_pool(&record);
+        Ok(record)
+    }
+
+    /// Starts keeping presignatures ready for `record`'s wallet.
+    pub(super) fn serve_pool(&self, record: &WalletRecord) {
+        if let Ok(mut wallets) = self.cggmp.wallets.lock() {
+            wallets.insert(record.wallet_id.clone(), record.clone());
+        }
+        self.cggmp.refill.notify_one();
+    }
+
+    /// Makes one presignature of the wallet for `signers` (threshold parties, party order).
+    async fn presign(
+        &self,
+        record: &WalletRecord,
+        signers: &[String],
+    ) -> Result<PresignatureInfo, CoordinatorError> {
+        let session = uuid::Uuid::new_v4().simple().to_string();
+        let start = CggmpStartRequest::Presign {
+            session: session.clone(),
+            wallet_id: record.wallet_id.clone(),
+            signers: signers.to_vec(),
+        };
+        let results = tokio::time::timeout(
+            SESSION_TIMEOUT,
+            self.run_cggmp(&start, signers, ROUND_TIMEOUT),
+        )
+        .await
+        .map_err(|_| {
+            CoordinatorError::Timeout(format!(
+                "presigning session {session} took longer than {SESSION_TIMEOUT:?}"
+            ))
+        })??;
+        self.agreed_result(
+            &results,
+            &purposes::cggmp_result(Protocol::Presign, &record.wallet_id),
+            &session,
+        )?;
+        Ok(PresignatureInfo {
+            id: session,
+            signers: signers.to_vec(),
+        })
+    }
+
+    /// Loads the wallet's pool from the nodes (once): a presignature is ready when every node
+    /// of its signer set still holds it.
+    async fn load_pool(&self, wallet: &LocatedWallet) {
+        let loaded = self
+            .cggmp
+            .pools
+            .lock()
+            .is_ok_and(|pools| pools.contains_key(&wallet.record.wallet_id));
+        if loaded {
+            return;
+        }
+        let request = CggmpPresignaturesRequest {
+            wallet_id: wallet.record.wallet_id.clone(),
+        };
+        let answers = join_all(wallet.reachable.iter().map(|node| {
+            self.client.call::<_, CggmpPresignaturesResponse>(
+                node,
+                paths::CGGMP_PRESIGNATURES,
+                &request,
+                PROBE_TIMEOUT,
+            )
+        }))
+        .await;
+        let mut held: BTreeMap<PresignatureInfo, usize> = BTreeMap::new();
+        for (node, answer) in wallet.reachable.iter().zip(answers) {
+            for info in answer
+                .map(|answer| answer.presignatures)
+                .unwrap_or_default()
+            {
+                if info.signers.contains(node) {
+                    *held.entry(info).or_default() += 1;
+                }
+            }
+        }
+        let ready: Vec<PresignatureInfo> = held
+            .into_iter()
+            .filter(|(info, count)| *count == info.signers.len())
+            .map(|(info, _)| info)
+            .collect();
+        if let Ok(mut pools) = self.cggmp.pools.lock() {
+            pools
+                .entry(wallet.record.wallet_id.clone())
+                .or_insert(ready);
+        }
+    }
+
+    /// Takes a ready presignature whose signers all answered, if there is one.
+    fn take_from_pool(&self, wallet_id: &str, reachable: &[String]) -> Option<PresignatureInfo> {
+        let mut pools = self.cggmp.pools.lock().ok()?;
+        let pool = pools.get_mut(wallet_id)?;
+        let position = pool
+            .iter()
+            .position(|info| info.signers.iter().all(|signer| reachable.contains(signer)))?;
+        Some(pool.remove(position))
+    }
+
+    /// Signs a 32-byte hash with a cggmp21-secp256k1 wallet: one round with a presignature from
+    /// the pool (made now if none fits the nodes that answered), then the combined signature is
+    /// verified before it is returned.
+    pub(crate) async fn sign_ecdsa(
+        &self,
+        wallet: &LocatedWallet,
+        hash: [u8; 32],
+        authorization: &ClientRequest,
+    ) -> Result<EcdsaSigned, CoordinatorError> {
+        let record = &wallet.record;
+        let needed = usize::from(record.threshold);
+        if wallet.reachable.len() < needed {
+            return Err(CoordinatorError::NotEnoughNodes {
+                needed,
+                reachable: wallet.reachable.clone(),
+                unreachable: wallet.unreachable.clone(),
+            });
+        }
+        let public_key =
+            crate::transactions::wallet_public_key(record).map_err(CoordinatorError::Internal)?;
+        self.serve_pool(record);
+        self.load_pool(wallet).await;
+        let presignature = match self.take_from_pool(&record.wallet_id, &wallet.reachable) {
+            Some(presignature) => presignature,
+            None => {
+                let signers: Vec<String> = wallet.reachable.iter().take(needed).cloned().collect();
+                self.presign(record, &signers).await?
+            }
+        };
+        self.cggmp.refill.notify_one();
+        let session = uuid::Uuid::new_v4().simple().to_string();
+        let request = CggmpSignRequest {
+            session: session.clone(),
+            wallet_id: record.wallet_id.clone(),
+            presignature: presignature.id.clone(),
+            message: hex::encode(hash),
+            authorization: authorization.clone(),
+        };
+        let statements: Vec<SignedStatement> = tokio::time::timeout(
+            SESSION_TIMEOUT,
+            self.all(&presignature.signers, paths::CGGMP_SIGN, |_| {
+                request.clone()
+            }),
+        )
+        .await
+        .map_err(|_| {
+            CoordinatorError::Timeout(format!(
+                "signing session {session} took longer than {SESSION_TIMEOUT:?}"
+            ))
+        })??;
+        let purpose = purposes::cggmp_partial(&record.wallet_id);
+        let mut partials = Vec::with_capacity(statements.len());
+        for (signer, statement) in presignature.signers.iter().zip(&statements) {
+            if &statement.sender != signer {
+                return Err(abort_from(signer, "answered as another node".into()));
+            }
+            let entry = self
+                .manifest()
+                .node(signer)
+                .ok_or_else(|| CoordinatorError::Internal(format!("unknown signer {signer}")))?;
+            partials.push(
+                envelope::verify_statement(statement, &purpose, &session, &entry.identity)
+                    .map_err(|error| abort_from(signer, error.to_string()))?,
+            );
+        }
+        let signature = engine::combine(&partials, &public_key, &hash).map_err(|error| {
+            CoordinatorError::Verification(format!("session {session}: {error}"))
+        })?;
+        Ok(EcdsaSigned {
+            signature,
+            public_key,
+            signers: presignature.signers,
+        })
+    }
+
+    /// Keeps aux info generated and presignature pools filled, until the process ends.
+    pub async fn cggmp_background(self: Arc<Self>) {
+        let mut aux_ready = false;
+        let mut listed = false;
+        loop {
+            let disabled = matches!(
+                self.cggmp.aux.lock().map(|state| state.clone()),
+                Ok(AuxState::Disabled(_))
+            );
+            if disabled {
+                // Looked at again now and then: nodes may be restarted with CGGMP21 on.
+                tokio::time::sleep(AUX_RETRY).await;
+            }
+            if !aux_ready {
+                // Only a coordinator that may create wallets makes aux info; others wait for it.
+                let may_create = self.client.role().is_some_and(CoordinatorRole::may_create);
+                let outcome = if may_create {
+                    self.ensure_aux_info().await
+                } else {
+                    self.require_aux_info().await.map(|()| true)
+                };
+                match outcome {
+                    Ok(ready) => aux_ready = ready,
+                    // A failed run is not retried at once: it is minutes of arithmetic, and
+                    // another coordinator may be running one (the jitter keeps two apart).
+                    Err(_) => {
+                        let jitter = Duration::from_millis(rand::random::<u64>() % 20_000);
+                        tokio::time::sleep(AUX_RETRY + jitter).await;
+                    }
+                }
+            }
+            if aux_ready && !listed {
+                listed = self.adopt_existing_wallets().await.is_ok();
+            }
+            if aux_ready && self.cggmp.target > 0 {
+                self.refill_pools().await;
+            }
+            tokio::select! {
+                () = self.cggmp.refill.notified() => {}
+                () = tokio::time::sleep(BACKGROUND_PERIOD) => {}
+            }
+        }
+    }
+
+    /// Serves pools for the cggmp21 wallets the cluster already holds.
+    async fn adopt_existing_wallets(&self) -> Result<(), CoordinatorError> {
+        let mut cursor = None;
+        loop {
+            let (page, next) = self.list_wallets(cursor, 1000).await?;
+            for view in page
+                .iter()
+                .filter(|view| view.scheme == WalletScheme::Cggmp21Secp256k1.name())
+            {
+                if let Ok(record) = self.wallet_record(&view.wallet_id).await {
+                    self.serve_pool(&record);
+                }
+            }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Tops up each wallet's pool for its preferred signer set (the first threshold parties
+    /// that answer), one presignature at a time.
+    async fn refill_pools(&self) {
+        let wallets: Vec<WalletRecord> = self
+            .cggmp
+            .wallets
+            .lock()
+            .map(|wallets| wallets.values().cloned().collect())
+            .unwrap_or_default();
+        for record in wallets {
+            let (reachable, unreachable) = self.probe(&record.parties).await;
+            let wallet = LocatedWallet {
+                record: record.clone(),
+                reachable,
+                unreachable,
+            };
+            let needed = usize::from(record.threshold);
+            if wallet.reachable.len() < needed {
+                continue;
+            }
+            self.load_pool(&wallet).await;
+            let preferred: Vec<String> = wallet.reachable.iter().take(needed).cloned().collect();
+            let ready = self
+                .cggmp
+                .pools
+                .lock()
+                .map(|pools| {
+                    pools.get(&record.wallet_id).map_or(0, |pool| {
+                        pool.iter().filter(|info| info.signers == preferred).count()
+                    })
+                })
+                .unwrap_or(0);
+            if ready >= self.cggmp.target {
+                continue;
+            }
+            match self.presign(&record, &preferred).await {
+                Ok(info) => {
+                    if let Ok(mut pools) = self.cggmp.pools.lock() {
+                        pools
+                            .entry(record.wallet_id.clone())
+                            .or_default()
+                            .push(info);
+                    }
+                    // More may be needed: come back at once.
+                    self.cggmp.refill.notify_one();
+                }
+                Err(error) => {
+                    tracing::warn!(wallet = %record.wallet_id, %error, "presigning failed")
+                }
+            }
+        }
+    }
+}
