@@ -658,37 +658,7 @@ impl Coordinator {
             })
             .await?;
         // Every node must have derived the same public key package.
-        let mut package: Option<Vec<u8>> = None;
-        for statement in &round3 {
-            let entry = self
-                .manifest()
-                .node(&statement.sender)
-                .ok_or_else(|| CoordinatorError::Internal("unknown sender".into()))?;
-            let payload = envelope::verify_statement(
-                statement,
-                &purposes::dkg_result(wallet_id),
-                session,
-                &entry.identity,
-            )
-            .map_err(|error| CoordinatorError::Abort {
-                node: statement.sender.clone(),
-                culprit: Some(statement.sender.clone()),
-                message: error.to_string(),
-            })?;
-            match &package {
-                None => package = Some(payload),
-                Some(first) if *first != payload => {
-                    return Err(CoordinatorError::Inconsistent(format!(
-                        "{} derived another group key than the others",
-                        statement.sender
-                    )));
-                }
-                Some(_) => {}
-            }
-        }
-        if package.is_none() {
-            return Err(CoordinatorError::Internal("no DKG results".into()));
-        }
+        self.agreed_result(&round3, &purposes::dkg_result(wallet_id), session)?;
         self.confirm_dkg(session, wallet_id, parties, round3).await
     }
 

@@ -236,8 +236,9 @@ impl Coordinator {
             .collect()
     }
 
-    /// Checks that every party signed the same result payload for `purpose`; returns it.
-    fn agreed_result(
+    /// Checks that every party signed the same result payload for `purpose` (a DKG's group
+    /// key, an aux-info digest, a presignature's point); returns it.
+    pub(super) fn agreed_result(
         &self,
         results: &[SignedStatement],
         purpose: &str,
