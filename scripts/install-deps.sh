@@ -14,6 +14,8 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 # Node.js and npm: contracts/ compiles its Solidity with solc-js from the npm registry.
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+# m4: GMP (the big-number arithmetic under CGGMP21's Paillier keys) builds from source with it.
+command -v m4 >/dev/null 2>&1 || need_apt+=(m4)
 # libclang: RocksDB's bindings (the sidecar's node store) are generated with bindgen.
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
 # SoftHSM2: the PKCS#11 token of each node of `thresig devnet --hsm softhsm` and its tests.

@@ -4,7 +4,8 @@
 //! CGGMP21 at 3-of-5: aux-info and keygen time, presignature rate, and online signing latency
 //! with a warm presignature pool.
 //!
-//! `cargo bench -p thresig --bench cluster` (`-- --quick` for fewer rounds).
+//! `cargo bench -p thresig --bench cluster` (`-- --quick` for fewer rounds; `-- frost` or
+//! `-- cggmp` for one part).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -233,11 +234,22 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let only = |part: &str| {
+        let parts = ["frost", "cggmp"];
+        let chosen: Vec<String> = std::env::args()
+            .filter(|arg| parts.contains(&arg.as_str()))
+            .collect();
+        chosen.is_empty() || chosen.iter().any(|arg| arg == part)
+    };
     runtime.block_on(async {
-        latency(5, 3, rounds, "file").await;
-        latency(5, 3, rounds, "softhsm").await;
-        latency(24, 16, rounds / 4, "file").await;
-        throughput(16, if quick { 5 } else { 25 }).await;
-        cggmp(rounds / 2).await;
+        if only("frost") {
+            latency(5, 3, rounds, "file").await;
+            latency(5, 3, rounds, "softhsm").await;
+            latency(24, 16, rounds / 4, "file").await;
+            throughput(16, if quick { 5 } else { 25 }).await;
+        }
+        if only("cggmp") {
+            cggmp(rounds / 2).await;
+        }
     });
 }

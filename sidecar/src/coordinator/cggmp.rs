@@ -502,10 +502,14 @@ impl Coordinator {
 
     /// Starts keeping presignatures ready for `record`'s wallet.
     pub(super) fn serve_pool(&self, record: &WalletRecord) {
-        if let Ok(mut wallets) = self.cggmp.wallets.lock() {
-            wallets.insert(record.wallet_id.clone(), record.clone());
+        let new = self.cggmp.wallets.lock().is_ok_and(|mut wallets| {
+            wallets
+                .insert(record.wallet_id.clone(), record.clone())
+                .is_none()
+        });
+        if new {
+            self.cggmp.refill.notify_one();
         }
-        self.cggmp.refill.notify_one();
     }
 
     /// Makes one presignature of the wallet for `signers` (threshold parties, party order).
@@ -626,7 +630,6 @@ impl Coordinator {
                 self.presign(record, &signers).await?
             }
         };
-        self.cggmp.refill.notify_one();
         let session = uuid::Uuid::new_v4().simple().to_string();
         let request = CggmpSignRequest {
             session: session.clone(),

@@ -29,6 +29,8 @@ const AUX_INFO: &str = "cggmp21-aux-info";
 /// How long one round may compute before the coordinator's call is answered with a timeout.
 /// Aux-info rounds prove facts about 3072-bit moduli and take seconds on a busy machine.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(300);
+/// The most presignatures a node keeps per wallet: a coordinator cannot fill its disk.
+const MAX_PRESIGNATURES: usize = 256;
 /// How long an unfinished run is kept.
 const SESSION_TTL: Duration = Duration::from_secs(900);
 
@@ -435,6 +437,18 @@ pub(super) async fn start(
             if !keygen_indices.is_sorted() {
                 return Err(NodeError::bad_request(
                     "signers must be listed in the wallet's party order",
+                ));
+            }
+            let held = state.store.presignatures(&wallet_id)?.len();
+            if held >= MAX_PRESIGNATURES {
+                return Err(NodeError::new(
+                    StatusCode::CONFLICT,
+                    "busy",
+                    format!(
+                        "{} already holds {held} presignatures of wallet {wallet_id}, the most \
+                         it keeps",
+                        state.node_id
+                    ),
                 ));
             }
             let share = state
