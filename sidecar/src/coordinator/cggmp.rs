@@ -748,8 +748,17 @@ impl Coordinator {
             .lock()
             .map(|wallets| wallets.values().cloned().collect())
             .unwrap_or_default();
+        if wallets.is_empty() {
+            return;
+        }
+        // One probe of the cluster per pass, whatever the number of wallets.
+        let (up, _) = self.probe(&self.node_ids()).await;
         for record in wallets {
-            let (reachable, unreachable) = self.probe(&record.parties).await;
+            let (reachable, unreachable) = record
+                .parties
+                .iter()
+                .cloned()
+                .partition(|party| up.contains(party));
             let wallet = LocatedWallet {
                 record: record.clone(),
                 reachable,
