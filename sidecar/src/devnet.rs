@@ -92,6 +92,15 @@ pub const ROOT_KEY_LABEL: &str = "thresig-root";
 
 /// A port on 127.0.0.1 that nothing listens on now.
 pub fn free_port() -> Result<u16, DevnetError> {
+    // Below Linux's ephemeral range (32768 and up by default): a port the kernel may hand to
+    // any outgoing connection could be taken between now and the node binding it on a later
+    // start (seen in tests).
+    for _ in 0..200 {
+        let port = 20_000 + (rand::random::<u16>() % 12_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|error| DevnetError::Setup(format!("finding a free port: {error}")))?;
     listener

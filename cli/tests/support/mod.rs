@@ -31,11 +31,7 @@ pub struct Devnet {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    thresig_sidecar::devnet::free_port().unwrap()
 }
 
 pub fn temp_dir(label: &str) -> PathBuf {

@@ -706,10 +706,12 @@ impl Coordinator {
                     }
                 }
             }
-            if aux_ready && !listed {
+            // Existing wallets carry their aux info in their shares: their pools are served
+            // even while the cluster's aux info cannot be checked (a node down at start-up).
+            if !listed {
                 listed = self.adopt_existing_wallets().await.is_ok();
             }
-            if aux_ready && self.cggmp.target > 0 {
+            if self.cggmp.target > 0 {
                 self.refill_pools().await;
             }
             tokio::select! {
