@@ -137,7 +137,9 @@ impl DerivationRng {
 
 impl rand::RngCore for DerivationRng {
     fn next_u32(&mut self) -> u32 {
-        rand_core_next_u32(self)
+        let mut bytes = [0u8; 4];
+        self.fill_bytes(&mut bytes);
+        u32::from_le_bytes(bytes)
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -160,12 +162,6 @@ impl rand::RngCore for DerivationRng {
 }
 
 impl rand::CryptoRng for DerivationRng {}
-
-fn rand_core_next_u32(rng: &mut DerivationRng) -> u32 {
-    let mut bytes = [0u8; 4];
-    rand::RngCore::fill_bytes(rng, &mut bytes);
-    u32::from_le_bytes(bytes)
-}
 
 /// Starts this node's side (index `i` of `n`, threshold `t`) of a threshold keygen.
 pub fn start_keygen(

@@ -249,11 +249,10 @@ pub(super) fn status(state: &NodeState) -> Result<CggmpNodeStatus, NodeError> {
     })
 }
 
-fn run_failed(state: &NodeState, session: &Session, failure: RunFailure) -> NodeError {
+fn run_failed(session: &Session, failure: RunFailure) -> NodeError {
     let culprit = failure
         .culprit
         .and_then(|index| session.parties.get(usize::from(index)).cloned());
-    let _ = state;
     NodeError::abort(
         format!(
             "CGGMP21 {} session {}: {}",
@@ -548,7 +547,7 @@ pub(super) async fn step(
     match session.protocol {
         Protocol::Keygen => peer.require(CoordinatorRole::may_create, "create wallets")?,
         Protocol::Presign => peer.require(CoordinatorRole::may_sign, "presign")?,
-        Protocol::AuxInfo => {}
+        Protocol::AuxInfo => peer.require(CoordinatorRole::may_create, "generate aux info")?,
     }
     let batch = match incoming(&state, &session, &request.messages) {
         Ok(batch) => batch,
@@ -722,7 +721,7 @@ async fn advance_run(
     let stepped = run
         .step(batch)
         .await
-        .map_err(|failure| run_failed(state, session, failure))?;
+        .map_err(|failure| run_failed(session, failure))?;
     let (sent, result) = match stepped {
         Stepped::Messages(sent) => {
             session.run = Some(run);
@@ -751,8 +750,8 @@ async fn advance_run(
                 return Err(NodeError::internal("a keygen result from another run"));
             };
             let public_key = cggmp::public_key(&core);
-            let share = cggmp::key_share(core, *aux)
-                .map_err(|failure| run_failed(state, session, failure))?;
+            let share =
+                cggmp::key_share(core, *aux).map_err(|failure| run_failed(session, failure))?;
             let bytes = cggmp::to_secret_bytes(&share).map_err(NodeError::internal)?;
             let record = WalletRecord {
                 wallet_id: session.wallet_id.clone(),
