@@ -3,9 +3,9 @@
 //! and checks every aggregate signature with the precompiles' verification code before
 //! returning it.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use serde::de::DeserializeOwned;
@@ -34,6 +34,10 @@ pub const DEFAULT_PRESIGNATURE_POOL: usize = 4;
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a health probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Wallet records the coordinator remembers (a wallet never changes once its DKG is confirmed).
+const RECORD_CACHE: usize = 100_000;
+/// How long a node that failed a signing call is asked only after the others.
+const SUSPECT_FOR: Duration = Duration::from_secs(10);
 /// How long a whole DKG or signature may take.
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -351,6 +355,11 @@ pub struct Coordinator {
     network: bitcoin::Network,
     observer: Option<RelayObserver>,
     cggmp: cggmp::CggmpCoordinator,
+    /// Confirmed wallet records as the nodes agreed on them: signing with a known wallet
+    /// needs no lookup round trip.
+    records: Mutex<HashMap<String, WalletRecord>>,
+    /// Nodes whose last signing call failed, and when: asked after the others for a while.
+    suspects: Mutex<HashMap<String, Instant>>,
 }
 
 impl Coordinator {
@@ -362,6 +371,8 @@ impl Coordinator {
             network,
             observer: None,
             cggmp: cggmp::CggmpCoordinator::new(DEFAULT_PRESIGNATURE_POOL),
+            records: Mutex::new(HashMap::new()),
+            suspects: Mutex::new(HashMap::new()),
         })
     }
 
@@ -692,7 +703,10 @@ impl Coordinator {
                 None => wallet = Some(answer.wallet),
             }
         }
-        wallet.ok_or_else(|| CoordinatorError::Internal("no DKG confirmations".into()))
+        let wallet =
+            wallet.ok_or_else(|| CoordinatorError::Internal("no DKG confirmations".into()))?;
+        self.remember(&wallet);
+        Ok(wallet)
     }
 
     /// Calls every node of `nodes` concurrently with the request `make(node)` builds; any
@@ -704,6 +718,58 @@ impl Coordinator {
         make: impl Fn(&str) -> Req,
     ) -> Result<Vec<Resp>, CoordinatorError> {
         self.each(nodes, path, CALL_TIMEOUT, make).await
+    }
+
+    /// Remembers a confirmed wallet's record as its parties agreed on it.
+    fn remember(&self, record: &WalletRecord) {
+        let Ok(mut records) = self.records.lock() else {
+            return;
+        };
+        if records.len() >= RECORD_CACHE && !records.contains_key(&record.wallet_id) {
+            // Full: forget an arbitrary one; it is looked up again when next used.
+            if let Some(old) = records.keys().next().cloned() {
+                records.remove(&old);
+            }
+        }
+        records.insert(record.wallet_id.clone(), record.clone());
+    }
+
+    /// The wallet for signing: a FROST wallet from memory, its parties assumed reachable until
+    /// a call says otherwise; any other, or one not seen yet, as its nodes describe it. Parties
+    /// that failed lately come last.
+    pub(crate) async fn wallet_for_signing(
+        &self,
+        wallet_id: &str,
+    ) -> Result<LocatedWallet, CoordinatorError> {
+        let remembered = self
+            .records
+            .lock()
+            .ok()
+            .and_then(|records| records.get(wallet_id).cloned())
+            // CGGMP21 picks a signer set by its presignature pools, which needs to know who is up.
+            .filter(|record| record.scheme != WalletScheme::Cggmp21Secp256k1.name());
+        let mut wallet = match remembered {
+            Some(record) => LocatedWallet {
+                reachable: record.parties.clone(),
+                unreachable: Vec::new(),
+                record,
+            },
+            None => self.locate_wallet(wallet_id).await?,
+        };
+        if let Ok(mut suspects) = self.suspects.lock() {
+            suspects.retain(|_, since| since.elapsed() < SUSPECT_FOR);
+            wallet
+                .reachable
+                .sort_by_key(|node| suspects.contains_key(node));
+        }
+        Ok(wallet)
+    }
+
+    /// Notes that `node` failed a call: it is asked after the others for a while.
+    fn suspect(&self, node: &str) {
+        if let Ok(mut suspects) = self.suspects.lock() {
+            suspects.insert(node.to_owned(), Instant::now());
+        }
     }
 
     /// The wallet as the nodes that hold it describe it; they must agree.
@@ -748,6 +814,7 @@ impl Coordinator {
         }
         match found {
             Some(record) => {
+                self.remember(&record);
                 let (reachable, unreachable) = record
                     .parties
                     .iter()
@@ -893,7 +960,7 @@ impl Coordinator {
         tweak: Tweak,
         authorization: &ClientRequest,
     ) -> Result<SignatureView, CoordinatorError> {
-        let wallet = self.locate_wallet(wallet_id).await?;
+        let wallet = self.wallet_for_signing(wallet_id).await?;
         if wallet.record.scheme == WalletScheme::Cggmp21Secp256k1.name() {
             if tweak != Tweak::None {
                 return Err(CoordinatorError::InvalidParams(format!(
@@ -950,18 +1017,10 @@ impl Coordinator {
                 unreachable: wallet.unreachable.clone(),
             });
         }
-        let signers: Vec<String> = wallet.reachable.iter().take(needed).cloned().collect();
         let session = uuid::Uuid::new_v4().to_string();
         tokio::time::timeout(
             SESSION_TIMEOUT,
-            self.run_signing(
-                &session,
-                record,
-                scheme,
-                &signers,
-                (message, tweak),
-                authorization,
-            ),
+            self.run_signing(&session, wallet, scheme, (message, tweak), authorization),
         )
         .await
         .map_err(|_| {
@@ -974,12 +1033,12 @@ impl Coordinator {
     async fn run_signing(
         &self,
         session: &str,
-        record: &WalletRecord,
+        wallet: &LocatedWallet,
         scheme: WalletScheme,
-        signers: &[String],
         (message, tweak): (&[u8], Tweak),
         authorization: &ClientRequest,
     ) -> Result<Signed, CoordinatorError> {
+        let record = &wallet.record;
         let round1_request = SignRound1Request {
             session: session.to_owned(),
             wallet_id: record.wallet_id.clone(),
@@ -987,9 +1046,8 @@ impl Coordinator {
             tweak,
             authorization: authorization.clone(),
         };
-        let statements: Vec<SignedStatement> = self
-            .all(signers, paths::SIGN_ROUND1, |_| round1_request.clone())
-            .await?;
+        let (signers, statements) = self.commit_round(wallet, &round1_request).await?;
+        let signers = signers.as_slice();
         let commitments = self.verified_payloads(
             &statements,
             &purposes::sign_commitments(&record.wallet_id),
@@ -1002,6 +1060,7 @@ impl Coordinator {
             session: session.to_owned(),
             signing_package: hex::encode(&package),
         };
+
         let statements: Vec<SignedStatement> = self
             .all(signers, paths::SIGN_ROUND2, |_| round2_request.clone())
             .await?;
@@ -1013,9 +1072,11 @@ impl Coordinator {
         let public = hex::decode(&record.public_key_package)
             .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
         let bip86 = tweak == Tweak::Bip86;
-        let signature = with_ciphersuite!(scheme, C => frost_ops::aggregate::<C>(&package, &shares, &public, bip86)).map_err(|error| self.frost_error(error))?;
-        let group_key = with_ciphersuite!(scheme, C => frost_ops::group_key::<C>(&public))
-            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+        let frost_ops::Aggregate {
+            signature,
+            group_key,
+        } = with_ciphersuite!(scheme, C => frost_ops::aggregate::<C>(&package, &shares, &public, bip86))
+            .map_err(|error| self.frost_error(error))?;
         let (verified_key, valid) = match scheme {
             WalletScheme::FrostSecp256k1Tr => {
                 let x_only = addresses::x_only(&group_key).map_err(CoordinatorError::Internal)?;
@@ -1052,6 +1113,61 @@ impl Coordinator {
             Ok(false) => Err(CoordinatorError::Verification(format!("session {session}"))),
             Err(error) => Err(CoordinatorError::Verification(error.to_string())),
         }
+    }
+
+    /// Signing round 1 with the wallet's first `threshold` candidate parties; each that cannot
+    /// be reached (or no longer holds the wallet) is replaced by the next candidate, within the
+    /// same session. Returns the signers and their signed commitments, in party order.
+    async fn commit_round(
+        &self,
+        wallet: &LocatedWallet,
+        request: &SignRound1Request,
+    ) -> Result<(Vec<String>, Vec<SignedStatement>), CoordinatorError> {
+        let needed = usize::from(wallet.record.threshold);
+        let mut spares = wallet.reachable.iter().skip(needed);
+        let mut asking: Vec<&String> = wallet.reachable.iter().take(needed).collect();
+        let mut committed: Vec<(String, SignedStatement)> = Vec::with_capacity(needed);
+        let mut unreachable = wallet.unreachable.clone();
+        while !asking.is_empty() {
+            let answers = join_all(asking.iter().map(|node| {
+                self.client.call::<_, SignedStatement>(
+                    node,
+                    paths::SIGN_ROUND1,
+                    request,
+                    PROBE_TIMEOUT,
+                )
+            }))
+            .await;
+            let mut replacements = Vec::new();
+            for (node, answer) in asking.iter().zip(answers) {
+                match answer {
+                    Ok(statement) => committed.push(((*node).clone(), statement)),
+                    Err(NodeCallError::Unreachable { .. }) => {
+                        self.suspect(node);
+                        unreachable.push((*node).clone());
+                        replacements.extend(spares.next());
+                    }
+                    Err(NodeCallError::Refused { body, .. }) if body.kind == "unknown-wallet" => {
+                        unreachable.push((*node).clone());
+                        replacements.extend(spares.next());
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            asking = replacements;
+        }
+        let party_order = |node: &String| wallet.record.parties.iter().position(|p| p == node);
+        // In the wallet's party order, as signers and errors report them.
+        committed.sort_by_key(|(node, _)| party_order(node));
+        if committed.len() < needed {
+            unreachable.sort_by_key(party_order);
+            return Err(CoordinatorError::NotEnoughNodes {
+                needed,
+                reachable: committed.into_iter().map(|(node, _)| node).collect(),
+                unreachable,
+            });
+        }
+        Ok(committed.into_iter().unzip())
     }
 
     /// Verifies each statement's signature and returns the payloads by FROST index.

@@ -95,6 +95,7 @@ pub fn dkg_part2<C: Ciphersuite + 'static>(
     let packages = decode_round1::<C>(round1)?;
     let (secret, outgoing) =
         dkg::part2::<C>(*secret, &packages).map_err(|error| blame(error, &indices))?;
+    let packages = by_index::<C, _>(packages, &indices)?;
     let mut out = BTreeMap::new();
     for index in indices {
         let package = outgoing.get(&identifier::<C>(index)?).ok_or_else(|| {
@@ -109,7 +110,30 @@ pub fn dkg_part2<C: Ciphersuite + 'static>(
             ),
         );
     }
-    Ok((Box::new(secret), out))
+    let state: AfterPart2<C> = (secret, packages);
+    Ok((Box::new(state), out))
+}
+
+/// What part 2 leaves for part 3: the secret package and the others' round-1 packages, decoded
+/// once (decoding checks every point, which for Ed25519 includes a torsion check).
+type AfterPart2<C> = (
+    dkg::round2::SecretPackage<C>,
+    BTreeMap<u16, dkg::round1::Package<C>>,
+);
+
+/// The packages of `by_identifier` keyed by index again (`indices` are the keys' indices).
+fn by_index<C: Ciphersuite, P>(
+    mut by_identifier: BTreeMap<Identifier<C>, P>,
+    indices: &[u16],
+) -> Result<BTreeMap<u16, P>, FrostOpError> {
+    let mut out = BTreeMap::new();
+    for &index in indices {
+        let package = by_identifier
+            .remove(&identifier::<C>(index)?)
+            .ok_or_else(|| FrostOpError::Failed(format!("no package of participant {index}")))?;
+        out.insert(index, package);
+    }
+    Ok(out)
 }
 
 fn decode_round1<C: Ciphersuite>(
@@ -136,18 +160,26 @@ pub struct DkgOutput {
     pub public_key_package: Vec<u8>,
 }
 
-/// DKG part 3: checks every received share against its sender's commitment and derives the key
-/// package and the group's public key package.
+fn by_identifier<C: Ciphersuite, P>(
+    packages: BTreeMap<u16, P>,
+) -> Result<BTreeMap<Identifier<C>, P>, FrostOpError> {
+    packages
+        .into_iter()
+        .map(|(index, package)| Ok((identifier::<C>(index)?, package)))
+        .collect()
+}
+
+/// DKG part 3 at the participant with index `own`: checks every received share against its
+/// sender's commitment and derives the key package and the group's public key package.
 pub fn dkg_part3<C: Ciphersuite + 'static>(
+    own: u16,
     secret: &DkgSecret,
-    round1: &BTreeMap<u16, Vec<u8>>,
     round2: &BTreeMap<u16, Zeroizing<Vec<u8>>>,
 ) -> Result<DkgOutput, FrostOpError> {
-    let secret = secret
-        .downcast_ref::<dkg::round2::SecretPackage<C>>()
+    let (secret, round1_packages) = secret
+        .downcast_ref::<AfterPart2<C>>()
         .ok_or_else(|| FrostOpError::Failed("DKG state belongs to another scheme".into()))?;
     let indices: Vec<u16> = round2.keys().copied().collect();
-    let round1_packages = decode_round1::<C>(round1)?;
     let mut round2_packages = BTreeMap::new();
     for (&index, bytes) in round2 {
         let package = dkg::round2::Package::<C>::deserialize(bytes).map_err(|error| {
@@ -156,11 +188,19 @@ pub fn dkg_part3<C: Ciphersuite + 'static>(
                 culprits: vec![index],
             }
         })?;
-        round2_packages.insert(identifier::<C>(index)?, package);
+        round2_packages.insert(index, package);
     }
-    let (key_package, public_key_package) =
-        dkg::part3::<C>(secret, &round1_packages, &round2_packages)
-            .map_err(|error| blame(error, &indices))?;
+    let fast = crate::dkg_shares::part3::<C>(own, secret, round1_packages, &round2_packages);
+    let (key_package, public_key_package) = match fast {
+        Some(output) => output,
+        // Something does not check: frost-core's own part 3 says what, and blames whom.
+        None => dkg::part3::<C>(
+            secret,
+            &by_identifier(round1_packages.clone())?,
+            &by_identifier(round2_packages)?,
+        )
+        .map_err(|error| blame(error, &indices))?,
+    };
     Ok(DkgOutput {
         key_package: Zeroizing::new(
             key_package
@@ -208,23 +248,50 @@ pub fn signing_package<C: Ciphersuite>(
         .map_err(|error| fail("signing package", error))
 }
 
-/// What a signing package says: the message and each signer's commitments.
-pub struct SigningPackageView {
+/// A signing package decoded once: what a node checks before it uses its nonces, and then
+/// signs (decoding checks every point, so it is done only once).
+pub struct DecodedSigningPackage {
     /// The message to be signed.
     pub message: Vec<u8>,
-    /// Commitments by signer index, serialized.
-    pub commitments: BTreeMap<u16, Vec<u8>>,
+    /// The signers' indices.
+    pub signers: Vec<u16>,
+    package: Box<dyn Any + Send + Sync>,
 }
 
-/// Decodes a signing package into its message and commitments by signer index among `indices`.
-pub fn inspect_signing_package<C: Ciphersuite>(
+impl DecodedSigningPackage {
+    /// The serialized commitments the package carries for the signer `index`, if any.
+    pub fn commitments_of<C: Ciphersuite>(
+        &self,
+        index: u16,
+    ) -> Result<Option<Vec<u8>>, FrostOpError> {
+        let package = self.package::<C>()?;
+        package
+            .signing_commitments()
+            .get(&identifier::<C>(index)?)
+            .map(|commitments| {
+                commitments
+                    .serialize()
+                    .map_err(|error| fail("commitments", error))
+            })
+            .transpose()
+    }
+
+    fn package<C: Ciphersuite>(&self) -> Result<&SigningPackage<C>, FrostOpError> {
+        self.package
+            .downcast_ref::<SigningPackage<C>>()
+            .ok_or_else(|| FrostOpError::Failed("signing package of another scheme".into()))
+    }
+}
+
+/// Decodes a signing package whose signers must all be among `indices`.
+pub fn decode_signing_package<C: Ciphersuite>(
     bytes: &[u8],
     indices: &[u16],
-) -> Result<SigningPackageView, FrostOpError> {
+) -> Result<DecodedSigningPackage, FrostOpError> {
     let package =
         SigningPackage::<C>::deserialize(bytes).map_err(|error| fail("signing package", error))?;
-    let mut commitments = BTreeMap::new();
-    for (identifier, commitment) in package.signing_commitments() {
+    let mut signers = Vec::with_capacity(package.signing_commitments().len());
+    for identifier in package.signing_commitments().keys() {
         let index = indices
             .iter()
             .copied()
@@ -232,70 +299,72 @@ pub fn inspect_signing_package<C: Ciphersuite>(
             .ok_or_else(|| {
                 FrostOpError::Failed("signing package names a signer outside the wallet".into())
             })?;
-        commitments.insert(
-            index,
-            commitment
-                .serialize()
-                .map_err(|error| fail("commitments", error))?,
-        );
+        signers.push(index);
     }
-    Ok(SigningPackageView {
+    Ok(DecodedSigningPackage {
         message: package.message().clone(),
-        commitments,
+        signers,
+        package: Box::new(package),
     })
 }
 
-/// Round 2 of signing: the signature share, from the stored nonces and key package.
+/// Signing round 2: this participant's signature share, serialized.
 pub fn sign<C: Ciphersuite>(
-    signing_package: &[u8],
+    package: &DecodedSigningPackage,
     nonces: &[u8],
     key_package: &[u8],
 ) -> Result<Vec<u8>, FrostOpError> {
-    let (package, nonces, key_package) =
-        decode_for_signing::<C>(signing_package, nonces, key_package)?;
-    let share = frost_core::round2::sign(&package, &nonces, &key_package)
+    let (nonces, key_package) = decode_for_signing::<C>(nonces, key_package)?;
+    let share = frost_core::round2::sign(package.package::<C>()?, &nonces, &key_package)
         .map_err(|error| fail("signing", error))?;
     Ok(share.serialize())
 }
 
-/// Round 2 for Taproot key-path spends: the share under the BIP-86 tweaked key.
+/// Signing round 2 for the BIP-86 output key (secp256k1 Taproot only).
 pub fn sign_bip86(
-    signing_package: &[u8],
+    package: &DecodedSigningPackage,
     nonces: &[u8],
     key_package: &[u8],
 ) -> Result<Vec<u8>, FrostOpError> {
     type Tr = frost_secp256k1_tr::Secp256K1Sha256TR;
-    let (package, nonces, key_package) =
-        decode_for_signing::<Tr>(signing_package, nonces, key_package)?;
-    let share = frost_secp256k1_tr::round2::sign_with_tweak(&package, &nonces, &key_package, None)
-        .map_err(|error| fail("signing", error))?;
+    let (nonces, key_package) = decode_for_signing::<Tr>(nonces, key_package)?;
+    let share = frost_secp256k1_tr::round2::sign_with_tweak(
+        package.package::<Tr>()?,
+        &nonces,
+        &key_package,
+        None,
+    )
+    .map_err(|error| fail("signing", error))?;
     Ok(share.serialize())
 }
 
-type SigningInputs<C> = (SigningPackage<C>, SigningNonces<C>, KeyPackage<C>);
-
 fn decode_for_signing<C: Ciphersuite>(
-    signing_package: &[u8],
     nonces: &[u8],
     key_package: &[u8],
-) -> Result<SigningInputs<C>, FrostOpError> {
+) -> Result<(SigningNonces<C>, KeyPackage<C>), FrostOpError> {
     Ok((
-        SigningPackage::<C>::deserialize(signing_package)
-            .map_err(|error| fail("signing package", error))?,
         SigningNonces::<C>::deserialize(nonces).map_err(|error| fail("stored nonces", error))?,
         KeyPackage::<C>::deserialize(key_package)
             .map_err(|error| fail("stored key package", error))?,
     ))
 }
 
+/// An aggregate signature and the group key of the package it was made with.
+pub struct Aggregate {
+    /// The group signature, serialized.
+    pub signature: Vec<u8>,
+    /// The (untweaked) group key, serialized as by [`group_key`].
+    pub group_key: Vec<u8>,
+}
+
 /// Aggregates signature shares, checking each against its signer's verifying share, into the
-/// group signature (serialized); `bip86` aggregates under the BIP-86 tweaked key.
+/// group signature; `bip86` aggregates under the BIP-86 tweaked key.
 pub fn aggregate<C: Ciphersuite>(
     signing_package: &[u8],
     shares: &BTreeMap<u16, Vec<u8>>,
     public_key_package: &[u8],
     bip86: bool,
-) -> Result<Vec<u8>, FrostOpError> {
+) -> Result<Aggregate, FrostOpError> {
     let indices: Vec<u16> = shares.keys().copied().collect();
     if bip86 {
         // Only the Taproot ciphersuite has a tweak; reinterpret through its concrete types.
@@ -313,9 +382,7 @@ pub fn aggregate<C: Ciphersuite>(
         let signature =
             frost_secp256k1_tr::aggregate_with_tweak(&package, &tr_shares, &public, None)
                 .map_err(|error| blame(error, &indices))?;
-        return signature
-            .serialize()
-            .map_err(|error| fail("signature", error));
+        return aggregated::<Tr>(&signature, &public);
     }
     let package = SigningPackage::<C>::deserialize(signing_package)
         .map_err(|error| fail("signing package", error))?;
@@ -332,9 +399,22 @@ pub fn aggregate<C: Ciphersuite>(
     }
     let signature =
         frost_core::aggregate(&package, &map, &public).map_err(|error| blame(error, &indices))?;
-    signature
-        .serialize()
-        .map_err(|error| fail("signature", error))
+    aggregated::<C>(&signature, &public)
+}
+
+fn aggregated<C: Ciphersuite>(
+    signature: &frost_core::Signature<C>,
+    public: &PublicKeyPackage<C>,
+) -> Result<Aggregate, FrostOpError> {
+    Ok(Aggregate {
+        signature: signature
+            .serialize()
+            .map_err(|error| fail("signature", error))?,
+        group_key: public
+            .verifying_key()
+            .serialize()
+            .map_err(|error| fail("group key", error))?,
+    })
 }
 
 /// The group verifying key of a public key package, serialized (33-byte compressed point for

@@ -15,6 +15,7 @@ pub mod cggmp;
 pub mod client;
 pub mod coordinator;
 pub mod devnet;
+pub mod dkg_shares;
 pub mod envelope;
 pub mod ethproxy;
 pub mod frost_ops;

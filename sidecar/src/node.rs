@@ -164,10 +164,8 @@ struct Derivation {
 
 enum DkgStep {
     AfterRound1(DkgSecret),
-    AfterRound2 {
-        secret: DkgSecret,
-        round1: BTreeMap<u16, Vec<u8>>,
-    },
+    /// Part 2's state, which holds the others' decoded round-1 packages.
+    AfterRound2(DkgSecret),
     AwaitingConfirmation {
         public_key_package: Vec<u8>,
     },
@@ -492,7 +490,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
 async fn health(State(state): State<Arc<NodeState>>) -> NodeResult<HealthResponse> {
     Ok(Json(HealthResponse {
         node_id: state.node_id.clone(),
-        wallets: state.store.wallet_count()?,
+        wallets: state.store.wallet_count(),
         cggmp21: cggmp::status(&state)?,
     }))
 }
@@ -727,7 +725,7 @@ async fn dkg_round2(
         .map_err(|error| NodeError::internal(error.to_string()))?;
         envelopes.push(sealed);
     }
-    session.step = DkgStep::AfterRound2 { secret, round1 };
+    session.step = DkgStep::AfterRound2(secret);
     put_session(&state, request.session, session)?;
     Ok(Json(DkgRound2Response { envelopes }))
 }
@@ -776,7 +774,7 @@ async fn dkg_round3(
 ) -> NodeResult<SignedStatement> {
     peer.require(CoordinatorRole::may_create, "create wallets")?;
     let (session, step) = take_session(&state, &request.session)?;
-    let DkgStep::AfterRound2 { secret, round1 } = step else {
+    let DkgStep::AfterRound2(secret) = step else {
         return Err(NodeError::bad_request("DKG round 3 requested out of order"));
     };
     let mut round2 = BTreeMap::new();
@@ -818,7 +816,7 @@ async fn dkg_round3(
         })?;
         round2.insert(entry.index, package);
     }
-    let output = with_ciphersuite!(session.scheme, C => frost_ops::dkg_part3::<C>(&secret, &round1, &round2))
+    let output = with_ciphersuite!(session.scheme, C => frost_ops::dkg_part3::<C>(state.index, &secret, &round2))
         .map_err(|error| state.blame(error, "DKG round 3"))?;
     let record = WalletRecord {
         wallet_id: session.wallet_id.clone(),
@@ -1044,29 +1042,26 @@ async fn sign_round2(
         for party in &record.parties {
             indices.push(state.index_of(party)?);
         }
-        let view =
-            with_ciphersuite!(scheme, C => frost_ops::inspect_signing_package::<C>(&package, &indices))
-                .map_err(|error| NodeError::bad_request(format!("signing package: {error}")))?;
-        if hex::encode(&view.message) != message {
+        let bad = |error: FrostOpError| NodeError::bad_request(format!("signing package: {error}"));
+        let package =
+            with_ciphersuite!(scheme, C => frost_ops::decode_signing_package::<C>(&package, &indices))
+                .map_err(bad)?;
+        if hex::encode(&package.message) != message {
             return Err(NodeError::bad_request(
                 "the signing package's message is not the one committed to in round 1",
             ));
         }
-        if view
-            .commitments
-            .get(&state.index)
-            .map(hex::encode)
-            .as_deref()
-            != Some(commitments.as_str())
-        {
+        let own = with_ciphersuite!(scheme, C => package.commitments_of::<C>(state.index))
+            .map_err(bad)?;
+        if own.map(hex::encode).as_deref() != Some(commitments.as_str()) {
             return Err(NodeError::bad_request(
                 "the signing package does not carry this node's round-1 commitments",
             ));
         }
-        if view.commitments.len() < usize::from(record.threshold) {
+        if package.signers.len() < usize::from(record.threshold) {
             return Err(NodeError::bad_request(format!(
                 "the signing package has {} signers; wallet {} needs {}",
-                view.commitments.len(),
+                package.signers.len(),
                 record.wallet_id,
                 record.threshold
             )));

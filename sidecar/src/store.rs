@@ -3,6 +3,7 @@
 //! record kind; public records (wallet descriptions) are plain JSON.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,8 @@ pub struct NodeStore {
     claims: std::sync::Mutex<()>,
     /// Serialises taking presignatures, so one is never handed out twice.
     presignatures: std::sync::Mutex<()>,
+    /// Confirmed wallets, counted once at open and kept up to date (health reports it).
+    confirmed_wallets: std::sync::atomic::AtomicUsize,
 }
 
 const WALLET_PREFIX: &str = "wallet/";
@@ -172,13 +175,17 @@ impl NodeStore {
         options.create_if_missing(true);
         let db = DB::open(&options, path)?;
         let storage_key = provider.derive_key("record sealing key v1")?;
-        Ok(Self {
+        let store = Self {
             db,
             node_id: node_id.to_owned(),
             storage_key,
             claims: std::sync::Mutex::new(()),
             presignatures: std::sync::Mutex::new(()),
-        })
+            confirmed_wallets: std::sync::atomic::AtomicUsize::new(0),
+        };
+        let count = store.count_confirmed_wallets()?;
+        store.confirmed_wallets.store(count, Ordering::Relaxed);
+        Ok(store)
     }
 
     fn synced() -> WriteOptions {
@@ -213,7 +220,15 @@ impl NodeStore {
             format!("{SHARE_PREFIX}{}", record.wallet_id).as_bytes(),
             sealed,
         );
+        let was_confirmed = self
+            .any_wallet(&record.wallet_id)?
+            .is_some_and(|old| old.confirmed);
         self.db.write_opt(batch, &Self::synced())?;
+        match (was_confirmed, record.confirmed) {
+            (false, true) => self.confirmed_wallets.fetch_add(1, Ordering::Relaxed),
+            (true, false) => self.confirmed_wallets.fetch_sub(1, Ordering::Relaxed),
+            _ => 0,
+        };
         Ok(())
     }
 
@@ -230,6 +245,7 @@ impl NodeStore {
         let Some(mut record) = self.any_wallet(wallet_id)? else {
             return Ok(None);
         };
+        let newly = !record.confirmed;
         record.confirmed = true;
         let key = format!("{WALLET_PREFIX}{wallet_id}");
         let json = serde_json::to_vec(&record).map_err(|error| StoreError::Corrupt {
@@ -237,6 +253,9 @@ impl NodeStore {
             reason: error.to_string(),
         })?;
         self.db.put_opt(key.as_bytes(), json, &Self::synced())?;
+        if newly {
+            self.confirmed_wallets.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(Some(record))
     }
 
@@ -304,7 +323,12 @@ impl NodeStore {
     }
 
     /// How many wallets this node holds.
-    pub fn wallet_count(&self) -> Result<usize, StoreError> {
+    pub fn wallet_count(&self) -> usize {
+        self.confirmed_wallets.load(Ordering::Relaxed)
+    }
+
+    /// Counts the confirmed wallets in the database.
+    fn count_confirmed_wallets(&self) -> Result<usize, StoreError> {
         let mut count = 0;
         for item in self.db.iterator(IteratorMode::From(
             WALLET_PREFIX.as_bytes(),
@@ -698,6 +722,30 @@ mod tests {
             created_at: 1,
             confirmed: true,
         }
+    }
+
+    #[test]
+    fn the_wallet_count_follows_confirmations_and_survives_a_reopen() {
+        let (dir, store) = temp_store("count");
+        let pending = WalletRecord {
+            confirmed: false,
+            ..record("w-pending")
+        };
+        store.put_wallet(&pending, b"share").unwrap();
+        store.put_wallet(&record("w-done"), b"share").unwrap();
+        assert_eq!(store.wallet_count(), 1, "only confirmed wallets count");
+        store.confirm_wallet("w-pending").unwrap().unwrap();
+        store.confirm_wallet("w-pending").unwrap().unwrap();
+        assert_eq!(
+            store.wallet_count(),
+            2,
+            "a second confirmation adds nothing"
+        );
+        drop(store);
+        let provider = FileKeyProvider::open(&dir.join("root.key"), b"test passphrase").unwrap();
+        let reopened = NodeStore::open(&dir.join("db"), "node-1", &provider).unwrap();
+        assert_eq!(reopened.wallet_count(), 2);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

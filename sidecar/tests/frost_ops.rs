@@ -32,15 +32,15 @@ fn dkg<C: frost_core::Ciphersuite + 'static>(
             .map(|(k, v)| (*k, v.clone()))
             .collect();
         let (secret, outgoing) = frost_ops::dkg_part2::<C>(secret, &others).unwrap();
-        round2_secrets.insert(index, (secret, others));
+        round2_secrets.insert(index, secret);
         for (recipient, package) in outgoing {
             inbox.entry(recipient).or_default().insert(index, package);
         }
     }
     let mut key_packages = BTreeMap::new();
     let mut public = None;
-    for (index, (secret, others)) in round2_secrets {
-        let output = frost_ops::dkg_part3::<C>(&secret, &others, &inbox[&index]).unwrap();
+    for (index, secret) in round2_secrets {
+        let output = frost_ops::dkg_part3::<C>(index, &secret, &inbox[&index]).unwrap();
         if let Some(first) = &public {
             assert_eq!(
                 first, &output.public_key_package,
@@ -70,16 +70,27 @@ fn sign<C: frost_core::Ciphersuite>(
         commitments.insert(index, public_commitments);
     }
     let package = frost_ops::signing_package::<C>(&commitments, message).unwrap();
+    let decoded = frost_ops::decode_signing_package::<C>(&package, signers).unwrap();
+    assert_eq!(decoded.message, message);
     let mut shares = BTreeMap::new();
     for &index in signers {
+        assert_eq!(
+            decoded.commitments_of::<C>(index).unwrap().as_ref(),
+            Some(&commitments[&index])
+        );
         let share = if bip86 {
-            frost_ops::sign_bip86(&package, &nonces[&index], &key_packages[&index]).unwrap()
+            frost_ops::sign_bip86(&decoded, &nonces[&index], &key_packages[&index]).unwrap()
         } else {
-            frost_ops::sign::<C>(&package, &nonces[&index], &key_packages[&index]).unwrap()
+            frost_ops::sign::<C>(&decoded, &nonces[&index], &key_packages[&index]).unwrap()
         };
         shares.insert(index, share);
     }
-    frost_ops::aggregate::<C>(&package, &shares, public, bip86).unwrap()
+    let aggregate = frost_ops::aggregate::<C>(&package, &shares, public, bip86).unwrap();
+    assert_eq!(
+        aggregate.group_key,
+        frost_ops::group_key::<C>(public).unwrap()
+    );
+    aggregate.signature
 }
 
 #[test]
@@ -139,7 +150,7 @@ fn a_bad_round_two_share_is_blamed_on_its_sender() {
     let mut inbox = BTreeMap::new();
     inbox.insert(2u16, outgoing_by_sender[&2][&1].clone());
     inbox.insert(3u16, outgoing_by_sender[&3][&2].clone());
-    let error = frost_ops::dkg_part3::<Ed>(&round2_secret_1.unwrap(), &others_of(1), &inbox)
+    let error = frost_ops::dkg_part3::<Ed>(1, &round2_secret_1.unwrap(), &inbox)
         .err()
         .unwrap();
     match error {
