@@ -29,6 +29,49 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// CPU time the devnet's processes have used so far, nodes and coordinator apart, from
+/// `/proc/PID/stat` (utime + stime, in the kernel's fixed USER_HZ of 100 ticks a second).
+fn cpu_used(cluster: &Devnet) -> (Duration, Duration) {
+    let mut nodes = Duration::ZERO;
+    let mut coordinator = Duration::ZERO;
+    for (name, pid) in &cluster.pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The fields after the command name (which is in parentheses and may hold spaces).
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i).and_then(|field| field.parse::<u64>().ok()))
+            .sum();
+        let used = Duration::from_millis(ticks * 10);
+        if name == "coordinator" {
+            coordinator += used;
+        } else {
+            nodes += used;
+        }
+    }
+    (nodes, coordinator)
+}
+
+/// Prints the CPU time per operation the devnet used since `before` (from [`cpu_used`]), and the
+/// latency that much CPU allows at best on this machine's cores.
+fn report_cpu(label: &str, cluster: &Devnet, before: (Duration, Duration), operations: usize) {
+    let after = cpu_used(cluster);
+    let per_op = |used: Duration| used.as_secs_f64() * 1e3 / operations as f64;
+    let nodes = per_op(after.0 - before.0);
+    let coordinator = per_op(after.1 - before.1);
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    println!(
+        "{:<40} cpu {:>7.2} ms/op (nodes {:.2}, coordinator {:.2}); at best {:.2} ms on {cores} cores",
+        format!("  {label}"),
+        nodes + coordinator,
+        nodes,
+        coordinator,
+        (nodes + coordinator) / cores as f64
+    );
+}
+
 fn report(label: &str, mut samples: Vec<Duration>) {
     samples.sort();
     println!(
@@ -59,14 +102,18 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize, hsm: &str) {
     for scheme in ["frost-secp256k1-tr", "frost-ed25519"] {
         let mut dkg = Vec::new();
         let mut wallet = String::new();
+        let before = cpu_used(&cluster);
         for _ in 0..rounds.div_ceil(4).max(5) {
             let start = Instant::now();
             let created = call(&client, "thresig_createWallet", json!({ "scheme": scheme })).await;
             dkg.push(start.elapsed());
             wallet = created["walletId"].as_str().unwrap().to_owned();
         }
-        report(&format!("DKG {scheme} {threshold}-of-{nodes}{setup}"), dkg);
+        let label = format!("DKG {scheme} {threshold}-of-{nodes}{setup}");
+        report_cpu(&label, &cluster, before, dkg.len());
+        report(&label, dkg);
         let mut sign = Vec::new();
+        let before = cpu_used(&cluster);
         for round in 0..rounds {
             let message = format!("0x{:064x}", round);
             let start = Instant::now();
@@ -78,10 +125,9 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize, hsm: &str) {
             .await;
             sign.push(start.elapsed());
         }
-        report(
-            &format!("sign {scheme} {threshold}-of-{nodes}{setup}"),
-            sign,
-        );
+        let label = format!("sign {scheme} {threshold}-of-{nodes}{setup}");
+        report_cpu(&label, &cluster, before, sign.len());
+        report(&label, sign);
     }
 }
 
