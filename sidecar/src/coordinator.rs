@@ -34,6 +34,8 @@ pub const DEFAULT_PRESIGNATURE_POOL: usize = 4;
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a health probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a node keeps an idle connection (`node::HEADER_READ_TIMEOUT`).
+const NODE_IDLE_LIMIT: Duration = crate::node::HEADER_READ_TIMEOUT;
 /// Wallet records the coordinator remembers (a wallet never changes once its DKG is confirmed).
 const RECORD_CACHE: usize = 100_000;
 /// How long a node that failed a signing call is asked only after the others.
@@ -181,6 +183,9 @@ impl NodeClient {
             .use_preconfigured_tls(tls)
             .connect_timeout(PROBE_TIMEOUT)
             .timeout(CALL_TIMEOUT)
+            // A node closes a connection idle for NODE_IDLE_LIMIT (its header read timeout); drop
+            // ours first, or a request sent as the node closes it fails as "peer closed".
+            .pool_idle_timeout(NODE_IDLE_LIMIT / 2)
             .build()
             .map_err(|error| error.to_string())?;
         Ok(Self {

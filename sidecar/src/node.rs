@@ -1187,6 +1187,10 @@ pub async fn run(
     Ok(())
 }
 
+/// How long a connection may take to send a request's headers, idle time before them included
+/// (hyper counts from the end of the previous response): slow or idle clients are dropped.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `router` on `listener` over TLS until `shutdown` completes.
 pub async fn serve_tls(
     listener: TcpListener,
@@ -1233,7 +1237,7 @@ pub async fn serve_tls(
             let service = TowerToHyperService::new(router.layer(Extension(PeerRole(role))));
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(tls), service);
             if let Err(error) = connection.await {
                 tracing::debug!(%peer, %error, "connection closed");
