@@ -1065,7 +1065,6 @@ impl Coordinator {
             session: session.to_owned(),
             signing_package: hex::encode(&package),
         };
-
         let statements: Vec<SignedStatement> = self
             .all(signers, paths::SIGN_ROUND2, |_| round2_request.clone())
             .await?;

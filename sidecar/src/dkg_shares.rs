@@ -46,7 +46,6 @@ fn evaluate<C: Ciphersuite>(coefficients: &[CoefficientCommitment<C>], x: u16) -
 /// their indices. `None` when anything does not check (a bad share, a package missing or
 /// extra, commitments of the wrong length): the caller then runs frost-core's `part3`, whose
 /// error names the culprit.
-#[allow(clippy::type_complexity)]
 pub fn part3<C: Ciphersuite>(
     own: u16,
     secret: &round2::SecretPackage<C>,
