@@ -38,6 +38,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 const NODE_IDLE_LIMIT: Duration = crate::node::HEADER_READ_TIMEOUT;
 /// Wallet records the coordinator remembers (a wallet never changes once its DKG is confirmed).
 const RECORD_CACHE: usize = 100_000;
+/// Decoded public key packages the coordinator keeps (about a kilobyte each at 3-of-5).
+const PUBLIC_KEY_CACHE: usize = 10_000;
 /// How long a node that failed a signing call is asked only after the others.
 const SUSPECT_FOR: Duration = Duration::from_secs(10);
 /// How long a whole DKG or signature may take.
@@ -354,6 +356,9 @@ pub struct HealthView {
 /// Receives every payload the coordinator relays between nodes (for audits and tests).
 pub type RelayObserver = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
 
+/// A cached public key package: its serialized form (hex, as in the wallet record) and decoded.
+type PublicKeyEntry = (String, Arc<frost_ops::DecodedPublicKeyPackage>);
+
 /// The coordinator's logic, independent of how the API is served.
 pub struct Coordinator {
     client: NodeClient,
@@ -363,6 +368,9 @@ pub struct Coordinator {
     /// Confirmed wallet records as the nodes agreed on them: signing with a known wallet
     /// needs no lookup round trip.
     records: Mutex<HashMap<String, WalletRecord>>,
+    /// Decoded public key packages of wallets signed with, by wallet id, with the serialized
+    /// package each was decoded from.
+    public_keys: Mutex<HashMap<String, PublicKeyEntry>>,
     /// Nodes whose last signing call failed, and when: asked after the others for a while.
     suspects: Mutex<HashMap<String, Instant>>,
 }
@@ -377,6 +385,7 @@ impl Coordinator {
             observer: None,
             cggmp: cggmp::CggmpCoordinator::new(DEFAULT_PRESIGNATURE_POOL),
             records: Mutex::new(HashMap::new()),
+            public_keys: Mutex::new(HashMap::new()),
             suspects: Mutex::new(HashMap::new()),
         })
     }
@@ -727,16 +736,42 @@ impl Coordinator {
 
     /// Remembers a confirmed wallet's record as its parties agreed on it.
     fn remember(&self, record: &WalletRecord) {
-        let Ok(mut records) = self.records.lock() else {
-            return;
-        };
-        if records.len() >= RECORD_CACHE && !records.contains_key(&record.wallet_id) {
-            // Full: forget an arbitrary one; it is looked up again when next used.
-            if let Some(old) = records.keys().next().cloned() {
-                records.remove(&old);
-            }
+        if let Ok(mut records) = self.records.lock() {
+            insert_bounded(
+                &mut records,
+                RECORD_CACHE,
+                &record.wallet_id,
+                record.clone(),
+            );
         }
-        records.insert(record.wallet_id.clone(), record.clone());
+    }
+
+    /// The wallet's public key package, decoded (once per wallet while it stays in memory).
+    fn public_key_package(
+        &self,
+        record: &WalletRecord,
+        scheme: WalletScheme,
+    ) -> Result<Arc<frost_ops::DecodedPublicKeyPackage>, CoordinatorError> {
+        let cached = self.public_keys.lock().ok().and_then(|cache| {
+            cache
+                .get(&record.wallet_id)
+                .filter(|(serialized, _)| *serialized == record.public_key_package)
+                .map(|(_, decoded)| Arc::clone(decoded))
+        });
+        if let Some(decoded) = cached {
+            return Ok(decoded);
+        }
+        let bytes = hex::decode(&record.public_key_package)
+            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+        let decoded = Arc::new(
+            with_ciphersuite!(scheme, C => frost_ops::decode_public_key_package::<C>(&bytes))
+                .map_err(|error| self.frost_error(error))?,
+        );
+        if let Ok(mut cache) = self.public_keys.lock() {
+            let entry = (record.public_key_package.clone(), Arc::clone(&decoded));
+            insert_bounded(&mut cache, PUBLIC_KEY_CACHE, &record.wallet_id, entry);
+        }
+        Ok(decoded)
     }
 
     /// The wallet for signing: a FROST wallet from memory, its parties assumed reachable until
@@ -1051,35 +1086,31 @@ impl Coordinator {
             tweak,
             authorization: authorization.clone(),
         };
-        let (signers, statements) = self.commit_round(wallet, &round1_request).await?;
+        let (signers, commitments) = self.commit_round(wallet, &round1_request).await?;
         let signers = signers.as_slice();
-        let commitments = self.verified_payloads(
-            &statements,
-            &purposes::sign_commitments(&record.wallet_id),
-            session,
-        )?;
-        let package =
-            with_ciphersuite!(scheme, C => frost_ops::signing_package::<C>(&commitments, message))
+        let (package, decoded_package) =
+            with_ciphersuite!(scheme, C => frost_ops::build_signing_package::<C>(&commitments, message))
                 .map_err(|error| self.frost_error(error))?;
         let round2_request = SignRound2Request {
             session: session.to_owned(),
             signing_package: hex::encode(&package),
         };
-        let statements: Vec<SignedStatement> = self
-            .all(signers, paths::SIGN_ROUND2, |_| round2_request.clone())
-            .await?;
-        let shares = self.verified_payloads(
-            &statements,
-            &purposes::sign_share(&record.wallet_id),
-            session,
-        )?;
-        let public = hex::decode(&record.public_key_package)
-            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+        let purpose = purposes::sign_share(&record.wallet_id);
+        let answers = join_all(signers.iter().map(|node| async {
+            let statement: SignedStatement = self
+                .client
+                .call(node, paths::SIGN_ROUND2, &round2_request, CALL_TIMEOUT)
+                .await?;
+            self.verified(node, &statement, &purpose, session)
+        }))
+        .await;
+        let shares = answers.into_iter().collect::<Result<BTreeMap<_, _>, _>>()?;
+        let public = self.public_key_package(record, scheme)?;
         let bip86 = tweak == Tweak::Bip86;
         let frost_ops::Aggregate {
             signature,
             group_key,
-        } = with_ciphersuite!(scheme, C => frost_ops::aggregate::<C>(&package, &shares, &public, bip86))
+        } = with_ciphersuite!(scheme, C => frost_ops::aggregate::<C>(&decoded_package, &shares, &public, bip86))
             .map_err(|error| self.frost_error(error))?;
         let (verified_key, valid) = match scheme {
             WalletScheme::FrostSecp256k1Tr => {
@@ -1121,31 +1152,37 @@ impl Coordinator {
 
     /// Signing round 1 with the wallet's first `threshold` candidate parties; each that cannot
     /// be reached (or no longer holds the wallet) is replaced by the next candidate, within the
-    /// same session. Returns the signers and their signed commitments, in party order.
+    /// same session. Returns the signers in party order and their commitments by FROST index,
+    /// each statement checked as it arrives.
     async fn commit_round(
         &self,
         wallet: &LocatedWallet,
         request: &SignRound1Request,
-    ) -> Result<(Vec<String>, Vec<SignedStatement>), CoordinatorError> {
+    ) -> Result<(Vec<String>, BTreeMap<u16, Vec<u8>>), CoordinatorError> {
         let needed = usize::from(wallet.record.threshold);
+        let purpose = purposes::sign_commitments(&wallet.record.wallet_id);
         let mut spares = wallet.reachable.iter().skip(needed);
         let mut asking: Vec<&String> = wallet.reachable.iter().take(needed).collect();
-        let mut committed: Vec<(String, SignedStatement)> = Vec::with_capacity(needed);
+        let mut signers: Vec<String> = Vec::with_capacity(needed);
+        let mut commitments = BTreeMap::new();
         let mut unreachable = wallet.unreachable.clone();
         while !asking.is_empty() {
-            let answers = join_all(asking.iter().map(|node| {
-                self.client.call::<_, SignedStatement>(
-                    node,
-                    paths::SIGN_ROUND1,
-                    request,
-                    PROBE_TIMEOUT,
-                )
+            let answers = join_all(asking.iter().map(|node| async {
+                let statement: SignedStatement = self
+                    .client
+                    .call(node, paths::SIGN_ROUND1, request, PROBE_TIMEOUT)
+                    .await?;
+                Ok(self.verified(node, &statement, &purpose, &request.session))
             }))
             .await;
             let mut replacements = Vec::new();
             for (node, answer) in asking.iter().zip(answers) {
                 match answer {
-                    Ok(statement) => committed.push(((*node).clone(), statement)),
+                    Ok(verified) => {
+                        let (index, payload) = verified?;
+                        signers.push((*node).clone());
+                        commitments.insert(index, payload);
+                    }
                     Err(NodeCallError::Unreachable { .. }) => {
                         self.suspect(node);
                         unreachable.push((*node).clone());
@@ -1162,39 +1199,45 @@ impl Coordinator {
         }
         let party_order = |node: &String| wallet.record.parties.iter().position(|p| p == node);
         // In the wallet's party order, as signers and errors report them.
-        committed.sort_by_key(|(node, _)| party_order(node));
-        if committed.len() < needed {
+        signers.sort_by_key(party_order);
+        if signers.len() < needed {
             unreachable.sort_by_key(party_order);
             return Err(CoordinatorError::NotEnoughNodes {
                 needed,
-                reachable: committed.into_iter().map(|(node, _)| node).collect(),
+                reachable: signers,
                 unreachable,
             });
         }
-        Ok(committed.into_iter().unzip())
+        Ok((signers, commitments))
     }
 
-    /// Verifies each statement's signature and returns the payloads by FROST index.
-    fn verified_payloads(
+    /// Checks that `node` signed `statement` for `purpose` in `session`; returns the node's
+    /// FROST index and the payload.
+    fn verified(
         &self,
-        statements: &[SignedStatement],
+        node: &str,
+        statement: &SignedStatement,
         purpose: &str,
         session: &str,
-    ) -> Result<BTreeMap<u16, Vec<u8>>, CoordinatorError> {
-        let mut out = BTreeMap::new();
-        for statement in statements {
-            let entry = self.manifest().node(&statement.sender).ok_or_else(|| {
-                CoordinatorError::Internal(format!("unknown sender {}", statement.sender))
-            })?;
-            let payload = envelope::verify_statement(statement, purpose, session, &entry.identity)
-                .map_err(|error| CoordinatorError::Abort {
-                    node: statement.sender.clone(),
-                    culprit: Some(statement.sender.clone()),
-                    message: error.to_string(),
-                })?;
-            out.insert(entry.index, payload);
+    ) -> Result<(u16, Vec<u8>), CoordinatorError> {
+        let entry = self
+            .manifest()
+            .node(node)
+            .ok_or_else(|| CoordinatorError::Internal(format!("unknown node {node}")))?;
+        let abort = |message: String| CoordinatorError::Abort {
+            node: node.to_owned(),
+            culprit: Some(node.to_owned()),
+            message,
+        };
+        if statement.sender != node {
+            return Err(abort(format!(
+                "answered with a statement signed as {}",
+                statement.sender
+            )));
         }
-        Ok(out)
+        let payload = envelope::verify_statement(statement, purpose, session, &entry.identity)
+            .map_err(|error| abort(error.to_string()))?;
+        Ok((entry.index, payload))
     }
 
     fn frost_error(&self, error: FrostOpError) -> CoordinatorError {
@@ -1213,6 +1256,18 @@ impl Coordinator {
             FrostOpError::Failed(reason) => CoordinatorError::Internal(reason),
         }
     }
+}
+
+/// Inserts into a cache of at most `limit` entries; when it is full an arbitrary entry goes
+/// (it is computed or looked up again when next needed).
+fn insert_bounded<V>(cache: &mut HashMap<String, V>, limit: usize, key: &str, value: V) {
+    if cache.len() >= limit
+        && !cache.contains_key(key)
+        && let Some(old) = cache.keys().next().cloned()
+    {
+        cache.remove(&old);
+    }
+    cache.insert(key.to_owned(), value);
 }
 
 /// Folds one node's description of a wallet into another's. Everything must agree but the

@@ -234,6 +234,15 @@ pub fn signing_package<C: Ciphersuite>(
     commitments: &BTreeMap<u16, Vec<u8>>,
     message: &[u8],
 ) -> Result<Vec<u8>, FrostOpError> {
+    build_signing_package::<C>(commitments, message).map(|(bytes, _)| bytes)
+}
+
+/// The signing package for `message` from the signers' commitments, serialized and decoded
+/// (to aggregate with, without decoding it again).
+pub fn build_signing_package<C: Ciphersuite>(
+    commitments: &BTreeMap<u16, Vec<u8>>,
+    message: &[u8],
+) -> Result<(Vec<u8>, DecodedSigningPackage), FrostOpError> {
     let mut map = BTreeMap::new();
     for (&index, bytes) in commitments {
         let commitment =
@@ -243,9 +252,18 @@ pub fn signing_package<C: Ciphersuite>(
             })?;
         map.insert(identifier::<C>(index)?, commitment);
     }
-    SigningPackage::new(map, message)
+    let package = SigningPackage::new(map, message);
+    let bytes = package
         .serialize()
-        .map_err(|error| fail("signing package", error))
+        .map_err(|error| fail("signing package", error))?;
+    Ok((
+        bytes,
+        DecodedSigningPackage {
+            message: message.to_vec(),
+            signers: commitments.keys().copied().collect(),
+            package: Box::new(package),
+        },
+    ))
 }
 
 /// A signing package decoded once: what a node checks before it uses its nonces, and then
@@ -357,37 +375,55 @@ pub struct Aggregate {
     pub group_key: Vec<u8>,
 }
 
+/// A group's public key package, decoded once (decoding checks every verifying share).
+pub struct DecodedPublicKeyPackage {
+    package: Box<dyn Any + Send + Sync>,
+}
+
+/// Decodes a serialized public key package.
+pub fn decode_public_key_package<C: Ciphersuite>(
+    bytes: &[u8],
+) -> Result<DecodedPublicKeyPackage, FrostOpError> {
+    let package = PublicKeyPackage::<C>::deserialize(bytes)
+        .map_err(|error| fail("public key package", error))?;
+    Ok(DecodedPublicKeyPackage {
+        package: Box::new(package),
+    })
+}
+
+fn public_key_package<C: Ciphersuite>(
+    public: &DecodedPublicKeyPackage,
+) -> Result<&PublicKeyPackage<C>, FrostOpError> {
+    public
+        .package
+        .downcast_ref::<PublicKeyPackage<C>>()
+        .ok_or_else(|| FrostOpError::Failed("public key package of another scheme".into()))
+}
+
 /// Aggregates signature shares, checking each against its signer's verifying share, into the
 /// group signature; `bip86` aggregates under the BIP-86 tweaked key.
 pub fn aggregate<C: Ciphersuite>(
-    signing_package: &[u8],
+    package: &DecodedSigningPackage,
     shares: &BTreeMap<u16, Vec<u8>>,
-    public_key_package: &[u8],
+    public: &DecodedPublicKeyPackage,
     bip86: bool,
 ) -> Result<Aggregate, FrostOpError> {
     let indices: Vec<u16> = shares.keys().copied().collect();
     if bip86 {
         // Only the Taproot ciphersuite has a tweak; reinterpret through its concrete types.
         type Tr = frost_secp256k1_tr::Secp256K1Sha256TR;
-        let package = SigningPackage::<Tr>::deserialize(signing_package)
-            .map_err(|error| fail("signing package", error))?;
-        let public = PublicKeyPackage::<Tr>::deserialize(public_key_package)
-            .map_err(|error| fail("public key package", error))?;
+        let (package, public) = (package.package::<Tr>()?, public_key_package::<Tr>(public)?);
         let mut tr_shares = BTreeMap::new();
         for (&index, bytes) in shares {
             let share = SignatureShare::<Tr>::deserialize(bytes)
                 .map_err(|error| fail("signature share", error))?;
             tr_shares.insert(identifier::<Tr>(index)?, share);
         }
-        let signature =
-            frost_secp256k1_tr::aggregate_with_tweak(&package, &tr_shares, &public, None)
-                .map_err(|error| blame(error, &indices))?;
-        return aggregated::<Tr>(&signature, &public);
+        let signature = frost_secp256k1_tr::aggregate_with_tweak(package, &tr_shares, public, None)
+            .map_err(|error| blame(error, &indices))?;
+        return aggregated::<Tr>(&signature, public);
     }
-    let package = SigningPackage::<C>::deserialize(signing_package)
-        .map_err(|error| fail("signing package", error))?;
-    let public = PublicKeyPackage::<C>::deserialize(public_key_package)
-        .map_err(|error| fail("public key package", error))?;
+    let (package, public) = (package.package::<C>()?, public_key_package::<C>(public)?);
     let mut map = BTreeMap::new();
     for (&index, bytes) in shares {
         let share =
@@ -398,8 +434,8 @@ pub fn aggregate<C: Ciphersuite>(
         map.insert(identifier::<C>(index)?, share);
     }
     let signature =
-        frost_core::aggregate(&package, &map, &public).map_err(|error| blame(error, &indices))?;
-    aggregated::<C>(&signature, &public)
+        frost_core::aggregate(package, &map, public).map_err(|error| blame(error, &indices))?;
+    aggregated::<C>(&signature, public)
 }
 
 fn aggregated<C: Ciphersuite>(

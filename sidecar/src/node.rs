@@ -1075,21 +1075,42 @@ async fn sign_round2(
             return Err(error);
         }
     };
-    let consumed = state
-        .store
-        .consume_nonces(&request.session)?
-        .ok_or_else(unknown)?;
+    // The nonces' deletion and the audit record are two synced writes to different files;
+    // they run side by side, and the share is made only once both are on disk.
+    let (consumed, recorded) = std::thread::scope(|scope| {
+        let recorded = scope.spawn(|| state.record(audit("ok".into())));
+        let consumed = state.store.consume_nonces(&request.session);
+        let recorded = recorded
+            .join()
+            .unwrap_or_else(|_| Err(NodeError::internal("the audit writer panicked")));
+        (consumed, recorded)
+    });
+    recorded?;
+    let after_record = |error: NodeError| {
+        let outcome = format!("failed after it was recorded: {}", error.body.message);
+        match state.record(audit(outcome)) {
+            Ok(()) => error,
+            Err(audit_error) => audit_error,
+        }
+    };
+    let consumed = consumed
+        .map_err(NodeError::from)
+        .and_then(|consumed| consumed.ok_or_else(unknown))
+        .map_err(after_record)?;
     let key_package = state
         .store
-        .key_package(&record.wallet_id)?
-        .ok_or_else(|| NodeError::internal("wallet without key package"))?;
+        .key_package(&record.wallet_id)
+        .map_err(NodeError::from)
+        .and_then(|key_package| {
+            key_package.ok_or_else(|| NodeError::internal("wallet without key package"))
+        })
+        .map_err(after_record)?;
     let share = if tweak == Tweak::Bip86.name() {
         frost_ops::sign_bip86(&package, &consumed.nonces, &key_package)
     } else {
         with_ciphersuite!(scheme, C => frost_ops::sign::<C>(&package, &consumed.nonces, &key_package))
     }
-    .map_err(|error| state.blame(error, "signing round 2"))?;
-    state.record(audit("ok".into()))?;
+    .map_err(|error| after_record(state.blame(error, "signing round 2")))?;
     Ok(Json(envelope::sign_statement(
         &purposes::sign_share(&record.wallet_id),
         &request.session,

@@ -69,9 +69,13 @@ fn sign<C: frost_core::Ciphersuite>(
         nonces.insert(index, secret);
         commitments.insert(index, public_commitments);
     }
-    let package = frost_ops::signing_package::<C>(&commitments, message).unwrap();
+    let (package, built) = frost_ops::build_signing_package::<C>(&commitments, message).unwrap();
     let decoded = frost_ops::decode_signing_package::<C>(&package, signers).unwrap();
     assert_eq!(decoded.message, message);
+    assert_eq!(
+        (&built.message, &built.signers),
+        (&decoded.message, &decoded.signers)
+    );
     let mut shares = BTreeMap::new();
     for &index in signers {
         assert_eq!(
@@ -85,7 +89,8 @@ fn sign<C: frost_core::Ciphersuite>(
         };
         shares.insert(index, share);
     }
-    let aggregate = frost_ops::aggregate::<C>(&package, &shares, public, bip86).unwrap();
+    let public_key_package = frost_ops::decode_public_key_package::<C>(public).unwrap();
+    let aggregate = frost_ops::aggregate::<C>(&built, &shares, &public_key_package, bip86).unwrap();
     assert_eq!(
         aggregate.group_key,
         frost_ops::group_key::<C>(public).unwrap()
