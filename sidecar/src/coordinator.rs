@@ -1364,6 +1364,103 @@ mod tests {
         }
     }
 
+    /// A coordinator for two nodes (never contacted) and the nodes' identities.
+    fn two_node_coordinator() -> (Coordinator, Vec<crate::identity::NodeIdentity>) {
+        crate::install_crypto_provider();
+        let ca = pki::generate_ca().unwrap();
+        let coordinator_key = pki::issue(
+            &ca,
+            "coordinator",
+            pki::Role::Coordinator(CoordinatorRole::All),
+        )
+        .unwrap();
+        let identities = vec![
+            crate::identity::NodeIdentity::generate(),
+            crate::identity::NodeIdentity::generate(),
+        ];
+        let nodes = identities
+            .iter()
+            .zip(1u16..)
+            .map(|(identity, index)| crate::manifest::NodeEntry {
+                id: format!("node-{index}"),
+                index,
+                endpoint: format!("https://127.0.0.1:{}", 9000 + index),
+                identity: identity.public(),
+            })
+            .collect();
+        let manifest = Manifest {
+            version: 1,
+            threshold: 2,
+            bitcoin_network: "regtest".into(),
+            nodes,
+            clients: Vec::new(),
+        };
+        let client = NodeClient::new(manifest, &ca.cert_pem, &coordinator_key).unwrap();
+        (Coordinator::new(client).unwrap(), identities)
+    }
+
+    #[test]
+    fn a_statement_counts_only_from_the_node_that_signed_it_for_this_purpose_and_session() {
+        let (coordinator, identities) = two_node_coordinator();
+        let purpose = purposes::sign_commitments("w-1");
+        let genuine =
+            envelope::sign_statement(&purpose, "s-1", "node-2", &identities[1], b"commitments");
+        assert_eq!(
+            coordinator
+                .verified("node-2", &genuine, &purpose, "s-1")
+                .unwrap(),
+            (2, b"commitments".to_vec())
+        );
+
+        // node-1 passing on node-2's genuine statement as its own answer is blamed.
+        let relayed = coordinator
+            .verified("node-1", &genuine, &purpose, "s-1")
+            .unwrap_err();
+        assert!(
+            matches!(&relayed, CoordinatorError::Abort { node, culprit: Some(culprit), message }
+                if node == "node-1" && culprit == "node-1"
+                    && message == "answered with a statement signed as node-2"),
+            "{relayed:?}"
+        );
+
+        // Another session, another purpose, or a signature by the wrong key: refused.
+        let wrong = [
+            (genuine.clone(), purpose.clone(), "s-2"),
+            (genuine.clone(), purposes::sign_share("w-1"), "s-1"),
+            (
+                envelope::sign_statement(&purpose, "s-1", "node-2", &identities[0], b"x"),
+                purpose.clone(),
+                "s-1",
+            ),
+        ];
+        for (statement, purpose, session) in wrong {
+            let error = coordinator
+                .verified("node-2", &statement, &purpose, session)
+                .unwrap_err();
+            assert!(
+                matches!(&error, CoordinatorError::Abort { culprit: Some(culprit), .. }
+                    if culprit == "node-2"),
+                "{error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn caches_stay_within_their_bound() {
+        let mut cache = HashMap::new();
+        for key in ["a", "b", "c", "d"] {
+            insert_bounded(&mut cache, 3, key, key.len());
+        }
+        assert_eq!(cache.len(), 3);
+        assert!(cache.contains_key("d"), "the newest entry is kept");
+        insert_bounded(&mut cache, 3, "d", 7);
+        assert_eq!(
+            (cache.len(), cache["d"]),
+            (3, 7),
+            "replacing does not evict"
+        );
+    }
+
     #[test]
     fn nodes_may_stamp_different_creation_times_but_nothing_else() {
         let mut merged = record(100, "aa");
