@@ -46,6 +46,11 @@ pub use self::cggmp::PrimesSource;
 
 /// How long an unfinished DKG may wait for its next round.
 const DKG_SESSION_TTL: Duration = Duration::from_secs(120);
+/// How long past its client request's expiry a signing session's round-1 nonces are kept: far
+/// beyond any coordinator session (`coordinator::SESSION_TIMEOUT`), so only abandoned ones go.
+const NONCE_GRACE_SECS: u64 = 60;
+/// How often a running node forgets expired request ids and abandoned signing nonces.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
 /// The node could not start.
 #[derive(Debug, Error)]
@@ -213,9 +218,8 @@ impl NodeState {
         }
         let store = NodeStore::open(&layout.db_dir(), node_id, provider.as_ref())
             .map_err(|error| NodeStartError::Setup(format!("opening the store: {error}")))?;
-        store
-            .prune_requests(auth::now_secs())
-            .map_err(|error| NodeStartError::Setup(format!("pruning request ids: {error}")))?;
+        housekeeping(&store)
+            .map_err(|error| NodeStartError::Setup(format!("housekeeping: {error}")))?;
         let audit = AuditLog::open(&layout.audit_log(), node_id, &identity)
             .map_err(|error| NodeStartError::Setup(error.to_string()))?;
         Ok(Self {
@@ -1137,6 +1141,38 @@ async fn wallet_list(
     }))
 }
 
+/// Forgets request ids whose requests expired (they are refused as expired from then on) and
+/// deletes the nonces of signing sessions abandoned after round 1; returns how many of each.
+fn housekeeping(store: &NodeStore) -> Result<(usize, usize), StoreError> {
+    let now = auth::now_secs();
+    let requests = store.prune_requests(now)?;
+    let nonces = store.prune_nonces(now.saturating_sub(NONCE_GRACE_SECS))?;
+    Ok((requests, nonces))
+}
+
+/// Runs `housekeeping` every `HOUSEKEEPING_EVERY` while the node serves, between signing
+/// rounds 2 (which read and then consume nonces).
+async fn keep_house(state: Arc<NodeState>) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let _serial = state.round2.lock().await;
+        let swept = Arc::clone(&state);
+        match tokio::task::spawn_blocking(move || housekeeping(&swept.store)).await {
+            Ok(Ok((requests, nonces))) => {
+                tracing::debug!(
+                    requests,
+                    nonces,
+                    "forgot expired request ids and abandoned nonces"
+                )
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "housekeeping failed"),
+            Err(error) => tracing::warn!(%error, "housekeeping stopped"),
+        }
+    }
+}
+
 /// How to run a node.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -1197,6 +1233,7 @@ pub async fn run(
             source,
         })?;
     tracing::info!(node = %options.node_id, %address, "node listening");
+    tokio::spawn(keep_house(Arc::clone(&state)));
     serve_tls(
         listener,
         TlsAcceptor::from(tls),

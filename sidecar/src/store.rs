@@ -72,6 +72,9 @@ struct NonceRecord {
     client: Option<String>,
     #[serde(default)]
     request_id: Option<String>,
+    /// When the client's request expires; records written before this field have none.
+    #[serde(default)]
+    expires_at: Option<u64>,
 }
 
 /// One use of a client's request: by whom, which request, for what, and until when it must be
@@ -376,6 +379,7 @@ impl NodeStore {
             sealed_nonces: hex::encode(sealed),
             client: pending.client.clone(),
             request_id: pending.request_id.clone(),
+            expires_at: Some(claim.expires_at),
         };
         let json = serde_json::to_vec(&record).map_err(|error| StoreError::Corrupt {
             key: key.clone(),
@@ -510,6 +514,36 @@ impl NodeStore {
             }
         }
         self.db.write_opt(batch, &Self::synced())?;
+        Ok(pruned)
+    }
+
+    /// Deletes the round-1 nonces of signing sessions whose client request expired before
+    /// `before` (and of records too old to say when theirs expires): sessions that never got to
+    /// round 2. Deleting nonces is always safe; such a session can only fail. Records that do not
+    /// parse are left for `consume_nonces` to report.
+    pub fn prune_nonces(&self, before: u64) -> Result<usize, StoreError> {
+        let mut batch = WriteBatch::default();
+        let mut pruned = 0;
+        let mode = IteratorMode::From(NONCE_PREFIX.as_bytes(), Direction::Forward);
+        for item in self.db.iterator(mode) {
+            let (key, value) = item?;
+            if !key.starts_with(NONCE_PREFIX.as_bytes()) {
+                break;
+            }
+            let Ok(record) = serde_json::from_slice::<NonceRecord>(&value) else {
+                continue;
+            };
+            if record
+                .expires_at
+                .is_none_or(|expires_at| expires_at < before)
+            {
+                batch.delete(key);
+                pruned += 1;
+            }
+        }
+        if pruned > 0 {
+            self.db.write_opt(batch, &Self::synced())?;
+        }
         Ok(pruned)
     }
 
@@ -794,7 +828,7 @@ mod tests {
     }
 
     #[test]
-    fn a_request_id_is_claimed_once_per_scope_and_forgotten_after_expiry() {
+    fn request_ids_and_abandoned_nonces_are_forgotten_after_their_request_expires() {
         let (dir, store) = temp_store("claims");
         let claim = |client, scope, expires_at| RequestClaim {
             client,
@@ -822,8 +856,23 @@ mod tests {
         let sign = claim("c3", "sign-01", 400);
         assert!(store.put_nonces("s-1", &pending, b"nonces", &sign).unwrap());
         assert!(!store.put_nonces("s-2", &pending, b"nonces", &sign).unwrap());
-        assert_eq!(store.peek_nonces("s-1").unwrap(), Some(pending));
+        assert_eq!(store.peek_nonces("s-1").unwrap(), Some(pending.clone()));
         assert_eq!(store.peek_nonces("s-2").unwrap(), None);
+
+        // Abandoned sessions' nonces go once their request has expired, the others stay.
+        let later = claim("c3", "sign-02", 500);
+        assert!(
+            store
+                .put_nonces("s-3", &pending, b"nonces", &later)
+                .unwrap()
+        );
+        assert_eq!(store.prune_nonces(400).unwrap(), 0);
+        assert_eq!(store.prune_nonces(401).unwrap(), 1);
+        assert_eq!(store.peek_nonces("s-1").unwrap(), None);
+        assert!(store.consume_nonces("s-1").unwrap().is_none());
+        assert_eq!(store.peek_nonces("s-3").unwrap(), Some(pending));
+        assert_eq!(store.prune_nonces(501).unwrap(), 1);
+        assert!(store.consume_nonces("s-3").unwrap().is_none());
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
