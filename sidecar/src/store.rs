@@ -499,22 +499,9 @@ impl NodeStore {
     /// Forgets used request ids whose requests expired before `now`: they are refused as
     /// expired from then on.
     pub fn prune_requests(&self, now: u64) -> Result<usize, StoreError> {
-        let mut batch = WriteBatch::default();
-        let mut pruned = 0;
-        let mode = IteratorMode::From(REQUEST_PREFIX.as_bytes(), Direction::Forward);
-        for item in self.db.iterator(mode) {
-            let (key, value) = item?;
-            if !key.starts_with(REQUEST_PREFIX.as_bytes()) {
-                break;
-            }
-            let expires_at = <[u8; 8]>::try_from(value.as_ref()).map_or(0, u64::from_be_bytes);
-            if expires_at < now {
-                batch.delete(key);
-                pruned += 1;
-            }
-        }
-        self.db.write_opt(batch, &Self::synced())?;
-        Ok(pruned)
+        self.prune(REQUEST_PREFIX, |value| {
+            <[u8; 8]>::try_from(value).map_or(0, u64::from_be_bytes) < now
+        })
     }
 
     /// Deletes the round-1 nonces of signing sessions whose client request expired before
@@ -522,21 +509,26 @@ impl NodeStore {
     /// round 2. Deleting nonces is always safe; such a session can only fail. Records that do not
     /// parse are left for `consume_nonces` to report.
     pub fn prune_nonces(&self, before: u64) -> Result<usize, StoreError> {
+        self.prune(NONCE_PREFIX, |value| {
+            serde_json::from_slice::<NonceRecord>(value).is_ok_and(|record| {
+                record
+                    .expires_at
+                    .is_none_or(|expires_at| expires_at < before)
+            })
+        })
+    }
+
+    /// Deletes, in one synced write, the records under `prefix` whose value `stale` picks.
+    fn prune(&self, prefix: &str, stale: impl Fn(&[u8]) -> bool) -> Result<usize, StoreError> {
         let mut batch = WriteBatch::default();
         let mut pruned = 0;
-        let mode = IteratorMode::From(NONCE_PREFIX.as_bytes(), Direction::Forward);
+        let mode = IteratorMode::From(prefix.as_bytes(), Direction::Forward);
         for item in self.db.iterator(mode) {
             let (key, value) = item?;
-            if !key.starts_with(NONCE_PREFIX.as_bytes()) {
+            if !key.starts_with(prefix.as_bytes()) {
                 break;
             }
-            let Ok(record) = serde_json::from_slice::<NonceRecord>(&value) else {
-                continue;
-            };
-            if record
-                .expires_at
-                .is_none_or(|expires_at| expires_at < before)
-            {
+            if stale(&value) {
                 batch.delete(key);
                 pruned += 1;
             }
