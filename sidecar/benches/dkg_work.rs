@@ -6,8 +6,8 @@
 //! Two measurements per ciphersuite and size:
 //! - `frost`: frost-core's DKG parts 1 to 3 for every participant (part 3 by the node's Horner
 //!   evaluation), nothing else;
-//! - `nodes`: what every node does: part 1 and its signed round-1 statement, checking the others'
-//!   statements, part 2 and sealing a round-2 envelope to each other party, opening the envelopes
+//! - `nodes`: what every node does: part 1 and its signed round-1 statement, checking every
+//!   round-1 statement (its own included), part 2 and sealing a round-2 envelope to each other party, opening the envelopes
 //!   it receives, part 3 and its signed result, checking every party's result.
 //!
 //! `cargo bench -p thresig-sidecar --bench dkg_work`
@@ -151,7 +151,8 @@ fn node_work<C: Ciphersuite + 'static>(parties: &[Party], t: u16) {
     }
 }
 
-/// The payloads of `statements` checked against their senders' keys, except `skip`'s own.
+/// Every statement checked against its sender's key (a node checks its own too, as it comes
+/// back from the coordinator); the payloads of all but `skip`'s.
 fn checked_payloads(
     parties: &[Party],
     statements: &[SignedStatement],
@@ -161,12 +162,12 @@ fn checked_payloads(
     parties
         .iter()
         .zip(statements)
-        .filter(|(party, _)| party.index != skip)
         .map(|(party, statement)| {
             let payload =
                 envelope::verify_statement(statement, purpose, SESSION, &party.public).unwrap();
             (party.index, payload)
         })
+        .filter(|(index, _)| *index != skip)
         .collect()
 }
 

@@ -1081,20 +1081,29 @@ async fn sign_round2(
     };
     // The nonces' deletion and the audit record are two synced writes to different files;
     // they run side by side, and the share is made only once both are on disk.
+    // No thread, no signature: refused before the nonces are touched.
     let (consumed, recorded) = std::thread::scope(|scope| {
-        let recorded = scope.spawn(|| state.record(audit("ok".into())));
+        let recorded = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn_scoped(scope, || state.record(audit("ok".into())))
+            .map_err(|error| NodeError::internal(format!("starting the audit writer: {error}")))?;
         let consumed = state.store.consume_nonces(&request.session);
         let recorded = recorded
             .join()
             .unwrap_or_else(|_| Err(NodeError::internal("the audit writer panicked")));
-        (consumed, recorded)
-    });
+        Ok::<_, NodeError>((consumed, recorded))
+    })?;
     recorded?;
     let after_record = |error: NodeError| {
         let outcome = format!("failed after it was recorded: {}", error.body.message);
         match state.record(audit(outcome)) {
             Ok(()) => error,
-            Err(audit_error) => audit_error,
+            Err(audit_error) => {
+                // The caller hears of the audit failure; the original error is kept here.
+                tracing::error!(session = %request.session, error = %error.body.message,
+                    "signing round 2 failed after its audit record, and recording that failed too");
+                audit_error
+            }
         }
     };
     let consumed = consumed
@@ -1150,25 +1159,33 @@ fn housekeeping(store: &NodeStore) -> Result<(usize, usize), StoreError> {
     Ok((requests, nonces))
 }
 
-/// Runs `housekeeping` every `HOUSEKEEPING_EVERY` while the node serves, between signing
-/// rounds 2 (which read and then consume nonces).
+/// Does what `housekeeping` does every `HOUSEKEEPING_EVERY` while the node serves; the nonces
+/// between signing rounds 2 (which read and then consume them).
 async fn keep_house(state: Arc<NodeState>) {
     let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
     every.tick().await;
     loop {
         every.tick().await;
-        let _serial = state.round2.lock().await;
         let swept = Arc::clone(&state);
-        match tokio::task::spawn_blocking(move || housekeeping(&swept.store)).await {
-            Ok(Ok((requests, nonces))) => {
+        let requests =
+            tokio::task::spawn_blocking(move || swept.store.prune_requests(auth::now_secs())).await;
+        let serial = state.round2.lock().await;
+        let swept = Arc::clone(&state);
+        let nonces = tokio::task::spawn_blocking(move || {
+            let before = auth::now_secs().saturating_sub(NONCE_GRACE_SECS);
+            swept.store.prune_nonces(before)
+        })
+        .await;
+        drop(serial);
+        match (requests, nonces) {
+            (Ok(Ok(requests)), Ok(Ok(nonces))) => {
                 tracing::debug!(
                     requests,
                     nonces,
                     "forgot expired request ids and abandoned nonces"
                 )
             }
-            Ok(Err(error)) => tracing::warn!(%error, "housekeeping failed"),
-            Err(error) => tracing::warn!(%error, "housekeeping stopped"),
+            (requests, nonces) => tracing::warn!(?requests, ?nonces, "housekeeping failed"),
         }
     }
 }
