@@ -1224,19 +1224,14 @@ impl Coordinator {
             .manifest()
             .node(node)
             .ok_or_else(|| CoordinatorError::Internal(format!("unknown node {node}")))?;
-        let abort = |message: String| CoordinatorError::Abort {
-            node: node.to_owned(),
-            culprit: Some(node.to_owned()),
-            message,
-        };
         if statement.sender != node {
-            return Err(abort(format!(
-                "answered with a statement signed as {}",
-                statement.sender
-            )));
+            return Err(abort_from(
+                node,
+                format!("answered with a statement signed as {}", statement.sender),
+            ));
         }
         let payload = envelope::verify_statement(statement, purpose, session, &entry.identity)
-            .map_err(|error| abort(error.to_string()))?;
+            .map_err(|error| abort_from(node, error.to_string()))?;
         Ok((entry.index, payload))
     }
 
@@ -1255,6 +1250,15 @@ impl Coordinator {
             }
             FrostOpError::Failed(reason) => CoordinatorError::Internal(reason),
         }
+    }
+}
+
+/// `node` aborted the protocol: it sent something that does not check.
+fn abort_from(node: &str, message: String) -> CoordinatorError {
+    CoordinatorError::Abort {
+        node: node.to_owned(),
+        culprit: Some(node.to_owned()),
+        message,
     }
 }
 

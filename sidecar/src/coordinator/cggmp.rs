@@ -96,14 +96,6 @@ pub struct EcdsaSigned {
     pub signers: Vec<String>,
 }
 
-fn abort_from(statement_sender: &str, message: String) -> CoordinatorError {
-    CoordinatorError::Abort {
-        node: statement_sender.to_owned(),
-        culprit: Some(statement_sender.to_owned()),
-        message,
-    }
-}
-
 impl Coordinator {
     /// Runs one CGGMP21 protocol among `parties`, relaying each round's messages, and returns
     /// every party's signed result, in party order.
