@@ -122,7 +122,9 @@ fn replayed_or_altered_round_two_requests_are_refused_even_across_a_restart() {
         }
         // An altered package (another message) is refused, and leaves the nonces unused.
         let altered =
-            frost_ops::signing_package::<Ed>(&commitments, b"pay 100 BTC to mallory").unwrap();
+            frost_ops::build_signing_package::<Ed>(&commitments, b"pay 100 BTC to mallory")
+                .unwrap()
+                .0;
         let (status, text) = refusal(round2(&client, "node-1", session, &altered).await);
         assert_eq!(status, 400);
         assert!(
@@ -132,11 +134,15 @@ fn replayed_or_altered_round_two_requests_are_refused_even_across_a_restart() {
         // Dropping node-2's commitment is refused too: below the threshold.
         let mut alone = commitments.clone();
         alone.remove(&2);
-        let short = frost_ops::signing_package::<Ed>(&alone, &message).unwrap();
+        let short = frost_ops::build_signing_package::<Ed>(&alone, &message)
+            .unwrap()
+            .0;
         let (_, text) = refusal(round2(&client, "node-1", session, &short).await);
         assert!(text.contains("needs 2"), "{text}");
 
-        let package = frost_ops::signing_package::<Ed>(&commitments, &message).unwrap();
+        let package = frost_ops::build_signing_package::<Ed>(&commitments, &message)
+            .unwrap()
+            .0;
         round2(&client, "node-1", session, &package)
             .await
             .expect("the genuine request is answered once");

@@ -229,14 +229,6 @@ pub fn commit<C: Ciphersuite>(
     ))
 }
 
-/// The signing package for `message` from the signers' commitments.
-pub fn signing_package<C: Ciphersuite>(
-    commitments: &BTreeMap<u16, Vec<u8>>,
-    message: &[u8],
-) -> Result<Vec<u8>, FrostOpError> {
-    build_signing_package::<C>(commitments, message).map(|(bytes, _)| bytes)
-}
-
 /// The signing package for `message` from the signers' commitments, serialized and decoded
 /// (to aggregate with, without decoding it again).
 pub fn build_signing_package<C: Ciphersuite>(
