@@ -129,7 +129,8 @@ pub struct DevnetArgs {
     /// The cluster directory; created on first start, reused (with every wallet) after.
     #[arg(long, default_value = "thresig-devnet")]
     data_dir: PathBuf,
-    /// The coordinator's JSON-RPC port on 127.0.0.1.
+    /// The coordinator's JSON-RPC port on 127.0.0.1; 0 picks a free one, which the ready line
+    /// gives.
     #[arg(long, default_value_t = 8000)]
     port: u16,
     /// Bitcoin network for Taproot addresses: bitcoin, testnet, signet or regtest.
@@ -174,6 +175,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::FAILURE
+}
+
+/// Prints `message` and exits with the status that tells a devnet to try another port.
+fn port_taken(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(thresig_sidecar::EXIT_ADDRESS_IN_USE)
 }
 
 /// A secret from `file` (its first line), or else from the environment variable `variable`.
@@ -298,6 +305,9 @@ pub fn node(args: NodeArgs) -> ExitCode {
     };
     match runtime.block_on(node::run(options, provider)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(node::NodeStartError::Listen(error)) if error.is_address_in_use() => {
+            port_taken(format!("node {} refuses to start: {error}", args.node_id))
+        }
         Err(error) => fail(format!("node {} refuses to start: {error}", args.node_id)),
     }
 }
@@ -322,6 +332,9 @@ pub fn coordinator(args: CoordinatorArgs) -> ExitCode {
     };
     match runtime.block_on(coordinator::run(options)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(coordinator::CoordinatorRunError::Listen(error)) if error.is_address_in_use() => {
+            port_taken(format!("coordinator: {error}"))
+        }
         Err(error) => fail(format!("coordinator: {error}")),
     }
 }

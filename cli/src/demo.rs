@@ -97,7 +97,6 @@ fn step(number: usize, title: &str, started: Instant, detail: &str) {
 async fn run(args: &DemoArgs, dir: PathBuf) -> Result<(), String> {
     let executable = std::env::current_exe()
         .map_err(|error| format!("finding the thresig executable: {error}"))?;
-    let port = devnet::free_port().map_err(|error| error.to_string())?;
     println!(
         "thresig demo: a {}-of-{} signer cluster on this machine ({})",
         args.threshold,
@@ -110,7 +109,8 @@ async fn run(args: &DemoArgs, dir: PathBuf) -> Result<(), String> {
         nodes: args.nodes,
         threshold: args.threshold,
         data_dir: dir,
-        port,
+        // Any free port: the demo talks to the cluster through `cluster.url()`.
+        port: 0,
         network: "regtest".to_owned(),
         executable,
         hsm: HsmChoice::File,

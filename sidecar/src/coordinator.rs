@@ -1316,20 +1316,37 @@ pub struct CoordinatorOptions {
     pub presignature_pool: usize,
 }
 
+/// Why a coordinator could not run.
+#[derive(Debug, Error)]
+pub enum CoordinatorRunError {
+    /// Its JSON-RPC port could not be opened.
+    #[error(transparent)]
+    Listen(#[from] crate::ListenError),
+    /// Its files or configuration are not usable.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl From<String> for CoordinatorRunError {
+    fn from(message: String) -> Self {
+        CoordinatorRunError::Setup(message)
+    }
+}
+
 /// Runs a coordinator until SIGINT or SIGTERM.
-pub async fn run(options: CoordinatorOptions) -> Result<(), String> {
+pub async fn run(options: CoordinatorOptions) -> Result<(), CoordinatorRunError> {
     let manifest = Manifest::load(&options.manifest).map_err(|error| error.to_string())?;
     let ca = std::fs::read_to_string(&options.ca_cert)
         .map_err(|error| format!("CA certificate {}: {error}", options.ca_cert.display()))?;
     let identity = crate::layout::read_certified_key(&options.cert, &options.key)?;
     let certified = pki::coordinator_role_of_pem(&identity.cert_pem);
     if certified != Some(options.role) {
-        return Err(format!(
+        return Err(CoordinatorRunError::Setup(format!(
             "--role {} but the certificate {} carries {}",
             options.role.name(),
             options.cert.display(),
             certified.map_or("no coordinator role", CoordinatorRole::name)
-        ));
+        )));
     }
     let coordinator = Arc::new(
         Coordinator::new(NodeClient::new(manifest, &ca, &identity)?)?.with_presignature_pool(

@@ -31,6 +31,14 @@ pub enum DevnetError {
     /// A process could not be started or died during start-up.
     #[error("{0}")]
     Process(String),
+    /// A process exited during start-up because another program holds its port.
+    #[error("{message}")]
+    PortTaken {
+        /// The process: node-1 … node-N or coordinator.
+        process: String,
+        /// What it said, with the last lines of its log.
+        message: String,
+    },
 }
 
 /// Options of `thresig devnet`.
@@ -42,7 +50,7 @@ pub struct DevnetOptions {
     pub threshold: u16,
     /// The cluster directory.
     pub data_dir: PathBuf,
-    /// The coordinator's JSON-RPC port on 127.0.0.1.
+    /// The coordinator's JSON-RPC port on 127.0.0.1; 0 lets the devnet pick a free one.
     pub port: u16,
     /// The Bitcoin network for Taproot addresses.
     pub network: String,
@@ -95,18 +103,30 @@ pub fn free_port() -> Result<u16, DevnetError> {
     // Below Linux's ephemeral range (32768 and up by default): a port the kernel may hand to
     // any outgoing connection could be taken between now and the node binding it on a later
     // start (seen in tests).
+    free_port_except(&[])
+}
+
+/// A port on 127.0.0.1 that nothing listens on now and that is not in `taken`.
+fn free_port_except(taken: &[u16]) -> Result<u16, DevnetError> {
     for _ in 0..200 {
         let port = 20_000 + (rand::random::<u16>() % 12_000);
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !taken.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return Ok(port);
         }
     }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|error| DevnetError::Setup(format!("finding a free port: {error}")))?;
-    listener
-        .local_addr()
-        .map(|address| address.port())
-        .map_err(|error| DevnetError::Setup(error.to_string()))
+    Err(DevnetError::Setup(
+        "found no free port on 127.0.0.1 between 20000 and 32000 in 200 tries".to_owned(),
+    ))
+}
+
+/// `count` distinct free ports, none of them in `taken`.
+fn free_ports(count: usize, taken: &[u16]) -> Result<Vec<u16>, DevnetError> {
+    let mut ports = taken.to_vec();
+    for _ in 0..count {
+        let port = free_port_except(&ports)?;
+        ports.push(port);
+    }
+    Ok(ports.split_off(taken.len()))
 }
 
 fn write(path: &Path, bytes: &[u8], private: bool) -> Result<(), DevnetError> {
@@ -183,8 +203,9 @@ pub fn init_cluster(
     }
     let client = ClientKey::generate();
     client.save(&client_key).map_err(DevnetError::Setup)?;
+    let ports = free_ports(usize::from(nodes), &[options.port])?;
     let mut entries = Vec::new();
-    for index in 1..=nodes {
+    for (index, port) in (1..=nodes).zip(ports) {
         let id = format!("node-{index}");
         let node = layout.node(&id);
         mkdir(node.dir())?;
@@ -199,7 +220,7 @@ pub fn init_cluster(
         entries.push(NodeEntry {
             id,
             index,
-            endpoint: format!("https://127.0.0.1:{}", free_port()?),
+            endpoint: node_endpoint(port),
             identity,
         });
     }
@@ -214,6 +235,26 @@ pub fn init_cluster(
         }],
     };
     manifest.check().map_err(DevnetError::Setup)?;
+    manifest
+        .save(&layout.manifest())
+        .map_err(|error| DevnetError::Setup(error.to_string()))?;
+    Ok(manifest)
+}
+
+fn node_endpoint(port: u16) -> String {
+    format!("https://127.0.0.1:{port}")
+}
+
+/// Gives every node of `manifest` a new free port, other than `coordinator_port`, and saves it.
+fn move_nodes_to_new_ports(
+    layout: &ClusterLayout,
+    mut manifest: Manifest,
+    coordinator_port: u16,
+) -> Result<Manifest, DevnetError> {
+    let ports = free_ports(manifest.nodes.len(), &[coordinator_port])?;
+    for (node, port) in manifest.nodes.iter_mut().zip(ports) {
+        node.endpoint = node_endpoint(port);
+    }
     manifest
         .save(&layout.manifest())
         .map_err(|error| DevnetError::Setup(error.to_string()))?;
@@ -456,19 +497,75 @@ impl Drop for RunningDevnet {
     }
 }
 
+/// How many times a devnet starts its processes when one of them finds its port taken: another
+/// program on the machine may bind a port between the devnet finding it free and using it.
+const START_ATTEMPTS: usize = 4;
+
 /// Creates the cluster if needed, starts its processes and waits until every node answers.
 pub async fn start(options: &DevnetOptions) -> Result<RunningDevnet, DevnetError> {
     let layout = ClusterLayout::new(&options.data_dir);
-    let manifest = init_cluster(&layout, options)?;
+    // The nodes of a cluster created by this call may move to other ports: no one else has
+    // seen its manifest yet. An existing cluster keeps the ports its manifest gives.
+    let created = !layout.manifest().exists();
+    let mut manifest = init_cluster(&layout, options)?;
+    let pick_coordinator_port = |manifest: &Manifest| free_port_except(&node_ports(manifest));
+    let mut port = match options.port {
+        0 => pick_coordinator_port(&manifest)?,
+        port => port,
+    };
+    let mut attempt = 1;
+    loop {
+        match launch(&layout, &manifest, options, port).await {
+            Err(DevnetError::PortTaken { process, message })
+                if attempt < START_ATTEMPTS
+                    && if process == COORDINATOR {
+                        options.port == 0
+                    } else {
+                        created
+                    } =>
+            {
+                tracing::warn!(%process, %message, "port taken; starting again on another");
+                if process == COORDINATOR {
+                    port = pick_coordinator_port(&manifest)?;
+                } else {
+                    manifest = move_nodes_to_new_ports(&layout, manifest, port)?;
+                }
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// The name of the coordinator process.
+const COORDINATOR: &str = "coordinator";
+
+/// The ports of the nodes' endpoints.
+fn node_ports(manifest: &Manifest) -> Vec<u16> {
+    manifest
+        .nodes
+        .iter()
+        .filter_map(|node| node.endpoint.rsplit(':').next()?.parse().ok())
+        .collect()
+}
+
+/// Starts the cluster's processes, the coordinator on `port`, and waits until every node
+/// answers. If any process fails, those that did start are stopped.
+async fn launch(
+    layout: &ClusterLayout,
+    manifest: &Manifest,
+    options: &DevnetOptions,
+    port: u16,
+) -> Result<RunningDevnet, DevnetError> {
     let path = |path: PathBuf| path.display().to_string();
     // Built up inside the struct so that a failure part-way stops what did start.
     let mut devnet = RunningDevnet {
         layout: layout.clone(),
-        port: options.port,
+        port,
         children: Vec::new(),
     };
     for node in &manifest.nodes {
-        let (mut args, env) = node_command(&layout, &node.id);
+        let (mut args, env) = node_command(layout, &node.id);
         if let Some(primes) = &options.cggmp21_primes {
             args.push("--cggmp21-primes".to_owned());
             args.push(path(primes.clone()));
@@ -482,19 +579,19 @@ pub async fn start(options: &DevnetOptions) -> Result<RunningDevnet, DevnetError
             .push(spawn(&options.executable, &node.id, &args, &env, log)?);
     }
     let args = vec![
-        "coordinator".to_owned(),
+        COORDINATOR.to_owned(),
         "--data-dir".to_owned(),
         path(layout.root().to_path_buf()),
         "--port".to_owned(),
-        options.port.to_string(),
+        port.to_string(),
         "--presignature-pool".to_owned(),
         options.presignature_pool.to_string(),
     ];
     let log = layout.coordinator_dir().join("coordinator.log");
     devnet
         .children
-        .push(spawn(&options.executable, "coordinator", &args, &[], log)?);
-    wait_until_healthy(options.port, &mut devnet.children).await?;
+        .push(spawn(&options.executable, COORDINATOR, &args, &[], log)?);
+    wait_until_healthy(port, &mut devnet.children).await?;
     Ok(devnet)
 }
 
@@ -528,11 +625,21 @@ async fn wait_until_healthy(port: u16, children: &mut [Running]) -> Result<(), D
     loop {
         for running in children.iter_mut() {
             if let Ok(Some(status)) = running.child.try_wait() {
-                return Err(DevnetError::Process(format!(
+                let message = format!(
                     "{} exited during start-up ({status}); last log lines:\n{}",
                     running.name,
                     log_tail(&running.log)
-                )));
+                );
+                return Err(
+                    if status.code() == Some(i32::from(crate::EXIT_ADDRESS_IN_USE)) {
+                        DevnetError::PortTaken {
+                            process: running.name.clone(),
+                            message,
+                        }
+                    } else {
+                        DevnetError::Process(message)
+                    },
+                );
             }
         }
         let request =

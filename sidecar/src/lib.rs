@@ -41,6 +41,27 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The exit status of a node or coordinator whose listening port is taken: the devnet, which
+/// chose the port, picks another and starts the process again.
+pub const EXIT_ADDRESS_IN_USE: u8 = 98;
+
+/// A listening socket could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("listening on {address}: {source}")]
+pub struct ListenError {
+    /// The address.
+    pub address: String,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+impl ListenError {
+    /// Whether another socket holds the address already.
+    pub fn is_address_in_use(&self) -> bool {
+        self.source.kind() == std::io::ErrorKind::AddrInUse
+    }
+}
+
 /// An error and its sources, on one line.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

@@ -59,13 +59,8 @@ pub enum NodeStartError {
     #[error("{0}")]
     Setup(String),
     /// The listener failed.
-    #[error("listening on {address}: {source}")]
-    Listen {
-        /// The address.
-        address: String,
-        /// The error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] crate::ListenError),
 }
 
 /// A refusal as the node sends it.
@@ -1245,7 +1240,7 @@ pub async fn run(
     let address = endpoint.trim_start_matches("https://").to_owned();
     let listener = TcpListener::bind(&address)
         .await
-        .map_err(|source| NodeStartError::Listen {
+        .map_err(|source| crate::ListenError {
             address: address.clone(),
             source,
         })?;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::ClientRequest;
-use crate::coordinator::{Coordinator, CoordinatorError};
+use crate::coordinator::{Coordinator, CoordinatorError, CoordinatorRunError};
 use crate::pki::CoordinatorRole;
 use crate::requests::parse_tweak;
 use crate::requests::{
@@ -296,7 +296,7 @@ pub fn module(coordinator: Arc<Coordinator>) -> Result<RpcModule<Coordinator>, S
 pub async fn serve(
     coordinator: Arc<Coordinator>,
     listen: SocketAddr,
-) -> Result<(ServerHandle, SocketAddr), String> {
+) -> Result<(ServerHandle, SocketAddr), CoordinatorRunError> {
     let config = jsonrpsee::server::ServerConfig::builder()
         .max_request_body_size(1024 * 1024)
         .build();
@@ -304,7 +304,10 @@ pub async fn serve(
         .set_config(config)
         .build(listen)
         .await
-        .map_err(|error| format!("listening on {listen}: {error}"))?;
+        .map_err(|source| crate::ListenError {
+            address: listen.to_string(),
+            source,
+        })?;
     let address = server.local_addr().map_err(|error| error.to_string())?;
     let handle = server.start(module(coordinator)?);
     Ok((handle, address))

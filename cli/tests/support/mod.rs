@@ -71,7 +71,6 @@ impl Devnet {
         args: &[&str],
         owns_dir: bool,
     ) -> Self {
-        let port = free_port();
         // Devnets of tests that are not about CGGMP21 make no primes and no aux info: minutes
         // of arithmetic each, which would only slow the suite.
         let cggmp21_off: &[&str] = if args.contains(&"--cggmp21-primes") {
@@ -90,12 +89,13 @@ impl Devnet {
             ])
             .arg("--data-dir")
             .arg(&dir)
-            .args(["--port", &port.to_string()])
+            // The devnet picks a free port, and another if a process finds its port taken.
+            .args(["--port", "0"])
             .args(cggmp21_off)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .process_group(0)
             // The processes' logs go nowhere; formatting them would only cost time.
             .env("THRESIG_LOG", "warn");
@@ -110,9 +110,17 @@ impl Devnet {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = sender.send(line);
         });
+        // Read to the end so that the devnet never blocks on a full pipe; a failed start shows
+        // what it said.
+        let mut stderr = child.stderr.take().unwrap();
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            text
+        });
         let mut devnet = Devnet {
             dir,
-            port,
+            port: 0,
             nodes,
             threshold,
             child: Some(child),
@@ -122,9 +130,20 @@ impl Devnet {
         let line = receiver
             .recv_timeout(Duration::from_secs(120))
             .expect("devnet prints its ready line within 120 s");
-        let ready: Value = serde_json::from_str(line.trim())
-            .unwrap_or_else(|error| panic!("ready line {line:?}: {error}"));
+        let ready: Value = serde_json::from_str(line.trim()).unwrap_or_else(|error| {
+            let child = devnet.child.as_mut().unwrap();
+            if !line.is_empty() {
+                let _ = child.kill();
+            }
+            let status = child.wait();
+            let said = errors.join().unwrap_or_default();
+            panic!("ready line {line:?}: {error}; the devnet exited ({status:?}) saying:\n{said}")
+        });
         assert_eq!(ready["ready"], true);
+        devnet.port = ready["rpc"]
+            .as_str()
+            .and_then(|url| url.rsplit(':').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no port in the ready line {ready}"));
         devnet.pids = ready["processes"]
             .as_array()
             .unwrap()
