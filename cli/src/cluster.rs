@@ -56,6 +56,11 @@ pub struct NodeArgs {
     /// print the identity's public keys as JSON and exit.
     #[arg(long)]
     init: bool,
+    /// pkcs11, with --init: first initialise a free token of the module, labelled as
+    /// --token-label says, with the PIN of --pin-file or $THRESIG_HSM_PIN as its user PIN. The
+    /// security officer's PIN is random and not kept (devnets).
+    #[arg(long, requires = "init")]
+    init_token: bool,
     /// A file of pregenerated CGGMP21 safe primes (one pair per node index; otherwise
     /// $THRESIG_CGGMP21_PRIMES). Without either, a node with no primes yet generates its own
     /// in the background, which takes minutes.
@@ -199,10 +204,33 @@ fn read_secret(
     }
 }
 
+/// The module, token and key a `pkcs11` node uses.
+fn pkcs11_config(args: &NodeArgs) -> Result<Pkcs11Config, String> {
+    let module = match &args.pkcs11_module {
+        Some(module) => module.clone(),
+        None => hsm::find_softhsm2_module().ok_or_else(|| {
+            format!(
+                "no --pkcs11-module, and SoftHSM2 is not installed in any of {}",
+                hsm::SOFTHSM2_MODULES.join(", ")
+            )
+        })?,
+    };
+    Ok(Pkcs11Config {
+        module,
+        token_label: args.token_label.clone().unwrap_or(args.node_id.clone()),
+        key_label: args.key_label.clone(),
+    })
+}
+
 /// Opens (or, with `--init`, creates) the key provider `args` describe.
 fn key_provider(args: &NodeArgs, node: &NodeLayout) -> Result<Box<dyn KeyProvider>, String> {
     match args.key_provider {
         KeyProviderKind::File => {
+            if args.init_token {
+                return Err(
+                    "--init-token is for --key-provider pkcs11; a key file needs none".into(),
+                );
+            }
             let passphrase = read_secret(
                 args.passphrase_file.as_deref(),
                 "THRESIG_NODE_PASSPHRASE",
@@ -216,21 +244,12 @@ fn key_provider(args: &NodeArgs, node: &NodeLayout) -> Result<Box<dyn KeyProvide
             Ok(Box::new(provider.map_err(|error| error.to_string())?))
         }
         KeyProviderKind::Pkcs11 => {
-            let module = match &args.pkcs11_module {
-                Some(module) => module.clone(),
-                None => hsm::find_softhsm2_module().ok_or_else(|| {
-                    format!(
-                        "no --pkcs11-module, and SoftHSM2 is not installed in any of {}",
-                        hsm::SOFTHSM2_MODULES.join(", ")
-                    )
-                })?,
-            };
-            let config = Pkcs11Config {
-                module,
-                token_label: args.token_label.clone().unwrap_or(args.node_id.clone()),
-                key_label: args.key_label.clone(),
-            };
+            let config = pkcs11_config(args)?;
             let pin = read_secret(args.pin_file.as_deref(), "THRESIG_HSM_PIN", "--pin-file")?;
+            if args.init_token {
+                hsm::init_free_token(&config.module, &config.token_label, &pin)
+                    .map_err(|error| error.to_string())?;
+            }
             let missing = if args.init {
                 MissingKey::Generate
             } else {

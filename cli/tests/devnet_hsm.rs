@@ -48,7 +48,16 @@ fn start_node_1(dir: &Path, pin_file: &Path, extra: &[&str]) -> (bool, String) {
 #[test]
 fn softhsm_nodes_keep_wallets_across_restarts_and_refuse_a_wrong_pin_token_or_key() {
     let dir = temp_dir("hsm-restart");
-    let mut devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &["--hsm", "softhsm"], false);
+    // With nothing on PATH the devnet cannot run softhsm2-util: it initialises the tokens
+    // itself, through PKCS#11, and no PIN is ever on a command line.
+    let mut devnet = Devnet::start_with(
+        dir.clone(),
+        3,
+        2,
+        &[("PATH", "/nonexistent")],
+        &["--hsm", "softhsm"],
+        false,
+    );
     let wallet = devnet.result(
         "thresig_createWallet",
         json!({ "scheme": "frost-secp256k1-tr" }),
@@ -129,6 +138,42 @@ fn softhsm_nodes_keep_wallets_across_restarts_and_refuse_a_wrong_pin_token_or_ke
     assert!(!started);
     assert!(
         stderr.contains("PKCS#11 module /nonexistent/libpkcs11.so"),
+        "{stderr}"
+    );
+
+    // --init-token never re-initialises a token, which would destroy the key inside it.
+    let init = |provider: &str, token: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_thresig"))
+            .args(["node", "--init", "--init-token", "--node-id", "node-9"])
+            .args(["--key-provider", provider, "--token-label", token])
+            .arg("--data-dir")
+            .arg(&dir)
+            .arg("--pin-file")
+            .arg(&pin_file)
+            .env("SOFTHSM2_CONF", dir.join("node-1").join("softhsm2.conf"))
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let _ = std::fs::remove_dir_all(dir.join("node-9"));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = init("pkcs11", "node-1");
+    assert!(
+        stderr.contains("initialising token node-1")
+            && stderr.contains("a token with this label exists already"),
+        "{stderr}"
+    );
+    // node-1's token still holds its key: the cluster restarts and the wallet signs.
+    let mut devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &["--hsm", "softhsm"], false);
+    devnet.result(
+        "thresig_signMessage",
+        json!({ "walletId": id, "message": "0x03" }),
+    );
+    devnet.stop();
+    drop(devnet);
+    let stderr = init("file", "node-9");
+    assert!(
+        stderr.contains("--init-token is for --key-provider pkcs11"),
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -283,10 +283,11 @@ fn init_file_node(node: &NodeLayout, id: &str) -> Result<PublicIdentity, DevnetE
     Ok(identity.public())
 }
 
-/// A node whose root secret is in its own SoftHSM2 token: the token is initialised with
-/// `softhsm2-util`, then `thresig node --init`, in the node's own environment, generates the
-/// root key inside it and seals the identity under it. SoftHSM2 reads its configuration from
-/// the process environment, which is why each node's set-up runs in a process of its own.
+/// A node whose root secret is in its own SoftHSM2 token: `thresig node --init --init-token`,
+/// in the node's own environment, initialises the token through PKCS#11 (no PIN on any command
+/// line; the security officer's PIN is random and not kept), generates the root key inside it
+/// and seals the identity under it. SoftHSM2 reads its configuration from the process
+/// environment, which is why each node's set-up runs in a process of its own.
 fn init_softhsm_node(
     node: &NodeLayout,
     id: &str,
@@ -303,52 +304,26 @@ fn init_softhsm_node(
     write(&node.softhsm_conf(), conf.as_bytes(), false)?;
     let pin = devnet_secret(16);
     write(&node.pin_file(), pin.as_bytes(), true)?;
-    // The security officer's PIN is not needed again on a devnet: it is not kept.
-    let so_pin = devnet_secret(16);
-    let setup = |what: &str, command: &mut Command| -> Result<Vec<u8>, DevnetError> {
-        let output = command
-            .env("SOFTHSM2_CONF", node.softhsm_conf())
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|error| DevnetError::Setup(format!("{what} for {id}: {error}")))?;
-        if !output.status.success() {
-            return Err(DevnetError::Setup(format!(
-                "{what} for {id} failed ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
-        Ok(output.stdout)
-    };
-    setup(
-        "initialising the SoftHSM2 token (is softhsm2 installed?)",
-        Command::new("softhsm2-util").args([
-            "--init-token",
-            "--free",
-            "--label",
-            id,
-            "--so-pin",
-            so_pin.as_str(),
-            "--pin",
-            pin.as_str(),
-        ]),
-    )?;
-    let stdout = setup(
-        "creating the root key and identity",
-        Command::new(executable)
-            .args([
-                "node",
-                "--init",
-                "--key-provider",
-                "pkcs11",
-                "--node-id",
-                id,
-            ])
-            .arg("--data-dir")
-            .arg(layout.root())
-            .arg("--pin-file")
-            .arg(node.pin_file()),
-    )?;
+    let what = "initialising the SoftHSM2 token, its root key and the identity";
+    let output = Command::new(executable)
+        .args(["node", "--init", "--init-token", "--key-provider", "pkcs11"])
+        .args(["--node-id", id])
+        .arg("--data-dir")
+        .arg(layout.root())
+        .arg("--pin-file")
+        .arg(node.pin_file())
+        .env("SOFTHSM2_CONF", node.softhsm_conf())
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| DevnetError::Setup(format!("{what} for {id}: {error}")))?;
+    if !output.status.success() {
+        return Err(DevnetError::Setup(format!(
+            "{what} for {id} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let stdout = output.stdout;
     serde_json::from_slice(&stdout).map_err(|error| {
         DevnetError::Setup(format!(
             "thresig node --init for {id} printed no identity: {error}"

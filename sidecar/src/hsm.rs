@@ -136,6 +136,54 @@ fn login(session: &Session, token_label: &str, pin: &str) -> Result<(), KeyProvi
     }
 }
 
+/// Initialises a free token of `module` as `label`, with `user_pin` as its user PIN, all
+/// through PKCS#11, so that no PIN is ever on a command line. The security officer's PIN is
+/// random and forgotten when this returns: meant for devnet tokens, which no one administers
+/// later. A token labelled `label` must not exist yet.
+pub fn init_free_token(module: &Path, label: &str, user_pin: &str) -> Result<(), KeyProviderError> {
+    let context = load(module)?;
+    if find_token(&context, module, label).is_ok() {
+        return Err(KeyProviderError::Pkcs11 {
+            operation: format!("initialising token {label}"),
+            reason: "a token with this label exists already".into(),
+        });
+    }
+    let slots = context
+        .get_slots_with_token()
+        .map_err(|error| pkcs11_error("listing slots", error))?;
+    let free = slots
+        .into_iter()
+        .find(|slot| {
+            context
+                .get_token_info(*slot)
+                .is_ok_and(|info| !info.token_initialized())
+        })
+        .ok_or_else(|| KeyProviderError::Pkcs11 {
+            operation: format!("initialising token {label}"),
+            reason: format!("{} offers no uninitialised token", module.display()),
+        })?;
+    let mut random = Zeroizing::new([0u8; 16]);
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, random.as_mut_slice());
+    let so_pin = AuthPin::from(hex::encode(random.as_slice()));
+    context
+        .init_token(free, &so_pin, label)
+        .map_err(|error| pkcs11_error(&format!("initialising token {label}"), error))?;
+    // SoftHSM2 moves a token it initialises to a new slot: look it up by its label again.
+    let slot = find_token(&context, module, label)?;
+    let session = context
+        .open_rw_session(slot)
+        .map_err(|error| pkcs11_error("opening a session", error))?;
+    session
+        .login(UserType::So, Some(&so_pin))
+        .map_err(|error| pkcs11_error(&format!("logging in to token {label} as SO"), error))?;
+    session
+        .init_pin(&AuthPin::from(user_pin))
+        .map_err(|error| pkcs11_error(&format!("setting the user PIN of token {label}"), error))?;
+    session
+        .logout()
+        .map_err(|error| pkcs11_error(&format!("logging out of token {label}"), error))
+}
+
 /// The attributes of the root key: a 256-bit generic secret that signs (HMAC) and never
 /// leaves the token.
 fn root_key_template(label: &str) -> Vec<Attribute> {
