@@ -64,7 +64,8 @@ fn a_node_or_coordinator_on_a_taken_port_says_so_and_an_existing_cluster_keeps_i
     let stderr = devnet_fails_to_start(&dir, 0);
     assert!(
         stderr.contains("node-1 exited during start-up")
-            && stderr.contains(&format!("127.0.0.1:{node_1_port}")),
+            && stderr.contains(&format!("127.0.0.1:{node_1_port}"))
+            && stderr.contains("the cluster's node ports are in its cluster.json"),
         "{stderr}"
     );
     assert_eq!(endpoints(&dir), before, "the manifest is unchanged");
@@ -76,7 +77,8 @@ fn a_node_or_coordinator_on_a_taken_port_says_so_and_an_existing_cluster_keeps_i
     let stderr = devnet_fails_to_start(&dir, port);
     assert!(
         stderr.contains("coordinator exited during start-up")
-            && stderr.contains(&format!("listening on 127.0.0.1:{port}")),
+            && stderr.contains(&format!("listening on 127.0.0.1:{port}"))
+            && stderr.contains("pass another --port, or --port 0"),
         "{stderr}"
     );
 }

@@ -100,14 +100,14 @@ pub const ROOT_KEY_LABEL: &str = "thresig-root";
 
 /// A port on 127.0.0.1 that nothing listens on now.
 pub fn free_port() -> Result<u16, DevnetError> {
-    // Below Linux's ephemeral range (32768 and up by default): a port the kernel may hand to
-    // any outgoing connection could be taken between now and the node binding it on a later
-    // start (seen in tests).
     free_port_except(&[])
 }
 
 /// A port on 127.0.0.1 that nothing listens on now and that is not in `taken`.
 fn free_port_except(taken: &[u16]) -> Result<u16, DevnetError> {
+    // Below Linux's ephemeral range (32768 and up by default): a port the kernel may hand to
+    // any outgoing connection could be taken between now and the node binding it on a later
+    // start (seen in tests).
     for _ in 0..200 {
         let port = 20_000 + (rand::random::<u16>() % 12_000);
         if !taken.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
@@ -490,25 +490,37 @@ pub async fn start(options: &DevnetOptions) -> Result<RunningDevnet, DevnetError
     };
     let mut attempt = 1;
     loop {
-        match launch(&layout, &manifest, options, port).await {
-            Err(DevnetError::PortTaken { process, message })
-                if attempt < START_ATTEMPTS
-                    && if process == COORDINATOR {
-                        options.port == 0
-                    } else {
-                        created
-                    } =>
-            {
-                tracing::warn!(%process, %message, "port taken; starting again on another");
-                if process == COORDINATOR {
-                    port = pick_coordinator_port(&manifest)?;
-                } else {
-                    manifest = move_nodes_to_new_ports(&layout, manifest, port)?;
-                }
-                attempt += 1;
-            }
+        let (process, message) = match launch(&layout, &manifest, options, port).await {
+            Err(DevnetError::PortTaken { process, message }) => (process, message),
             result => return result,
+        };
+        let is_coordinator = process == COORDINATOR;
+        let movable = if is_coordinator {
+            options.port == 0
+        } else {
+            created
+        };
+        if !movable || attempt == START_ATTEMPTS {
+            let hint = match (is_coordinator, movable) {
+                (true, false) => "pass another --port, or --port 0 for any free one",
+                (false, false) => {
+                    "the cluster's node ports are in its cluster.json: stop what holds the \
+                     port, or use another --data-dir"
+                }
+                (_, true) => "another program took the new ports too, on every try",
+            };
+            return Err(DevnetError::PortTaken {
+                process,
+                message: format!("{message}\n{hint}"),
+            });
         }
+        tracing::warn!(%process, %message, "port taken; starting again on another");
+        if is_coordinator {
+            port = pick_coordinator_port(&manifest)?;
+        } else {
+            manifest = move_nodes_to_new_ports(&layout, manifest, port)?;
+        }
+        attempt += 1;
     }
 }
 
