@@ -141,7 +141,8 @@ fn softhsm_nodes_keep_wallets_across_restarts_and_refuse_a_wrong_pin_token_or_ke
         "{stderr}"
     );
 
-    // --init-token never re-initialises a token, which would destroy the key inside it.
+    // --init-token refuses a label that a token has already: two tokens of one label would
+    // leave the node's key to whichever the module lists first.
     let init = |provider: &str, token: &str| {
         let output = Command::new(env!("CARGO_BIN_EXE_thresig"))
             .args(["node", "--init", "--init-token", "--node-id", "node-9"])
@@ -171,6 +172,11 @@ fn softhsm_nodes_keep_wallets_across_restarts_and_refuse_a_wrong_pin_token_or_ke
     );
     devnet.stop();
     drop(devnet);
+    let stderr = init("pkcs11", &"n".repeat(33));
+    assert!(
+        stderr.contains("a token label is 1 to 32 bytes, this one is 33"),
+        "{stderr}"
+    );
     let stderr = init("file", "node-9");
     assert!(
         stderr.contains("--init-token is for --key-provider pkcs11"),

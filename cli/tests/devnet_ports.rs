@@ -71,13 +71,19 @@ fn a_node_or_coordinator_on_a_taken_port_says_so_and_an_existing_cluster_keeps_i
     assert_eq!(endpoints(&dir), before, "the manifest is unchanged");
     drop(taken);
 
+    // Nor is the coordinator put on one of the cluster's node ports.
+    let stderr = devnet_fails_to_start(&dir, node_1_port);
+    assert!(
+        stderr.contains(&format!("--port {node_1_port} is a node's port")),
+        "{stderr}"
+    );
+
     // A port the user chose for the coordinator is not swapped for another either.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let stderr = devnet_fails_to_start(&dir, port);
     assert!(
-        stderr.contains("coordinator exited during start-up")
-            && stderr.contains(&format!("listening on 127.0.0.1:{port}"))
+        stderr.contains(&format!("the coordinator's port 127.0.0.1:{port} is taken"))
             && stderr.contains("pass another --port, or --port 0"),
         "{stderr}"
     );

@@ -1357,9 +1357,10 @@ pub async fn run(options: CoordinatorOptions) -> Result<(), CoordinatorRunError>
             },
         ),
     );
+    // Bound first: a coordinator that cannot have its port starts no work with the nodes.
+    let (handle, address) = crate::rpc::serve(Arc::clone(&coordinator), options.listen).await?;
     // Aux info when the cluster first starts, then presignature pools, in the background.
     let background = tokio::spawn(Arc::clone(&coordinator).cggmp_background());
-    let (handle, address) = crate::rpc::serve(Arc::clone(&coordinator), options.listen).await?;
     tracing::info!(%address, "coordinator serving JSON-RPC");
     crate::shutdown_signal().await;
     background.abort();

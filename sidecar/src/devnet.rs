@@ -251,7 +251,10 @@ fn move_nodes_to_new_ports(
     mut manifest: Manifest,
     coordinator_port: u16,
 ) -> Result<Manifest, DevnetError> {
-    let ports = free_ports(manifest.nodes.len(), &[coordinator_port])?;
+    // Not the ports the nodes just failed on either.
+    let mut taken = node_ports(&manifest);
+    taken.push(coordinator_port);
+    let ports = free_ports(manifest.nodes.len(), &taken)?;
     for (node, port) in manifest.nodes.iter_mut().zip(ports) {
         node.endpoint = node_endpoint(port);
     }
@@ -484,6 +487,13 @@ pub async fn start(options: &DevnetOptions) -> Result<RunningDevnet, DevnetError
     let created = !layout.manifest().exists();
     let mut manifest = init_cluster(&layout, options)?;
     let pick_coordinator_port = |manifest: &Manifest| free_port_except(&node_ports(manifest));
+    if options.port != 0 && node_ports(&manifest).contains(&options.port) {
+        return Err(DevnetError::Setup(format!(
+            "--port {} is a node's port in {}; pass another, or --port 0 for any free one",
+            options.port,
+            layout.manifest().display()
+        )));
+    }
     let mut port = match options.port {
         0 => pick_coordinator_port(&manifest)?,
         port => port,
@@ -507,7 +517,7 @@ pub async fn start(options: &DevnetOptions) -> Result<RunningDevnet, DevnetError
                     "the cluster's node ports are in its cluster.json: stop what holds the \
                      port, or use another --data-dir"
                 }
-                (_, true) => "another program took the new ports too, on every try",
+                (_, true) => "ports were taken on every one of the devnet's tries",
             };
             return Err(DevnetError::PortTaken {
                 process,
@@ -544,6 +554,14 @@ async fn launch(
     options: &DevnetOptions,
     port: u16,
 ) -> Result<RunningDevnet, DevnetError> {
+    // A port held for good (another devnet's coordinator, say) is found before anything
+    // starts: otherwise the health check below could be answered by whatever holds it.
+    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        return Err(DevnetError::PortTaken {
+            process: COORDINATOR.to_owned(),
+            message: format!("the coordinator's port 127.0.0.1:{port} is taken"),
+        });
+    }
     let path = |path: PathBuf| path.display().to_string();
     // Built up inside the struct so that a failure part-way stops what did start.
     let mut devnet = RunningDevnet {

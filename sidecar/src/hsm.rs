@@ -139,14 +139,45 @@ fn login(session: &Session, token_label: &str, pin: &str) -> Result<(), KeyProvi
 /// Initialises a free token of `module` as `label`, with `user_pin` as its user PIN, all
 /// through PKCS#11, so that no PIN is ever on a command line. The security officer's PIN is
 /// random and forgotten when this returns: meant for devnet tokens, which no one administers
-/// later. A token labelled `label` must not exist yet.
+/// later. A token labelled `label` must not exist yet. The module is finalised before this
+/// returns, so the caller may load it again.
 pub fn init_free_token(module: &Path, label: &str, user_pin: &str) -> Result<(), KeyProviderError> {
+    let refused = |reason: String| KeyProviderError::Pkcs11 {
+        operation: format!("initialising token {label}"),
+        reason,
+    };
+    // PKCS#11 labels are 32 bytes: a longer one would be cut, and then never found again.
+    if label.is_empty() || label.len() > 32 {
+        return Err(refused(format!(
+            "a token label is 1 to 32 bytes, this one is {}",
+            label.len()
+        )));
+    }
     let context = load(module)?;
-    if find_token(&context, module, label).is_ok() {
-        return Err(KeyProviderError::Pkcs11 {
-            operation: format!("initialising token {label}"),
-            reason: "a token with this label exists already".into(),
-        });
+    let result = init_token_in(&context, module, label, user_pin, refused);
+    let finalized = context
+        .finalize()
+        .map_err(|error| pkcs11_error("finalising the module", error));
+    result.and(finalized)
+}
+
+fn init_token_in(
+    context: &Pkcs11,
+    module: &Path,
+    label: &str,
+    user_pin: &str,
+    refused: impl Fn(String) -> KeyProviderError,
+) -> Result<(), KeyProviderError> {
+    match find_token(context, module, label) {
+        Err(KeyProviderError::MissingToken { .. }) => {}
+        Ok(_) => {
+            return Err(refused(
+                "a token with this label exists already (a devnet whose set-up failed part-way: \
+                 delete its data directory and start again)"
+                    .into(),
+            ));
+        }
+        Err(error) => return Err(error),
     }
     let slots = context
         .get_slots_with_token()
@@ -158,9 +189,11 @@ pub fn init_free_token(module: &Path, label: &str, user_pin: &str) -> Result<(),
                 .get_token_info(*slot)
                 .is_ok_and(|info| !info.token_initialized())
         })
-        .ok_or_else(|| KeyProviderError::Pkcs11 {
-            operation: format!("initialising token {label}"),
-            reason: format!("{} offers no uninitialised token", module.display()),
+        .ok_or_else(|| {
+            refused(format!(
+                "{} offers no uninitialised token",
+                module.display()
+            ))
         })?;
     let mut random = Zeroizing::new([0u8; 16]);
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, random.as_mut_slice());
@@ -169,7 +202,7 @@ pub fn init_free_token(module: &Path, label: &str, user_pin: &str) -> Result<(),
         .init_token(free, &so_pin, label)
         .map_err(|error| pkcs11_error(&format!("initialising token {label}"), error))?;
     // SoftHSM2 moves a token it initialises to a new slot: look it up by its label again.
-    let slot = find_token(&context, module, label)?;
+    let slot = find_token(context, module, label)?;
     let session = context
         .open_rw_session(slot)
         .map_err(|error| pkcs11_error("opening a session", error))?;

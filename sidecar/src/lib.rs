@@ -41,8 +41,8 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The exit status of a node or coordinator whose listening port is taken: the devnet, which
-/// chose the port, picks another and starts the process again.
+/// The exit status of a node or coordinator whose listening port is taken. A devnet that chose
+/// the port itself then starts its processes again on other ports.
 pub const EXIT_ADDRESS_IN_USE: u8 = 98;
 
 /// A listening socket could not be opened.

@@ -127,18 +127,23 @@ impl Devnet {
             pids: Vec::new(),
             owns_dir,
         };
-        let line = receiver
-            .recv_timeout(Duration::from_secs(120))
-            .expect("devnet prints its ready line within 120 s");
-        let ready: Value = serde_json::from_str(line.trim()).unwrap_or_else(|error| {
-            let child = devnet.child.as_mut().unwrap();
-            if !line.is_empty() {
-                let _ = child.kill();
-            }
+        // No ready line (or not one that parses): stop the devnet and show what it said.
+        let fail = |problem: String| -> ! {
+            let mut child = devnet.child.take().unwrap();
+            let _ = child.kill();
             let status = child.wait();
+            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
             let said = errors.join().unwrap_or_default();
-            panic!("ready line {line:?}: {error}; the devnet exited ({status:?}) saying:\n{said}")
-        });
+            panic!("{problem}; the devnet ended ({status:?}) saying:\n{said}")
+        };
+        let line = match receiver.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) => line,
+            Err(_) => fail("the devnet printed no ready line within 120 s".to_owned()),
+        };
+        let ready: Value = match serde_json::from_str(line.trim()) {
+            Ok(ready) => ready,
+            Err(error) => fail(format!("ready line {line:?}: {error}")),
+        };
         assert_eq!(ready["ready"], true);
         devnet.port = ready["rpc"]
             .as_str()
