@@ -85,18 +85,8 @@ fn softhsm_nodes_keep_wallets_across_restarts_and_refuse_a_wrong_pin_token_or_ke
     drop(devnet);
 
     // The cluster's nodes keep their secrets in tokens: a file-key restart is refused.
-    let output = Command::new(env!("CARGO_BIN_EXE_thresig"))
-        .args([
-            "devnet",
-            "--nodes",
-            "3",
-            "--threshold",
-            "2",
-            "--hsm",
-            "file",
-        ])
-        .arg("--data-dir")
-        .arg(&dir)
+    let output = support::devnet_command(&dir, 3, 2)
+        .args(["--hsm", "file"])
         .args(["--port", &support::free_port().to_string()])
         .output()
         .unwrap();

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Devnet, temp_dir, unhex, verify_ed25519};
+use support::{Devnet, devnet_command, temp_dir, unhex, verify_ed25519};
 use thresig_sidecar::EXIT_ADDRESS_IN_USE;
 use thresig_sidecar::auth::ClientKey;
 use thresig_sidecar::client::RpcClient;
@@ -92,18 +92,8 @@ fn a_node_or_coordinator_on_a_taken_port_says_so_and_an_existing_cluster_keeps_i
 /// Runs `thresig devnet` on the 2-of-3 cluster in `dir` with `--port port`, asserts that it
 /// fails, and returns what it printed on stderr.
 fn devnet_fails_to_start(dir: &std::path::Path, port: u16) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_thresig"))
-        .args([
-            "devnet",
-            "--nodes",
-            "3",
-            "--threshold",
-            "2",
-            "--cggmp21",
-            "off",
-        ])
-        .args(["--port", &port.to_string(), "--data-dir"])
-        .arg(dir)
+    let output = devnet_command(dir, 3, 2)
+        .args(["--cggmp21", "off", "--port", &port.to_string()])
         .env("THRESIG_LOG", "warn")
         .output()
         .unwrap();

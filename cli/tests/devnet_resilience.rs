@@ -80,18 +80,8 @@ fn a_restarted_cluster_keeps_its_wallets_and_signs() {
         assert_eq!(unhex(signed["signature"].as_str().unwrap()).len(), 64);
     }
     // The same directory cannot be reused with another shape.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_thresig"))
-        .args([
-            "devnet",
-            "--nodes",
-            "5",
-            "--threshold",
-            "3",
-            "--port",
-            &support::free_port().to_string(),
-        ])
-        .arg("--data-dir")
-        .arg(&dir)
+    let output = support::devnet_command(&dir, 5, 3)
+        .args(["--port", &support::free_port().to_string()])
         .output()
         .unwrap();
     assert!(!output.status.success());

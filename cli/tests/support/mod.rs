@@ -34,6 +34,17 @@ pub fn free_port() -> u16 {
     thresig_sidecar::devnet::free_port().unwrap()
 }
 
+/// `thresig devnet --nodes N --threshold T --data-dir DIR`, for a test to add to and run.
+pub fn devnet_command(dir: &Path, nodes: u16, threshold: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_thresig"));
+    command
+        .args(["devnet", "--nodes", &nodes.to_string()])
+        .args(["--threshold", &threshold.to_string()])
+        .arg("--data-dir")
+        .arg(dir);
+    command
+}
+
 pub fn temp_dir(label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "thresig-test-{label}-{}-{}",
@@ -78,17 +89,8 @@ impl Devnet {
         } else {
             &["--cggmp21", "off"]
         };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_thresig"));
+        let mut command = devnet_command(&dir, nodes, threshold);
         command
-            .args([
-                "devnet",
-                "--nodes",
-                &nodes.to_string(),
-                "--threshold",
-                &threshold.to_string(),
-            ])
-            .arg("--data-dir")
-            .arg(&dir)
             // The devnet picks a free port, and another if a process finds its port taken.
             .args(["--port", "0"])
             .args(cggmp21_off)
