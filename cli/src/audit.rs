@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use thresig_sidecar::audit::{AuditError, verify_file};
+use thresig_sidecar::audit::{AuditError, verify_log};
 use thresig_sidecar::layout::ClusterLayout;
 use thresig_sidecar::manifest::Manifest;
+use thresig_sidecar::store::read_audit_anchor;
 
 /// Arguments of `thresig audit`.
 #[derive(Debug, Args)]
@@ -19,7 +20,9 @@ pub struct AuditArgs {
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Check each node's audit log (NODE-ID/audit.log): every record chains to the one before
-    /// and carries the node's signature. Prints one line per node and the first bad record.
+    /// and carries the node's signature, and the log still reaches the last record the node's
+    /// store anchored (so records cut off the end, or a deleted log, are found). Prints one
+    /// line per node and the first bad record.
     ///
     /// Exit status: 0 when every log verifies, 1 when one does not, 2 when the cluster
     /// directory cannot be read.
@@ -62,12 +65,52 @@ pub fn run(args: AuditArgs) -> ExitCode {
     }
     let mut intact = true;
     for node in nodes {
-        let path = layout.node(&node.id).audit_log();
-        match verify_file(&path, &node.identity) {
-            Ok((records, _)) => println!("{}: {records} records, chain intact", node.id),
+        let node_layout = layout.node(&node.id);
+        let path = node_layout.audit_log();
+        let anchor = match read_audit_anchor(&node_layout.db_dir()) {
+            Ok(anchor) => anchor,
+            Err(error) => {
+                eprintln!("error: {}: reading its audit anchor: {error}", node.id);
+                return ExitCode::from(2);
+            }
+        };
+        if let Some(anchor) = &anchor
+            && !anchor.verify(&node.id, &node.identity)
+        {
+            intact = false;
+            println!(
+                "{}: the audit anchor in its store does not carry its signature",
+                node.id
+            );
+            continue;
+        }
+        match verify_log(&path, &node.identity, anchor.as_ref()) {
+            Ok(summary) => {
+                let torn = summary.torn_tail.map_or(String::new(), |torn| {
+                    format!(
+                        "; a torn last record ({} bytes, a write cut short by a crash) is \
+                         dropped at the node's next start",
+                        torn.bytes
+                    )
+                });
+                println!(
+                    "{}: {} records, chain intact{torn}",
+                    node.id, summary.records
+                );
+            }
             Err(AuditError::Broken { line, reason, .. }) => {
                 intact = false;
                 println!("{}: record {line} is bad: {reason}", node.id);
+            }
+            Err(AuditError::Truncated {
+                records, anchored, ..
+            }) => {
+                intact = false;
+                println!(
+                    "{}: the log holds {records} records but the node anchored record \
+                     {anchored}: records were cut off the end or the log was deleted",
+                    node.id
+                );
             }
             Err(error) => {
                 eprintln!("error: {error}");

@@ -195,7 +195,9 @@ fn read_secret(
     flag: &str,
 ) -> Result<Zeroizing<String>, String> {
     match file {
+        // The whole text is a secret too (the line and what follows it): zeroized as well.
         Some(path) => std::fs::read_to_string(path)
+            .map(Zeroizing::new)
             .map(|text| Zeroizing::new(text.trim_end().to_owned()))
             .map_err(|error| format!("{flag} {}: {error}", path.display())),
         None => std::env::var(variable)
@@ -271,7 +273,7 @@ fn init_node(args: &NodeArgs, node: &NodeLayout) -> ExitCode {
             node.identity_file().display()
         ));
     }
-    if let Err(error) = std::fs::create_dir_all(node.dir()) {
+    if let Err(error) = thresig_sidecar::fsutil::create_private_dir(node.dir()) {
         return fail(format!("creating {}: {error}", node.dir().display()));
     }
     let provider = match key_provider(args, node) {

@@ -266,6 +266,8 @@ async fn sign_psbt(client: &RpcClient, wallet: &Value) -> Result<String, String>
             "walletId": wallet["walletId"],
             "chain": "bitcoin",
             "transaction": psbt.to_string(),
+            // Input 1 signs ALL|ANYONECANPAY, which leaves other inputs open.
+            "allowPartialSighash": true,
         }),
     )
     .await?;

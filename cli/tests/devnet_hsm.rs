@@ -15,34 +15,18 @@ use support::{Devnet, temp_dir};
 /// `extra` arguments; returns (exit success, stderr).
 fn start_node_1(dir: &Path, pin_file: &Path, extra: &[&str]) -> (bool, String) {
     let node = dir.join("node-1");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_thresig"))
-        .args(["node", "--node-id", "node-1", "--key-provider", "pkcs11"])
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("--pin-file")
-        .arg(pin_file)
-        .args(extra)
-        .env("SOFTHSM2_CONF", node.join("softhsm2.conf"))
-        .env("THRESIG_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A node that opens its token serves until stopped: give it a moment, then stop it.
-    for _ in 0..100 {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    if child.try_wait().unwrap().is_none() {
-        let _ = child.kill();
-    }
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    // A node that opens its token serves until stopped: it is given a moment, then stopped.
+    let (ended, stderr) = support::run_briefly(
+        Command::new(env!("CARGO_BIN_EXE_thresig"))
+            .args(["node", "--node-id", "node-1", "--key-provider", "pkcs11"])
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("--pin-file")
+            .arg(pin_file)
+            .args(extra)
+            .env("SOFTHSM2_CONF", node.join("softhsm2.conf")),
+    );
+    (ended.is_some_and(|status| status.success()), stderr)
 }
 
 #[test]

@@ -123,7 +123,23 @@ fn taproot_psbt_signed_by_the_cluster_passes_bitcoin_core() {
     let inputs: Vec<_> = types.iter().map(|ty| (ours.clone(), *ty)).collect();
     let psbt = psbt_spending(&inputs);
     let prevouts = spent_outputs(&psbt);
-    let response = sign_transaction(&devnet, id, "bitcoin", &psbt.to_string());
+    // SINGLE and ANYONECANPAY leave outputs or inputs unsigned: refused unless asked for.
+    let (code, message) = error_of(&sign_transaction(&devnet, id, "bitcoin", &psbt.to_string()));
+    assert_eq!(code, INVALID_PARAMS);
+    assert!(
+        message.contains("input 1 asks for sighash type SIGHASH_SINGLE")
+            && message.contains("allowPartialSighash"),
+        "{message}"
+    );
+    let response = devnet.call(
+        "thresig_signTransaction",
+        json!({
+            "walletId": id,
+            "chain": "bitcoin",
+            "transaction": psbt.to_string(),
+            "allowPartialSighash": true,
+        }),
+    );
     let result = &response["result"];
     assert_eq!(result["complete"], true, "{response}");
     assert_eq!(result["signedInputs"], json!([0, 1, 2]));

@@ -99,6 +99,23 @@ pub struct ClientRequest {
     pub params: Value,
 }
 
+impl Drop for ClientRequest {
+    fn drop(&mut self) {
+        zeroize_strings(&mut self.params);
+    }
+}
+
+/// Zeroizes every string inside `value` (a passphrase may sit at any depth of a request's
+/// params), leaving them empty.
+pub fn zeroize_strings(value: &mut Value) {
+    match value {
+        Value::String(text) => zeroize::Zeroize::zeroize(text),
+        Value::Array(items) => items.iter_mut().for_each(zeroize_strings),
+        Value::Object(map) => map.values_mut().for_each(zeroize_strings),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 impl std::fmt::Debug for ClientRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientRequest")
@@ -121,6 +138,19 @@ pub struct VerifiedRequest {
     pub params: Value,
     /// When the request expires, seconds since the Unix epoch.
     pub expires_at: u64,
+}
+
+impl Drop for VerifiedRequest {
+    fn drop(&mut self) {
+        zeroize_strings(&mut self.params);
+    }
+}
+
+impl VerifiedRequest {
+    /// The params as `T`, read in place: no unzeroized copy of them is made.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.params)
+    }
 }
 
 impl std::fmt::Debug for VerifiedRequest {
@@ -185,17 +215,28 @@ pub fn signing_bytes(
     client: &str,
     request_id: &str,
     expires_at: u64,
-) -> Vec<u8> {
-    let document = serde_json::json!({
+) -> Zeroizing<Vec<u8>> {
+    // Every copy of the params may hold a passphrase: each is zeroized when dropped.
+    let document = Scrubbed(serde_json::json!({
         "client": client,
         "expiresAt": expires_at,
         "method": method,
         "params": params,
         "requestId": request_id,
-    });
-    let mut bytes = DOMAIN.to_vec();
-    bytes.extend_from_slice(canonical_json(&document).as_bytes());
+    }));
+    let text = Zeroizing::new(canonical_json(&document.0));
+    let mut bytes = Zeroizing::new(DOMAIN.to_vec());
+    bytes.extend_from_slice(text.as_bytes());
     bytes
+}
+
+/// A JSON value whose strings are zeroized when it is dropped.
+struct Scrubbed(Value);
+
+impl Drop for Scrubbed {
+    fn drop(&mut self) {
+        zeroize_strings(&mut self.0);
+    }
 }
 
 /// Splits `params` into the params proper and their `auth` object, if any.
@@ -231,6 +272,7 @@ pub fn verify(
     now: u64,
 ) -> Result<VerifiedRequest, AuthError> {
     let (params, auth) = split_auth(&request.params)?;
+    let mut params = Scrubbed(params);
     let auth = auth.ok_or_else(|| AuthError::Missing(request.method.clone()))?;
     if !plain_request_id(&auth.request_id) {
         return Err(AuthError::Malformed(
@@ -256,14 +298,16 @@ pub fn verify(
         .ok_or_else(|| AuthError::Malformed("signature must be 64 bytes of hex".into()))?;
     let bytes = signing_bytes(
         &request.method,
-        &params,
+        &params.0,
         &client,
         &auth.request_id,
         auth.expires_at,
     );
     key.verify_strict(&bytes, &Signature::from_bytes(&signature))
         .map_err(|_| AuthError::BadSignature(client.clone()))?;
-    if auth.expires_at < now {
+    // Valid while now < expiresAt: nodes forget a request id once expiresAt <= now (see
+    // `NodeStore::prune_requests`), so no second is both usable and forgotten.
+    if auth.expires_at <= now {
         return Err(AuthError::Expired {
             request_id: auth.request_id,
             expires_at: auth.expires_at,
@@ -280,7 +324,7 @@ pub fn verify(
         client,
         request_id: auth.request_id,
         method: request.method.clone(),
-        params,
+        params: std::mem::take(&mut params.0),
         expires_at: auth.expires_at,
     })
 }
@@ -477,6 +521,18 @@ mod tests {
             verify(&expired, &authorized, now),
             Err(AuthError::Expired { .. })
         ));
+        // The expiry second itself is already past: the one a node may forget the id in.
+        let at_expiry = ClientRequest {
+            method: "thresig_signMessage".into(),
+            params: key
+                .authorize_with("thresig_signMessage", &params, "r-3", now)
+                .unwrap(),
+        };
+        assert!(matches!(
+            verify(&at_expiry, &authorized, now),
+            Err(AuthError::Expired { .. })
+        ));
+        assert!(verify(&at_expiry, &authorized, now - 1).is_ok());
         let far = ClientRequest {
             method: "thresig_signMessage".into(),
             params: key
@@ -547,5 +603,31 @@ mod tests {
         std::fs::write(&path, "zz").unwrap();
         assert!(ClientKey::load(&path).unwrap_err().contains("not hex"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn request_params_are_read_in_place_and_every_string_in_them_can_be_zeroized() {
+        let key = ClientKey::generate();
+        let params = json!({
+            "scheme": "frost-ed25519",
+            "passphrase": "correct horse battery staple",
+            "nested": [{ "secret": "deep" }, 7, null],
+        });
+        let request = ClientRequest {
+            method: "thresig_deriveWallet".into(),
+            params: key
+                .authorize_with("thresig_deriveWallet", &params, "r-1", now_secs() + 60)
+                .unwrap(),
+        };
+        let verified = verify(&request, &[key.public_hex()], now_secs()).unwrap();
+        let read: Value = verified.parse().unwrap();
+        assert_eq!(read, params);
+        // What the Drop of requests and of every signed copy runs.
+        let mut scrubbed = verified.params.clone();
+        zeroize_strings(&mut scrubbed);
+        assert_eq!(
+            scrubbed,
+            json!({ "scheme": "", "passphrase": "", "nested": [{ "secret": "" }, 7, null] })
+        );
     }
 }

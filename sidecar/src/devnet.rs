@@ -178,7 +178,7 @@ pub fn init_cluster(
     }
     crate::addresses::bitcoin_network(network).map_err(DevnetError::Setup)?;
     let mkdir = |path: &Path| {
-        std::fs::create_dir_all(path)
+        crate::fsutil::create_private_dir(path)
             .map_err(|error| DevnetError::Setup(format!("creating {}: {error}", path.display())))
     };
     mkdir(&layout.ca_dir())?;
@@ -297,7 +297,7 @@ fn init_softhsm_node(
     layout: &ClusterLayout,
     executable: &Path,
 ) -> Result<PublicIdentity, DevnetError> {
-    std::fs::create_dir_all(node.token_dir()).map_err(|error| {
+    crate::fsutil::create_private_dir(&node.token_dir()).map_err(|error| {
         DevnetError::Setup(format!("creating {}: {error}", node.token_dir().display()))
     })?;
     let conf = format!(

@@ -41,6 +41,8 @@ use crate::store::{NodeStore, PendingSignature, RequestClaim, StoreError, Wallet
 use crate::with_ciphersuite;
 
 mod cggmp;
+#[cfg(test)]
+mod tests;
 
 pub use self::cggmp::PrimesSource;
 
@@ -107,7 +109,10 @@ impl NodeError {
 
 impl From<StoreError> for NodeError {
     fn from(error: StoreError) -> Self {
-        NodeError::internal(format!("store: {error}"))
+        match error {
+            StoreError::Expired { .. } => NodeError::unauthorized(error.to_string()),
+            error => NodeError::internal(format!("store: {error}")),
+        }
     }
 }
 
@@ -160,6 +165,41 @@ impl PeerRole {
 struct Derivation {
     seed: Zeroizing<[u8; 32]>,
     tag: String,
+}
+
+/// The HMACs under the node's root key that a passphrase derivation needs. The seed also binds
+/// the node's id and FROST identifier: a DKG's proof of knowledge signs with a nonce from the
+/// seed and a challenge over the identifier, so one seed under two identifiers would give two
+/// proofs with one nonce and reveal the node's constant term. The tag (the index of derived
+/// wallets) binds only the request.
+fn derive_wallet_secrets(
+    provider: &dyn KeyProvider,
+    (node_id, index): (&str, u16),
+    scheme: WalletScheme,
+    threshold: u16,
+    parties: u16,
+    passphrase: &str,
+) -> Result<Derivation, crate::keyprovider::KeyProviderError> {
+    let (threshold, parties) = (threshold.to_be_bytes(), parties.to_be_bytes());
+    let input = |purpose: &[u8], node: &[&[u8]]| {
+        let mut parts: Vec<&[u8]> = vec![
+            b"thresig/derive-wallet/v1",
+            purpose,
+            scheme.name().as_bytes(),
+            &threshold,
+            &parties,
+            passphrase.as_bytes(),
+        ];
+        parts.extend_from_slice(node);
+        Zeroizing::new(crate::sealing::binding(&parts))
+    };
+    let index = index.to_be_bytes();
+    let seed = provider.hmac_sha256(&input(b"seed/node", &[node_id.as_bytes(), &index]))?;
+    let tag = provider.hmac_sha256(&input(b"tag", &[]))?;
+    Ok(Derivation {
+        seed,
+        tag: hex::encode(&tag[..]),
+    })
 }
 
 enum DkgStep {
@@ -215,8 +255,24 @@ impl NodeState {
             .map_err(|error| NodeStartError::Setup(format!("opening the store: {error}")))?;
         housekeeping(&store)
             .map_err(|error| NodeStartError::Setup(format!("housekeeping: {error}")))?;
-        let audit = AuditLog::open(&layout.audit_log(), node_id, &identity)
-            .map_err(|error| NodeStartError::Setup(error.to_string()))?;
+        let anchor = store
+            .audit_anchor()
+            .map_err(|error| NodeStartError::Setup(format!("reading the audit anchor: {error}")))?;
+        let (audit, opened) =
+            AuditLog::open(&layout.audit_log(), node_id, &identity, anchor.as_ref())
+                .map_err(|error| NodeStartError::Setup(error.to_string()))?;
+        if let Some(torn) = opened.repaired {
+            tracing::warn!(
+                node = node_id,
+                records = opened.records,
+                dropped_bytes = torn.bytes,
+                "the audit log ended in a torn record (a write cut short by a crash): dropped it \
+                 and recorded the repair"
+            );
+        }
+        store
+            .put_audit_anchor(&opened.anchor)
+            .map_err(|error| NodeStartError::Setup(format!("keeping the audit anchor: {error}")))?;
         Ok(Self {
             node_id: node_id.to_owned(),
             index: entry.index,
@@ -234,9 +290,11 @@ impl NodeState {
 
     /// Records a DKG or signature in the audit log; nothing leaves the node unrecorded.
     fn record(&self, entry: AuditEntry) -> Result<(), NodeError> {
-        self.audit
+        let anchor = self
+            .audit
             .append(entry, &self.identity)
-            .map_err(|error| NodeError::internal(error.to_string()))
+            .map_err(|error| NodeError::internal(error.to_string()))?;
+        Ok(self.store.put_audit_anchor(&anchor)?)
     }
 
     fn index_of(&self, node_id: &str) -> Result<u16, NodeError> {
@@ -315,26 +373,15 @@ impl NodeState {
         scheme: WalletScheme,
         threshold: u16,
     ) -> Result<Derivation, NodeError> {
-        let parties = self.manifest.nodes.len() as u16;
-        let input = |purpose: &[u8]| {
-            Zeroizing::new(crate::sealing::binding(&[
-                b"thresig/derive-wallet/v1",
-                purpose,
-                scheme.name().as_bytes(),
-                &threshold.to_be_bytes(),
-                &parties.to_be_bytes(),
-                params.passphrase.as_bytes(),
-            ]))
-        };
-        let hsm = |error: crate::keyprovider::KeyProviderError| {
-            NodeError::internal(format!("key provider: {error}"))
-        };
-        let seed = self.provider.hmac_sha256(&input(b"seed")).map_err(hsm)?;
-        let tag = self.provider.hmac_sha256(&input(b"tag")).map_err(hsm)?;
-        Ok(Derivation {
-            seed,
-            tag: hex::encode(&tag[..]),
-        })
+        derive_wallet_secrets(
+            self.provider.as_ref(),
+            (&self.node_id, self.index),
+            scheme,
+            threshold,
+            self.manifest.nodes.len() as u16,
+            &params.passphrase,
+        )
+        .map_err(|error| NodeError::internal(format!("key provider: {error}")))
     }
 
     /// What a signed DKG request authorises, checked against the coordinator's round-1
@@ -351,7 +398,8 @@ impl NodeState {
         let n = self.manifest.nodes.len() as u16;
         let parties = request.parties.len() as u16;
         let (scheme, threshold, derivation) = if verified.method == "thresig_createWallet" {
-            let params: CreateWalletParams = serde_json::from_value(verified.params.clone())
+            let params: CreateWalletParams = verified
+                .parse()
                 .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
             let wanted = params.parties.unwrap_or(n);
             if wanted != parties {
@@ -365,7 +413,8 @@ impl NodeState {
             ));
             (params.scheme.clone(), threshold, None)
         } else {
-            let params: DeriveWalletParams = serde_json::from_value(verified.params.clone())
+            let params: DeriveWalletParams = verified
+                .parse()
                 .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
             if parties != n {
                 return Err(mismatch(format!(
@@ -414,14 +463,16 @@ impl NodeState {
         }
         let requested_tweak = tweak;
         let covered = if verified.method == "thresig_signMessage" {
-            let params: SignMessageParams = serde_json::from_value(verified.params.clone())
+            let params: SignMessageParams = verified
+                .parse()
                 .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
             let tweak = requests::parse_tweak(params.tweak.as_deref()).map_err(mismatch)?;
             let signed = requests::decode_hex(&params.message)
                 .map_err(|error| mismatch(format!("message is not hex: {error}")))?;
             signed == message && tweak == requested_tweak
         } else {
-            let params: SignTransactionParams = serde_json::from_value(verified.params.clone())
+            let params: SignTransactionParams = verified
+                .parse()
                 .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
             crate::transactions::messages_to_sign(record, &params)
                 .map_err(|error| mismatch(format!("transaction: {error}")))?
@@ -518,7 +569,8 @@ async fn derive_lookup(
 ) -> NodeResult<DeriveLookupResponse> {
     peer.require(CoordinatorRole::may_create, "derive wallets")?;
     let verified = state.authorize(&request.authorization, &["thresig_deriveWallet"])?;
-    let params: DeriveWalletParams = serde_json::from_value(verified.params)
+    let params: DeriveWalletParams = verified
+        .parse()
         .map_err(|error| NodeError::bad_request(format!("deriveWallet params: {error}")))?;
     let scheme: WalletScheme = params
         .scheme
@@ -616,8 +668,8 @@ async fn dkg_round1(
             parties: request.parties,
             started: Instant::now(),
             own_round1: package,
-            client: verified.client,
-            request_id: verified.request_id,
+            client: verified.client.clone(),
+            request_id: verified.request_id.clone(),
             derive_tag: derivation.map(|derivation| derivation.tag),
             step: DkgStep::AfterRound1(secret),
         },

@@ -65,6 +65,11 @@ pub struct SignTransactionParams {
     pub chain: String,
     /// The unsigned transaction as the chain expects it.
     pub transaction: serde_json::Value,
+    /// Sign Bitcoin inputs whose sighash type is NONE, SINGLE or ANYONECANPAY. Such a signature
+    /// does not commit to every output (or input), so the summary returned does not bind what
+    /// the transaction finally pays; without this flag they are refused.
+    #[serde(default)]
+    pub allow_partial_sighash: bool,
 }
 
 /// Decodes 0x-prefixed (or bare) hex.

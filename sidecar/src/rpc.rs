@@ -138,7 +138,8 @@ fn authorized<T: DeserializeOwned>(
     let verified = coordinator
         .check_request(&request, allowed)
         .map_err(|error| to_rpc_error(&error))?;
-    let parsed = serde_json::from_value(verified.params)
+    let parsed = verified
+        .parse()
         .map_err(|error| invalid(format!("invalid params: {error}")))?;
     Ok((parsed, request))
 }
@@ -283,7 +284,13 @@ pub fn module(coordinator: Arc<Coordinator>) -> Result<RpcModule<Coordinator>, S
                     .parse()
                     .map_err(|error: String| invalid(format!("invalid params: {error}")))?;
                 coordinator
-                    .sign_transaction(&params.wallet_id, chain, &params.transaction, &request)
+                    .sign_transaction(
+                        &params.wallet_id,
+                        chain,
+                        &params.transaction,
+                        params.allow_partial_sighash,
+                        &request,
+                    )
                     .await
                     .map_err(|error| to_rpc_error(&error))
             },

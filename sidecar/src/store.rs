@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
+use crate::audit::AuditAnchor;
 use crate::keyprovider::{KeyProvider, KeyProviderError, SecretKey};
 use crate::sealing::{self, SealError};
 
@@ -29,6 +30,14 @@ pub enum StoreError {
         key: String,
         /// Why it did not open.
         source: SealError,
+    },
+    /// A client's request expired between its check and its use: it is not used.
+    #[error("request {request_id} expired at {expires_at}, before it could be used")]
+    Expired {
+        /// The request id.
+        request_id: String,
+        /// When it expired.
+        expires_at: u64,
     },
     /// A public record is not valid JSON of its type.
     #[error("record {key} is corrupt: {reason}")]
@@ -143,6 +152,8 @@ const DERIVED_PREFIX: &str = "derived/";
 const SECRET_PREFIX: &str = "secret/";
 const PRESIGNATURE_PREFIX: &str = "presignature/";
 const SESSION_PREFIX: &str = "session/";
+/// Where the node's audit log ended at its last record (public, node-signed).
+const AUDIT_ANCHOR_KEY: &str = "audit/anchor";
 
 /// A CGGMP21 presignature as stored (the secret part is sealed).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -484,6 +495,15 @@ impl NodeStore {
             key: REQUEST_PREFIX.into(),
             reason: "request table lock poisoned".into(),
         })?;
+        // Checked again under the lock that pruning holds: a claim is written only while its
+        // request is unexpired (expires_at > now) and pruned only once expired
+        // (expires_at <= now), so an id can never be forgotten and then claimed again.
+        if claim.expires_at <= crate::auth::now_secs() {
+            return Err(StoreError::Expired {
+                request_id: claim.request_id.to_owned(),
+                expires_at: claim.expires_at,
+            });
+        }
         let key = format!(
             "{REQUEST_PREFIX}{}/{}/{}",
             claim.client, claim.request_id, claim.scope
@@ -496,11 +516,16 @@ impl NodeStore {
         Ok(true)
     }
 
-    /// Forgets used request ids whose requests expired before `now`: they are refused as
-    /// expired from then on.
+    /// Forgets used request ids whose requests have expired by `now` (expires_at <= now): they
+    /// are refused as expired from then on. Holds the claims lock, so no claim of a request that
+    /// is still valid can slip in between.
     pub fn prune_requests(&self, now: u64) -> Result<usize, StoreError> {
+        let _serial = self.claims.lock().map_err(|_| StoreError::Corrupt {
+            key: REQUEST_PREFIX.into(),
+            reason: "request table lock poisoned".into(),
+        })?;
         self.prune(REQUEST_PREFIX, |value| {
-            <[u8; 8]>::try_from(value).map_or(0, u64::from_be_bytes) < now
+            <[u8; 8]>::try_from(value).map_or(0, u64::from_be_bytes) <= now
         })
     }
 
@@ -709,6 +734,22 @@ impl NodeStore {
         })
     }
 
+    /// Keeps the audit log's anchor after a record. Not synced: the log itself is, and an
+    /// anchor that a crash leaves a record behind still shows any truncation beyond it.
+    pub fn put_audit_anchor(&self, anchor: &AuditAnchor) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(anchor).map_err(|error| StoreError::Corrupt {
+            key: AUDIT_ANCHOR_KEY.into(),
+            reason: error.to_string(),
+        })?;
+        self.db.put(AUDIT_ANCHOR_KEY.as_bytes(), json)?;
+        Ok(())
+    }
+
+    /// The audit log's last anchor, if the node ever kept one.
+    pub fn audit_anchor(&self) -> Result<Option<AuditAnchor>, StoreError> {
+        decode_anchor(self.db.get(AUDIT_ANCHOR_KEY.as_bytes())?)
+    }
+
     /// Raw access for tests and audits: the stored bytes under `key`.
     pub fn raw(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.db.get(key.as_bytes())?)
@@ -719,6 +760,28 @@ impl NodeStore {
         self.db.put_opt(key.as_bytes(), value, &Self::synced())?;
         Ok(())
     }
+}
+
+/// Reads the audit anchor from the store at `path` without its key provider, read-only, so
+/// `thresig audit verify` can check a log while its node runs (RocksDB lets a read-only handle
+/// share the files). `None` when there is no store or no anchor yet.
+pub fn read_audit_anchor(path: &Path) -> Result<Option<AuditAnchor>, StoreError> {
+    if !path.join("CURRENT").exists() {
+        return Ok(None);
+    }
+    let db = DB::open_for_read_only(&Options::default(), path, false)?;
+    decode_anchor(db.get(AUDIT_ANCHOR_KEY.as_bytes())?)
+}
+
+fn decode_anchor(bytes: Option<Vec<u8>>) -> Result<Option<AuditAnchor>, StoreError> {
+    bytes
+        .map(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|error| StoreError::Corrupt {
+                key: AUDIT_ANCHOR_KEY.into(),
+                reason: error.to_string(),
+            })
+        })
+        .transpose()
 }
 
 #[cfg(test)]
@@ -828,13 +891,15 @@ mod tests {
             scope,
             expires_at,
         };
-        assert!(store.claim_request(&claim("c1", "dkg", 100)).unwrap());
-        assert!(!store.claim_request(&claim("c1", "dkg", 100)).unwrap());
-        assert!(store.claim_request(&claim("c1", "msg-2", 100)).unwrap());
-        assert!(store.claim_request(&claim("c2", "dkg", 200)).unwrap());
-        assert_eq!(store.prune_requests(150).unwrap(), 2);
-        assert!(!store.claim_request(&claim("c2", "dkg", 200)).unwrap());
-        assert!(store.claim_request(&claim("c1", "dkg", 300)).unwrap());
+        // Expiry times ahead of the clock: a claim is only written while its request is valid.
+        let t = crate::auth::now_secs() + 1000;
+        assert!(store.claim_request(&claim("c1", "dkg", t + 100)).unwrap());
+        assert!(!store.claim_request(&claim("c1", "dkg", t + 100)).unwrap());
+        assert!(store.claim_request(&claim("c1", "msg-2", t + 100)).unwrap());
+        assert!(store.claim_request(&claim("c2", "dkg", t + 200)).unwrap());
+        assert_eq!(store.prune_requests(t + 150).unwrap(), 2);
+        assert!(!store.claim_request(&claim("c2", "dkg", t + 200)).unwrap());
+        assert!(store.claim_request(&claim("c1", "dkg", t + 300)).unwrap());
 
         // Nonces go in with their claim, or not at all.
         let pending = PendingSignature {
@@ -845,26 +910,55 @@ mod tests {
             client: Some("c3".into()),
             request_id: Some("r-1".into()),
         };
-        let sign = claim("c3", "sign-01", 400);
+        let sign = claim("c3", "sign-01", t + 400);
         assert!(store.put_nonces("s-1", &pending, b"nonces", &sign).unwrap());
         assert!(!store.put_nonces("s-2", &pending, b"nonces", &sign).unwrap());
         assert_eq!(store.peek_nonces("s-1").unwrap(), Some(pending.clone()));
         assert_eq!(store.peek_nonces("s-2").unwrap(), None);
 
         // Abandoned sessions' nonces go once their request has expired, the others stay.
-        let later = claim("c3", "sign-02", 500);
+        let later = claim("c3", "sign-02", t + 500);
         assert!(
             store
                 .put_nonces("s-3", &pending, b"nonces", &later)
                 .unwrap()
         );
-        assert_eq!(store.prune_nonces(400).unwrap(), 0);
-        assert_eq!(store.prune_nonces(401).unwrap(), 1);
+        assert_eq!(store.prune_nonces(t + 400).unwrap(), 0);
+        assert_eq!(store.prune_nonces(t + 401).unwrap(), 1);
         assert_eq!(store.peek_nonces("s-1").unwrap(), None);
         assert!(store.consume_nonces("s-1").unwrap().is_none());
         assert_eq!(store.peek_nonces("s-3").unwrap(), Some(pending));
-        assert_eq!(store.prune_nonces(501).unwrap(), 1);
+        assert_eq!(store.prune_nonces(t + 501).unwrap(), 1);
         assert!(store.consume_nonces("s-3").unwrap().is_none());
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_request_id_is_never_claimed_after_it_could_have_been_forgotten() {
+        let (dir, store) = temp_store("expiry-edge");
+        let now = crate::auth::now_secs();
+        let claim = |request_id, expires_at| RequestClaim {
+            client: "c1",
+            request_id,
+            scope: "dkg",
+            expires_at,
+        };
+        // Expiring this very second: pruning at `now` may forget it, so it is not claimed.
+        assert!(matches!(
+            store.claim_request(&claim("r-now", now)),
+            Err(StoreError::Expired { expires_at, .. }) if expires_at == now
+        ));
+        assert!(matches!(
+            store.claim_request(&claim("r-past", now - 5)),
+            Err(StoreError::Expired { .. })
+        ));
+        // Claimed while valid; pruning at any second before its expiry keeps it, so a replay
+        // until then is a replay, and from its expiry on it is refused as expired.
+        assert!(store.claim_request(&claim("r-1", now + 30)).unwrap());
+        assert_eq!(store.prune_requests(now + 29).unwrap(), 0);
+        assert!(!store.claim_request(&claim("r-1", now + 30)).unwrap());
+        assert_eq!(store.prune_requests(now + 30).unwrap(), 1);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

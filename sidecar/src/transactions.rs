@@ -136,6 +136,7 @@ impl Coordinator {
         wallet_id: &str,
         chain: TransactionChain,
         transaction: &serde_json::Value,
+        allow_partial_sighash: bool,
         authorization: &ClientRequest,
     ) -> Result<SignedTransactionView, CoordinatorError> {
         let wallet = self.locate_wallet(wallet_id).await?;
@@ -170,8 +171,14 @@ impl Coordinator {
         .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
         match chain {
             TransactionChain::Bitcoin => {
-                self.sign_psbt(&wallet, &group_key, transaction, authorization)
-                    .await
+                self.sign_psbt(
+                    &wallet,
+                    &group_key,
+                    transaction,
+                    allow_partial_sighash,
+                    authorization,
+                )
+                .await
             }
             _ => {
                 self.sign_solana(&wallet, &group_key, transaction, authorization)
@@ -217,6 +224,7 @@ impl Coordinator {
         wallet: &LocatedWallet,
         group_key: &[u8],
         transaction: &str,
+        allow_partial_sighash: bool,
         authorization: &ClientRequest,
     ) -> Result<SignedTransactionView, CoordinatorError> {
         let key = btc::parse_group_key(group_key)
@@ -251,6 +259,8 @@ impl Coordinator {
                 scripted.input_index
             )));
         }
+        refuse_partial_sighash(&requests, allow_partial_sighash)
+            .map_err(|error| invalid(format!("transaction: {error}")))?;
         let mut signatures = Vec::with_capacity(requests.len());
         let mut signers = Vec::new();
         for request in &requests {
@@ -364,8 +374,9 @@ pub fn messages_to_sign(
             let key = btc::parse_group_key(&group_key).map_err(|error| error.to_string())?;
             let psbt =
                 btc::psbt_from_base64(transaction.trim()).map_err(|error| error.to_string())?;
-            Ok(btc::signing_requests(&psbt, key)
-                .map_err(|error| error.to_string())?
+            let requests = btc::signing_requests(&psbt, key).map_err(|error| error.to_string())?;
+            refuse_partial_sighash(&requests, params.allow_partial_sighash)?;
+            Ok(requests
                 .into_iter()
                 .map(|request| (request.sighash.to_vec(), Tweak::Bip86))
                 .collect())
@@ -378,6 +389,32 @@ pub fn messages_to_sign(
         _ => Err(format!(
             "chain {} cannot be signed with a {scheme} wallet",
             params.chain
+        )),
+    }
+}
+
+/// Refuses, unless the client opted in, inputs whose sighash type leaves outputs or other
+/// inputs unsigned (NONE, SINGLE, ANYONECANPAY): anyone holding such a signature can change
+/// what the transaction pays, so the summary the client sees would not bind it.
+pub fn refuse_partial_sighash(
+    requests: &[btc::SigningRequest],
+    allowed: bool,
+) -> Result<(), String> {
+    if allowed {
+        return Ok(());
+    }
+    match requests.iter().find(|request| {
+        !matches!(
+            request.sighash_type,
+            btc::TapSighashType::Default | btc::TapSighashType::All
+        )
+    }) {
+        None => Ok(()),
+        Some(request) => Err(format!(
+            "input {} asks for sighash type {}, which does not commit to every output and \
+             input, so the returned summary would not bind what it pays; set \
+             allowPartialSighash to sign it anyway",
+            request.input_index, request.sighash_type
         )),
     }
 }
@@ -429,6 +466,124 @@ fn merge_signers(all: &mut Vec<String>, signed: &Signed) {
     for node in &signed.signers {
         if !all.contains(node) {
             all.push(node.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bitcoin::psbt::PsbtSighashType;
+    use bitcoin::{
+        Amount, Network, OutPoint, Psbt, ScriptBuf, Sequence, TapSighashType, Transaction, TxIn,
+        TxOut, Witness, absolute, transaction,
+    };
+
+    use super::*;
+
+    /// A 2-of-3 Taproot wallet record from a trusted dealer: only its public part matters here.
+    fn taproot_record() -> (WalletRecord, ScriptBuf) {
+        let (_, public) = frost_secp256k1_tr::keys::generate_with_dealer(
+            3,
+            2,
+            frost_secp256k1_tr::keys::IdentifierList::Default,
+            rand::thread_rng(),
+        )
+        .unwrap();
+        let package = public.serialize().unwrap();
+        let group_key =
+            crate::frost_ops::group_key::<frost_secp256k1_tr::Secp256K1Sha256TR>(&package).unwrap();
+        let key = btc::parse_group_key(&group_key).unwrap();
+        let record = WalletRecord {
+            wallet_id: "w-1".into(),
+            scheme: WalletScheme::FrostSecp256k1Tr.name().into(),
+            threshold: 2,
+            parties: vec!["node-1".into(), "node-2".into(), "node-3".into()],
+            public_key_package: hex::encode(package),
+            created_at: 0,
+            confirmed: true,
+        };
+        (
+            record,
+            btc::p2tr_address(key, Network::Regtest).script_pubkey(),
+        )
+    }
+
+    fn psbt(script: &ScriptBuf, types: &[Option<TapSighashType>]) -> String {
+        let unsigned = Transaction {
+            version: transaction::Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: (0..types.len())
+                .map(|vout| TxIn {
+                    previous_output: OutPoint {
+                        txid: "4242424242424242424242424242424242424242424242424242424242424242"
+                            .parse()
+                            .unwrap(),
+                        vout: vout as u32,
+                    },
+                    script_sig: ScriptBuf::new(),
+                    sequence: Sequence::MAX,
+                    witness: Witness::new(),
+                })
+                .collect(),
+            // SIGHASH_SINGLE signs the output at its input's index: one for each input.
+            output: (0..types.len())
+                .map(|_| TxOut {
+                    value: Amount::from_sat(9_000),
+                    script_pubkey: script.clone(),
+                })
+                .collect(),
+        };
+        let mut psbt = Psbt::from_unsigned_tx(unsigned).unwrap();
+        for (input, ty) in psbt.inputs.iter_mut().zip(types) {
+            input.witness_utxo = Some(TxOut {
+                value: Amount::from_sat(10_000),
+                script_pubkey: script.clone(),
+            });
+            input.sighash_type = ty.map(PsbtSighashType::from);
+        }
+        psbt.to_string()
+    }
+
+    fn params(transaction: String, allow_partial_sighash: bool) -> SignTransactionParams {
+        SignTransactionParams {
+            wallet_id: "w-1".into(),
+            chain: "bitcoin".into(),
+            transaction: serde_json::Value::String(transaction),
+            allow_partial_sighash,
+        }
+    }
+
+    #[test]
+    fn a_node_refuses_inputs_that_leave_outputs_unsigned_unless_the_client_asked() {
+        let (record, script) = taproot_record();
+        let full = psbt(&script, &[None, Some(TapSighashType::All)]);
+        assert_eq!(
+            messages_to_sign(&record, &params(full, false))
+                .unwrap()
+                .len(),
+            2
+        );
+        for ty in [
+            TapSighashType::None,
+            TapSighashType::Single,
+            TapSighashType::AllPlusAnyoneCanPay,
+            TapSighashType::NonePlusAnyoneCanPay,
+            TapSighashType::SinglePlusAnyoneCanPay,
+        ] {
+            let partial = psbt(&script, &[None, Some(ty)]);
+            let error = messages_to_sign(&record, &params(partial.clone(), false)).unwrap_err();
+            assert!(
+                error.contains(&format!("input 1 asks for sighash type {ty}"))
+                    && error.contains("allowPartialSighash"),
+                "{error}"
+            );
+            // The client's signed request opts in: the node signs it.
+            assert_eq!(
+                messages_to_sign(&record, &params(partial, true))
+                    .unwrap()
+                    .len(),
+                2
+            );
         }
     }
 }

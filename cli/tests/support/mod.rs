@@ -18,6 +18,31 @@ use thresig_sidecar::layout::{ClusterLayout, read_certified_key};
 use thresig_sidecar::manifest::Manifest;
 use thresig_sidecar::pki::CoordinatorRole;
 
+/// Runs a `thresig` process for up to five seconds (stdout discarded, stderr kept): its exit
+/// status if it ended by then, `None` if it was still running (it is then killed), and what it
+/// wrote to stderr.
+pub fn run_briefly(command: &mut Command) -> (Option<std::process::ExitStatus>, String) {
+    let mut child = command
+        .env("THRESIG_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ended = None;
+    for _ in 0..100 {
+        ended = child.try_wait().unwrap();
+        if ended.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if ended.is_none() {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().unwrap();
+    (ended, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
 /// A running devnet.
 pub struct Devnet {
     pub dir: PathBuf,

@@ -400,8 +400,8 @@ pub(super) async fn start(
                     context: KeygenContext {
                         scheme: request.scheme,
                         threshold: request.threshold,
-                        client: verified.client,
-                        request_id: verified.request_id,
+                        client: verified.client.clone(),
+                        request_id: verified.request_id.clone(),
                         derive_tag: derivation.map(|derivation| derivation.tag),
                     },
                 },
