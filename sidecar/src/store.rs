@@ -5,8 +5,10 @@
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
+use hkdf::Hkdf;
 use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
@@ -154,6 +156,11 @@ const PRESIGNATURE_PREFIX: &str = "presignature/";
 const SESSION_PREFIX: &str = "session/";
 /// Where the node's audit log ended at its last record (public, node-signed).
 const AUDIT_ANCHOR_KEY: &str = "audit/anchor";
+/// A record's key and value as stored.
+type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// Present once every sealed record is under its per-wallet (or per-secret) key.
+const SEALING_V2_KEY: &str = "meta/sealing-v2";
 
 /// A CGGMP21 presignature as stored (the secret part is sealed).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -197,9 +204,133 @@ impl NodeStore {
             presignatures: std::sync::Mutex::new(()),
             confirmed_wallets: std::sync::atomic::AtomicUsize::new(0),
         };
+        store.migrate_sealing()?;
         let count = store.count_confirmed_wallets()?;
         store.confirmed_wallets.store(count, Ordering::Relaxed);
         Ok(store)
+    }
+
+    /// The key that seals one wallet's records (its key package, signing nonces and
+    /// presignatures): HKDF-SHA256 of the node's storage key with the wallet id, so that no one
+    /// key seals every record of the node's life.
+    fn wallet_key(&self, wallet_id: &str) -> SecretKey {
+        self.record_key(&[b"wallet", wallet_id.as_bytes()])
+    }
+
+    /// The key that seals the node-wide secret `name`.
+    fn secret_key(&self, name: &str) -> SecretKey {
+        self.record_key(&[b"node-secret", name.as_bytes()])
+    }
+
+    fn record_key(&self, scope: &[&[u8]]) -> SecretKey {
+        let hkdf = Hkdf::<Sha256>::new(Some(b"thresig record key v2"), &self.storage_key[..]);
+        let mut key = Zeroizing::new([0u8; 32]);
+        // Expanding to 32 bytes cannot fail (HKDF-SHA256 gives up to 8160).
+        let _ = hkdf.expand(&sealing::binding(scope), &mut key[..]);
+        key
+    }
+
+    /// Re-seals, once, every record that earlier versions sealed under the node-wide storage key
+    /// itself: key packages, nonces, presignatures and node secrets, with the marker, in one
+    /// synced write (a crash leaves all of them as they were, and the next start does it again).
+    fn migrate_sealing(&self) -> Result<(), StoreError> {
+        if self.db.get(SEALING_V2_KEY.as_bytes())?.is_some() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        let mut moved = 0usize;
+        let reseal = |key: &[u8], aad: &[u8], new_key: &SecretKey, sealed: &[u8]| {
+            let shown = String::from_utf8_lossy(key).into_owned();
+            let plain =
+                sealing::open(&self.storage_key, aad, sealed, "node").map_err(|source| {
+                    StoreError::Seal {
+                        key: shown.clone(),
+                        source,
+                    }
+                })?;
+            sealing::seal(new_key, aad, &plain)
+                .map_err(|source| StoreError::Seal { key: shown, source })
+        };
+        for (key, value) in self.scan(SHARE_PREFIX)? {
+            let wallet_id = String::from_utf8_lossy(&key[SHARE_PREFIX.len()..]).into_owned();
+            let aad = self.aad(&wallet_id, "key-package");
+            batch.put(
+                &key,
+                reseal(&key, &aad, &self.wallet_key(&wallet_id), &value)?,
+            );
+            moved += 1;
+        }
+        for (key, value) in self.scan(SECRET_PREFIX)? {
+            let name = String::from_utf8_lossy(&key[SECRET_PREFIX.len()..]).into_owned();
+            let aad = self.aad("node", &name);
+            batch.put(&key, reseal(&key, &aad, &self.secret_key(&name), &value)?);
+            moved += 1;
+        }
+        for (key, value) in self.scan(NONCE_PREFIX)? {
+            let corrupt = |reason: String| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason,
+            };
+            let mut record: NonceRecord =
+                serde_json::from_slice(&value).map_err(|error| corrupt(error.to_string()))?;
+            let session = String::from_utf8_lossy(&key[NONCE_PREFIX.len()..]).into_owned();
+            let aad = self.nonce_aad(
+                &session,
+                &record.wallet_id,
+                &record.message,
+                &record.tweak,
+                &record.commitments,
+            );
+            let sealed =
+                hex::decode(&record.sealed_nonces).map_err(|error| corrupt(error.to_string()))?;
+            let resealed = reseal(&key, &aad, &self.wallet_key(&record.wallet_id), &sealed)?;
+            record.sealed_nonces = hex::encode(resealed);
+            let json = serde_json::to_vec(&record).map_err(|error| corrupt(error.to_string()))?;
+            batch.put(&key, json);
+            moved += 1;
+        }
+        for (key, value) in self.scan(PRESIGNATURE_PREFIX)? {
+            let corrupt = |reason: String| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason,
+            };
+            let path = String::from_utf8_lossy(&key[PRESIGNATURE_PREFIX.len()..]).into_owned();
+            let (wallet_id, id) = path
+                .split_once('/')
+                .ok_or_else(|| corrupt("no wallet/id in the key".into()))?;
+            let mut record: PresignatureRecord =
+                serde_json::from_slice(&value).map_err(|error| corrupt(error.to_string()))?;
+            let aad = self.presignature_aad(wallet_id, id, &record.signers);
+            let sealed = hex::decode(&record.sealed).map_err(|error| corrupt(error.to_string()))?;
+            record.sealed = hex::encode(reseal(&key, &aad, &self.wallet_key(wallet_id), &sealed)?);
+            let json = serde_json::to_vec(&record).map_err(|error| corrupt(error.to_string()))?;
+            batch.put(&key, json);
+            moved += 1;
+        }
+        batch.put(SEALING_V2_KEY.as_bytes(), b"");
+        self.db.write_opt(batch, &Self::synced())?;
+        if moved > 0 {
+            tracing::info!(
+                node = %self.node_id,
+                records = moved,
+                "re-sealed records under per-wallet keys"
+            );
+        }
+        Ok(())
+    }
+
+    /// Every record under `prefix`, in key order.
+    fn scan(&self, prefix: &str) -> Result<Vec<KeyValue>, StoreError> {
+        let mut out = Vec::new();
+        let mode = IteratorMode::From(prefix.as_bytes(), Direction::Forward);
+        for item in self.db.iterator(mode) {
+            let (key, value) = item?;
+            if !key.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            out.push((key.into_vec(), value.into_vec()));
+        }
+        Ok(out)
     }
 
     fn synced() -> WriteOptions {
@@ -220,7 +351,7 @@ impl NodeStore {
             reason: error.to_string(),
         })?;
         let sealed = sealing::seal(
-            &self.storage_key,
+            &self.wallet_key(&record.wallet_id),
             &self.aad(&record.wallet_id, "key-package"),
             key_package,
         )
@@ -296,7 +427,7 @@ impl NodeStore {
             return Ok(None);
         };
         sealing::open(
-            &self.storage_key,
+            &self.wallet_key(wallet_id),
             &self.aad(wallet_id, "key-package"),
             &sealed,
             "wallet or node",
@@ -377,11 +508,12 @@ impl NodeStore {
             &pending.tweak,
             &pending.commitments,
         );
-        let sealed =
-            sealing::seal(&self.storage_key, &aad, nonces).map_err(|source| StoreError::Seal {
+        let sealed = sealing::seal(&self.wallet_key(&pending.wallet_id), &aad, nonces).map_err(
+            |source| StoreError::Seal {
                 key: key.clone(),
                 source,
-            })?;
+            },
+        )?;
         let record = NonceRecord {
             wallet_id: pending.wallet_id.clone(),
             message: pending.message.clone(),
@@ -466,8 +598,13 @@ impl NodeStore {
             &record.tweak,
             &record.commitments,
         );
-        let nonces = sealing::open(&self.storage_key, &aad, &sealed, "session or wallet")
-            .map_err(|source| StoreError::Seal { key, source })?;
+        let nonces = sealing::open(
+            &self.wallet_key(&record.wallet_id),
+            &aad,
+            &sealed,
+            "session or wallet",
+        )
+        .map_err(|source| StoreError::Seal { key, source })?;
         Ok(Some(ConsumedNonces {
             wallet_id: record.wallet_id,
             message: record.message,
@@ -585,12 +722,11 @@ impl NodeStore {
     /// Stores a node-wide secret (`name` such as `cggmp21-primes`) sealed, durably.
     pub fn put_secret(&self, name: &str, secret: &[u8]) -> Result<(), StoreError> {
         let key = format!("{SECRET_PREFIX}{name}");
-        let sealed = sealing::seal(&self.storage_key, &self.aad("node", name), secret).map_err(
-            |source| StoreError::Seal {
+        let sealed = sealing::seal(&self.secret_key(name), &self.aad("node", name), secret)
+            .map_err(|source| StoreError::Seal {
                 key: key.clone(),
                 source,
-            },
-        )?;
+            })?;
         self.db.put_opt(key.as_bytes(), sealed, &Self::synced())?;
         Ok(())
     }
@@ -601,9 +737,14 @@ impl NodeStore {
         let Some(sealed) = self.db.get(key.as_bytes())? else {
             return Ok(None);
         };
-        sealing::open(&self.storage_key, &self.aad("node", name), &sealed, "node")
-            .map(Some)
-            .map_err(|source| StoreError::Seal { key, source })
+        sealing::open(
+            &self.secret_key(name),
+            &self.aad("node", name),
+            &sealed,
+            "node",
+        )
+        .map(Some)
+        .map_err(|source| StoreError::Seal { key, source })
     }
 
     /// Records that protocol session `session` started here, durably; `false` if it was
@@ -643,7 +784,7 @@ impl NodeStore {
     ) -> Result<(), StoreError> {
         let key = format!("{PRESIGNATURE_PREFIX}{wallet_id}/{id}");
         let sealed = sealing::seal(
-            &self.storage_key,
+            &self.wallet_key(wallet_id),
             &self.presignature_aad(wallet_id, id, signers),
             presignature,
         )
@@ -722,7 +863,7 @@ impl NodeStore {
             reason: error.to_string(),
         })?;
         let presignature = sealing::open(
-            &self.storage_key,
+            &self.wallet_key(wallet_id),
             &self.presignature_aad(wallet_id, id, &record.signers),
             &sealed,
             "presignature, wallet or node",
@@ -959,6 +1100,103 @@ mod tests {
         assert_eq!(store.prune_requests(now + 29).unwrap(), 0);
         assert!(!store.claim_request(&claim("r-1", now + 30)).unwrap());
         assert_eq!(store.prune_requests(now + 30).unwrap(), 1);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn records_sealed_under_the_node_wide_key_are_resealed_per_wallet_at_start() {
+        let (dir, store) = temp_store("sealing-v2");
+        let legacy =
+            |aad: &[u8], plain: &[u8]| sealing::seal(&store.storage_key, aad, plain).unwrap();
+        // Records as an earlier version wrote them: sealed under the storage key itself.
+        let share = legacy(&store.aad("w-2", "key-package"), b"share of w-2");
+        store.db.put(b"share/w-2", &share).unwrap();
+        store
+            .db
+            .put(
+                b"secret/primes",
+                legacy(&store.aad("node", "primes"), b"p and q"),
+            )
+            .unwrap();
+        let nonce_aad = store.nonce_aad("s-1", "w-2", "01", "none", "02");
+        let nonce = NonceRecord {
+            wallet_id: "w-2".into(),
+            message: "01".into(),
+            tweak: "none".into(),
+            commitments: "02".into(),
+            sealed_nonces: hex::encode(legacy(&nonce_aad, b"nonces")),
+            client: None,
+            request_id: None,
+            expires_at: None,
+        };
+        store
+            .db
+            .put(b"nonce/s-1", serde_json::to_vec(&nonce).unwrap())
+            .unwrap();
+        let signers = vec!["node-1".to_owned(), "node-2".to_owned()];
+        let presignature = PresignatureRecord {
+            signers: signers.clone(),
+            created_at: 1,
+            sealed: hex::encode(legacy(
+                &store.presignature_aad("w-2", "p-1", &signers),
+                b"presignature",
+            )),
+        };
+        store
+            .db
+            .put(
+                b"presignature/w-2/p-1",
+                serde_json::to_vec(&presignature).unwrap(),
+            )
+            .unwrap();
+        store.db.delete(SEALING_V2_KEY.as_bytes()).unwrap();
+        let storage_key = store.storage_key.clone();
+        drop(store);
+
+        let provider = FileKeyProvider::open(&dir.join("root.key"), b"test passphrase").unwrap();
+        let store = NodeStore::open(&dir.join("db"), "node-1", &provider).unwrap();
+        assert_eq!(
+            store.key_package("w-2").unwrap().unwrap().as_slice(),
+            b"share of w-2"
+        );
+        let resealed = store.raw("share/w-2").unwrap().unwrap();
+        assert_ne!(resealed, share);
+        let aad = store.aad("w-2", "key-package");
+        assert!(sealing::open(&storage_key, &aad, &resealed, "node").is_err());
+        // Each wallet has its own key: another wallet's key does not open it.
+        assert!(sealing::open(&store.wallet_key("w-1"), &aad, &resealed, "node").is_err());
+        assert!(sealing::open(&store.wallet_key("w-2"), &aad, &resealed, "node").is_ok());
+        assert_eq!(
+            store.secret("primes").unwrap().unwrap().as_slice(),
+            b"p and q"
+        );
+        assert_eq!(
+            store
+                .consume_nonces("s-1")
+                .unwrap()
+                .unwrap()
+                .nonces
+                .as_slice(),
+            b"nonces"
+        );
+        let claim = RequestClaim {
+            client: "c1",
+            request_id: "r-1",
+            scope: "sign-01",
+            expires_at: crate::auth::now_secs() + 60,
+        };
+        match store.take_presignature("w-2", "p-1", &claim).unwrap() {
+            PresignatureTake::Taken { presignature, .. } => {
+                assert_eq!(presignature.as_slice(), b"presignature")
+            }
+            _ => panic!("the presignature did not survive the re-sealing"),
+        }
+        // Once is enough: a second start finds the marker and changes nothing.
+        let wallet_share = store.raw("share/w-2").unwrap();
+        drop(store);
+        let store = NodeStore::open(&dir.join("db"), "node-1", &provider).unwrap();
+        assert_eq!(store.raw("share/w-2").unwrap(), wallet_share);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
