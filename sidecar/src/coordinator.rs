@@ -23,6 +23,7 @@ use crate::scheme::{Tweak, WalletScheme};
 use crate::store::WalletRecord;
 use crate::with_ciphersuite;
 
+mod body;
 mod cggmp;
 
 pub use self::cggmp::{AuxInfoHealth, CggmpHealth, EcdsaSigned};
@@ -235,12 +236,17 @@ impl NodeClient {
                 reason: describe(&error),
             })?;
         let status = response.status();
-        let bytes = response
-            .bytes()
+        let bytes = body::read_limited(response, body::answer_limit(path))
             .await
-            .map_err(|error| NodeCallError::Unreachable {
-                node: node.to_owned(),
-                reason: describe(&error),
+            .map_err(|error| match error {
+                body::BodyError::TooLarge { .. } => NodeCallError::BadResponse {
+                    node: node.to_owned(),
+                    reason: format!("{path}: {error}"),
+                },
+                body::BodyError::Transport(error) => NodeCallError::Unreachable {
+                    node: node.to_owned(),
+                    reason: describe(&error),
+                },
             })?;
         if status.is_success() {
             serde_json::from_slice(&bytes).map_err(|error| NodeCallError::BadResponse {
