@@ -1320,6 +1320,9 @@ pub struct CoordinatorOptions {
     pub role: CoordinatorRole,
     /// Presignatures to keep ready per cggmp21 wallet.
     pub presignature_pool: usize,
+    /// Which Host and Origin values the JSON-RPC server accepts, and whether it serves
+    /// WebSocket.
+    pub access: crate::http_access::AccessOptions,
 }
 
 /// Why a coordinator could not run.
@@ -1364,7 +1367,8 @@ pub async fn run(options: CoordinatorOptions) -> Result<(), CoordinatorRunError>
         ),
     );
     // Bound first: a coordinator that cannot have its port starts no work with the nodes.
-    let (handle, address) = crate::rpc::serve(Arc::clone(&coordinator), options.listen).await?;
+    let (handle, address) =
+        crate::rpc::serve(Arc::clone(&coordinator), options.listen, options.access).await?;
     // Aux info when the cluster first starts, then presignature pools, in the background.
     let background = tokio::spawn(Arc::clone(&coordinator).cggmp_background());
     tracing::info!(%address, "coordinator serving JSON-RPC");
