@@ -395,6 +395,15 @@ fn flood(
     }
 }
 
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Thousands of unauthenticated connections to every node (idle or sending garbage) do not keep
 /// the coordinator from signing through the nodes: the nodes keep only MAX_HANDSHAKES of them,
 /// dropping the oldest for each new one, and a signature under the flood takes at most 2 s more
@@ -427,6 +436,8 @@ fn a_connection_flood_does_not_stop_signing(devnet: &Devnet, wallet: &str, key: 
         "the open-file limit {limit} is too low for this test; raise it to 8192"
     );
     let stop = Arc::new(AtomicBool::new(false));
+    // A failed assertion below stops the floods too: no thread goes on flooding after this test.
+    let _stop_on_exit = StopOnDrop(Arc::clone(&stop));
     let (report, reports) = std::sync::mpsc::channel();
     let floods: Vec<_> = nodes
         .iter()
