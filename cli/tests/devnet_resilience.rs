@@ -328,6 +328,56 @@ fn foreign_web_callers_are_refused(devnet: &Devnet) {
         );
     }
     assert_eq!(proxy.result("eth_accounts", json!([])), json!([]));
+    drop(proxy);
+
+    // What the operator allows is served: WebSocket, and a web origin (with CORS headers).
+    let proxy = Proxy::start_with(
+        devnet,
+        &["--websocket", "--allow-origin", "https://app.example"],
+    );
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}",
+        proxy.listen, proxy.token
+    );
+    let allowed = raw_http(
+        &proxy.listen,
+        &format!("{head}\r\nContent-Type: application/json\r\nOrigin: https://app.example"),
+        &body.to_string(),
+    );
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+    assert_eq!(allowed.json()["result"], json!([]));
+    assert!(
+        allowed
+            .headers
+            .iter()
+            .any(|line| line == "access-control-allow-origin: https://app.example"),
+        "{:?}",
+        allowed.headers
+    );
+    let upgrade = [
+        "Connection: Upgrade",
+        "Upgrade: websocket",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ]
+    .join("\r\n");
+    let websocket = raw_http(
+        &proxy.listen,
+        &format!("{}\r\n{upgrade}", head.replacen("POST", "GET", 1)),
+        "",
+    );
+    assert_eq!(websocket.status, 101, "{}", websocket.body);
+    let anonymous = raw_http(
+        &proxy.listen,
+        &format!("GET / HTTP/1.1\r\nHost: {}\r\n{upgrade}", proxy.listen),
+        "",
+    );
+    assert_refused(
+        &anonymous,
+        401,
+        "token",
+        "a WebSocket upgrade without the token",
+    );
 }
 
 /// Raises this process's soft limit on open files to its hard limit; returns the limit.

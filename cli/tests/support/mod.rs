@@ -321,7 +321,8 @@ impl RawAnswer {
 }
 
 /// Sends `head` (request line and headers, CRLF-separated, no final blank line) and `body` to
-/// `address` over plain TCP exactly as given, and reads the answer (the connection closed).
+/// `address` over plain TCP exactly as given, and reads the answer (to the end of the
+/// connection, or of the head of a 101 Switching Protocols).
 pub fn raw_http(address: &str, head: &str, body: &str) -> RawAnswer {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).unwrap();
@@ -334,7 +335,17 @@ pub fn raw_http(address: &str, head: &str, body: &str) -> RawAnswer {
     );
     stream.write_all(request.as_bytes()).unwrap();
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut buffer).unwrap();
+        answer.extend_from_slice(&buffer[..read]);
+        // A switch of protocols (WebSocket) keeps the connection open: its head is all of it.
+        let switched = answer.starts_with(b"HTTP/1.1 101")
+            && answer.windows(4).any(|window| window == b"\r\n\r\n");
+        if read == 0 || switched {
+            break;
+        }
+    }
     let answer = String::from_utf8_lossy(&answer).into_owned();
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
     let mut lines = head.lines();
