@@ -319,10 +319,7 @@ fn foreign_web_callers_are_refused(devnet: &Devnet) {
         );
         assert_refused(&answer, 401, "token", &format!("proxy, {case}"));
         assert!(
-            answer
-                .headers
-                .iter()
-                .any(|line| line == "www-authenticate: bearer"),
+            answer.has_header("www-authenticate: bearer"),
             "{case}: {:?}",
             answer.headers
         );
@@ -347,10 +344,7 @@ fn foreign_web_callers_are_refused(devnet: &Devnet) {
     assert_eq!(allowed.status, 200, "{}", allowed.body);
     assert_eq!(allowed.json()["result"], json!([]));
     assert!(
-        allowed
-            .headers
-            .iter()
-            .any(|line| line == "access-control-allow-origin: https://app.example"),
+        allowed.has_header("access-control-allow-origin: https://app.example"),
         "{:?}",
         allowed.headers
     );

@@ -313,6 +313,11 @@ pub struct RawAnswer {
 }
 
 impl RawAnswer {
+    /// Whether the answer has this header line (lower case, `name: value`).
+    pub fn has_header(&self, line: &str) -> bool {
+        self.headers.iter().any(|header| header == line)
+    }
+
     /// The body as JSON.
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body)
