@@ -5,10 +5,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+
+use crate::cluster::AccessArgs;
 use serde_json::{Value, json};
 use thresig_sidecar::auth::ClientKey;
 use thresig_sidecar::client::{ClientError, RpcClient, RpcError};
 use thresig_sidecar::ethproxy::{self, EthProxy};
+use thresig_sidecar::http_access;
 use thresig_sidecar::layout::ClusterLayout;
 
 /// Arguments of `thresig client`.
@@ -47,6 +50,13 @@ struct ProxyArgs {
     /// A wallet to serve (repeatable); default: every cggmp21-secp256k1 wallet of the cluster.
     #[arg(long)]
     wallet: Vec<String>,
+    /// The file holding the bearer token every request must carry (`Authorization: Bearer
+    /// TOKEN`); created with a random token, mode 0600, if it does not exist. Default:
+    /// DATA_DIR/client/proxy.token.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    access: AccessArgs,
 }
 
 /// How to reach and sign for a coordinator.
@@ -140,6 +150,29 @@ fn run_proxy(args: ProxyArgs) -> ExitCode {
             "the proxy signs every request it forwards: give --data-dir or --client-key",
         );
     }
+    let token_file = match (&args.token_file, &args.connection.data_dir) {
+        (Some(file), _) => file.clone(),
+        (None, Some(dir)) => ClusterLayout::new(dir)
+            .client_key()
+            .with_file_name("proxy.token"),
+        (None, None) => {
+            return crate::malformed(
+                "the proxy needs a bearer token: give --token-file (or --data-dir)",
+            );
+        }
+    };
+    let token = match http_access::load_or_create_token(&token_file) {
+        Ok((token, created)) => {
+            if created {
+                eprintln!(
+                    "proxy: created the bearer token file {}",
+                    token_file.display()
+                );
+            }
+            token
+        }
+        Err(error) => return crate::malformed(format!("proxy: {error}")),
+    };
     let client = match args.connection.client() {
         Ok(client) => client,
         Err(error) => return crate::malformed(error),
@@ -154,10 +187,16 @@ fn run_proxy(args: ProxyArgs) -> ExitCode {
     let outcome = runtime.block_on(async {
         let proxy = std::sync::Arc::new(EthProxy::connect(client, &args.wallet).await?);
         let accounts = proxy.addresses();
-        let (handle, address) = ethproxy::serve(proxy, args.listen).await?;
+        let (handle, address) =
+            ethproxy::serve(proxy, args.listen, &args.access.options(), token).await?;
         println!(
             "{}",
-            json!({ "ready": true, "listen": address.to_string(), "accounts": accounts })
+            json!({
+                "ready": true,
+                "listen": address.to_string(),
+                "accounts": accounts,
+                "tokenFile": token_file,
+            })
         );
         thresig_sidecar::shutdown_signal().await;
         let _ = handle.stop();

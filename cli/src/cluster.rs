@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use thresig_sidecar::coordinator::{self, CoordinatorOptions};
 use thresig_sidecar::devnet::{self, DevnetOptions, HsmChoice, ROOT_KEY_LABEL};
 use thresig_sidecar::hsm::{self, MissingKey, Pkcs11Config, Pkcs11KeyProvider};
+use thresig_sidecar::http_access::AccessOptions;
 use thresig_sidecar::identity::NodeIdentity;
 use thresig_sidecar::keyprovider::{FileKeyProvider, KeyProvider};
 use thresig_sidecar::layout::{ClusterLayout, NodeLayout};
@@ -99,6 +100,36 @@ pub struct CoordinatorArgs {
     /// (0: each signature makes its own first, which adds the presigning rounds to it).
     #[arg(long, default_value_t = coordinator::DEFAULT_PRESIGNATURE_POOL)]
     presignature_pool: usize,
+    #[command(flatten)]
+    access: AccessArgs,
+}
+
+/// Who may call a JSON-RPC server (the coordinator's, the proxy's) over HTTP.
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Also accept requests whose Host header is this (host:port, or host for any port;
+    /// repeatable). Without it only the listen address is accepted, and localhost:PORT when
+    /// that is a loopback address: a web page that rebinds a DNS name to 127.0.0.1 is refused.
+    #[arg(long)]
+    allow_host: Vec<String>,
+    /// Accept requests that carry this Origin header (scheme://host[:port]; repeatable). Requests
+    /// with any other Origin, i.e. from other web pages, are refused with HTTP 403.
+    #[arg(long)]
+    allow_origin: Vec<String>,
+    /// Serve JSON-RPC over WebSocket too (off: upgrades are refused with HTTP 403).
+    #[arg(long)]
+    websocket: bool,
+}
+
+impl AccessArgs {
+    /// The options the sidecar's servers take.
+    pub fn options(&self) -> AccessOptions {
+        AccessOptions {
+            allow_hosts: self.allow_host.clone(),
+            allow_origins: self.allow_origin.clone(),
+            websocket: self.websocket,
+        }
+    }
 }
 
 /// `thresig coordinator --role`.
@@ -346,6 +377,7 @@ pub fn coordinator(args: CoordinatorArgs) -> ExitCode {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], args.port)),
         role,
         presignature_pool: args.presignature_pool,
+        access: args.access.options(),
     };
     let runtime = match runtime() {
         Ok(runtime) => runtime,

@@ -6,8 +6,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy_consensus::transaction::SignerRecoverable;
@@ -17,7 +15,7 @@ use alloy_primitives::{Address, U256, keccak256};
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, PublicKey, SECP256K1};
 use serde_json::{Value, json};
-use support::{Devnet, free_port, node_client, raw_call, temp_dir, unhex};
+use support::{Devnet, Proxy, node_client, temp_dir, unhex};
 use thresig_sidecar::coordinator::NodeCallError;
 use thresig_sidecar::envelope::SignedStatement;
 use thresig_sidecar::pki::CoordinatorRole;
@@ -154,71 +152,6 @@ fn aux_digest_at(devnet: &Devnet, node: &str) -> Option<String> {
         .block_on(client.call(node, paths::HEALTH, &json!({}), Duration::from_secs(10)))
         .unwrap();
     health.cggmp21.aux_info
-}
-
-/// `thresig client proxy` for the devnet's wallets, until dropped.
-struct Proxy {
-    child: Child,
-    url: String,
-    accounts: Vec<String>,
-}
-
-impl Proxy {
-    fn start(devnet: &Devnet) -> Self {
-        let listen = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_thresig"))
-            .args([
-                "client",
-                "proxy",
-                "--url",
-                &devnet.url(),
-                "--listen",
-                &listen,
-            ])
-            .arg("--data-dir")
-            .arg(&devnet.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line:?}"));
-        assert_eq!(ready["ready"], true);
-        Proxy {
-            child,
-            url: format!("http://{listen}"),
-            accounts: ready["accounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|account| account.as_str().unwrap().to_owned())
-                .collect(),
-        }
-    }
-
-    fn call(&self, method: &str, params: Value) -> Value {
-        raw_call(
-            &self.url,
-            &json!({ "jsonrpc": "2.0", "id": 7, "method": method, "params": params }),
-        )
-    }
-
-    fn result(&self, method: &str, params: Value) -> Value {
-        let response = self.call(method, params);
-        assert!(response.get("error").is_none(), "{method}: {response}");
-        response["result"].clone()
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Executes a signed EIP-1559 transaction in revm, the sender funded by a genesis allocation;
@@ -474,6 +407,19 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
                  "nonce": "0x0", "chainId": "0x1" }]),
     );
     assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
+    // Without the proxy's bearer token (a web page, another local user) nothing is signed.
+    let sign_request = json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_sign",
+        "params": [address.to_checksum(None), "0x00"] });
+    let anonymous = support::raw_http(
+        &proxy.listen,
+        &format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json",
+            proxy.listen
+        ),
+        &sign_request.to_string(),
+    );
+    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+    assert_eq!(anonymous.json()["error"]["data"]["refused"], "token");
     drop(proxy);
 
     // A restart keeps the aux info (nothing is generated again), the wallet and the pool; the

@@ -23,6 +23,7 @@ use crate::scheme::{Tweak, WalletScheme};
 use crate::store::WalletRecord;
 use crate::with_ciphersuite;
 
+mod body;
 mod cggmp;
 
 pub use self::cggmp::{AuxInfoHealth, CggmpHealth, EcdsaSigned};
@@ -235,12 +236,17 @@ impl NodeClient {
                 reason: describe(&error),
             })?;
         let status = response.status();
-        let bytes = response
-            .bytes()
+        let bytes = body::read_limited(response, body::answer_limit(path))
             .await
-            .map_err(|error| NodeCallError::Unreachable {
-                node: node.to_owned(),
-                reason: describe(&error),
+            .map_err(|error| match error {
+                body::BodyError::TooLarge { .. } => NodeCallError::BadResponse {
+                    node: node.to_owned(),
+                    reason: format!("{path}: {error}"),
+                },
+                body::BodyError::Transport(error) => NodeCallError::Unreachable {
+                    node: node.to_owned(),
+                    reason: describe(&error),
+                },
             })?;
         if status.is_success() {
             serde_json::from_slice(&bytes).map_err(|error| NodeCallError::BadResponse {
@@ -1314,6 +1320,9 @@ pub struct CoordinatorOptions {
     pub role: CoordinatorRole,
     /// Presignatures to keep ready per cggmp21 wallet.
     pub presignature_pool: usize,
+    /// Which Host and Origin values the JSON-RPC server accepts, and whether it serves
+    /// WebSocket.
+    pub access: crate::http_access::AccessOptions,
 }
 
 /// Why a coordinator could not run.
@@ -1358,7 +1367,8 @@ pub async fn run(options: CoordinatorOptions) -> Result<(), CoordinatorRunError>
         ),
     );
     // Bound first: a coordinator that cannot have its port starts no work with the nodes.
-    let (handle, address) = crate::rpc::serve(Arc::clone(&coordinator), options.listen).await?;
+    let (handle, address) =
+        crate::rpc::serve(Arc::clone(&coordinator), options.listen, options.access).await?;
     // Aux info when the cluster first starts, then presignature pools, in the background.
     let background = tokio::spawn(Arc::clone(&coordinator).cggmp_background());
     tracing::info!(%address, "coordinator serving JSON-RPC");

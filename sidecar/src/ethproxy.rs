@@ -5,25 +5,30 @@
 //! Such tools cannot sign their requests for the custody rules, so the proxy runs beside the
 //! operator's application, holds the client key and signs each request it forwards: the nodes
 //! still check a client signature over exactly the hash or transaction they sign. It listens on
-//! whatever address it is given; it should be loopback or otherwise private, since anyone who
-//! reaches it can have the wallets sign.
+//! whatever address it is given; it should be loopback or otherwise private, and it answers only
+//! requests with its bearer token, addressed to its own Host and from no web page (Origin) unless
+//! allowed, since anyone who can call it can have the wallets sign.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use jsonrpsee::server::{RpcModule, Server, ServerHandle};
+use jsonrpsee::server::{RpcModule, ServerHandle};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use serde_json::{Value, json};
 use thresig_adapters::ethereum as eth;
+use zeroize::Zeroizing;
 
 use crate::client::{ClientError, RpcClient};
+use crate::http_access::AccessOptions;
 use crate::scheme::WalletScheme;
 
 /// Invalid params (JSON-RPC standard).
 const INVALID_PARAMS: i32 = -32602;
 /// The coordinator could not be reached or answered nonsense.
 const UPSTREAM: i32 = -32000;
+/// The largest request the proxy reads (typed data included).
+const MAX_REQUEST_BODY: u32 = 1024 * 1024;
 
 /// The proxy's accounts: the cggmp21-secp256k1 wallets it signs for, by address.
 pub struct EthProxy {
@@ -239,15 +244,19 @@ pub fn module(proxy: Arc<EthProxy>) -> Result<RpcModule<EthProxy>, String> {
     Ok(module)
 }
 
-/// Serves the proxy on `listen` until the handle is stopped.
+/// Serves the proxy on `listen` until the handle is stopped, only to requests that carry
+/// `Authorization: Bearer TOKEN` and pass `access` (Host, Origin, WebSocket; see
+/// [`crate::http_access`]).
 pub async fn serve(
     proxy: Arc<EthProxy>,
     listen: SocketAddr,
+    access: &AccessOptions,
+    token: Zeroizing<String>,
 ) -> Result<(ServerHandle, SocketAddr), String> {
-    let server = Server::builder()
-        .build(listen)
-        .await
-        .map_err(|error| format!("listening on {listen}: {error}"))?;
-    let address = server.local_addr().map_err(|error| error.to_string())?;
+    let (server, address) = crate::http_access::bind(listen, MAX_REQUEST_BODY, |address| {
+        access.policy(address).require_token(token)
+    })
+    .await
+    .map_err(|error| format!("listening on {listen}: {error}"))?;
     Ok((server.start(module(proxy)?), address))
 }

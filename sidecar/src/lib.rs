@@ -21,6 +21,7 @@ pub mod ethproxy;
 pub mod frost_ops;
 pub mod fsutil;
 pub mod hsm;
+pub mod http_access;
 pub mod identity;
 pub mod keyprovider;
 pub mod layout;

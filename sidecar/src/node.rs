@@ -13,8 +13,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -1313,57 +1311,6 @@ pub async fn run(
 /// (hyper counts from the end of the previous response): slow or idle clients are dropped.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `router` on `listener` over TLS until `shutdown` completes.
-pub async fn serve_tls(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut shutdown => return,
-        };
-        let Ok((stream, peer)) = accepted else {
-            continue;
-        };
-        // Answers are small and written in more than one TLS record; without this, Nagle's
-        // algorithm holds the last record back until the client acknowledges the first.
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%peer, %error, "TCP_NODELAY not set");
-        }
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        tokio::spawn(async move {
-            // A client that never finishes the handshake cannot hold the connection.
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                .await
-            {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "TLS handshake refused");
-                    return;
-                }
-                Err(_) => return,
-            };
-            // The client certificate was verified against the cluster CA in the handshake;
-            // its role decides what this connection may ask for.
-            let role = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|chain| chain.first())
-                .and_then(|leaf| crate::pki::coordinator_role(leaf));
-            let service = TowerToHyperService::new(router.layer(Extension(PeerRole(role))));
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(tls), service);
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "connection closed");
-            }
-        });
-    }
-}
+mod listener;
+
+pub use self::listener::{HANDSHAKE_TIMEOUT, MAX_CONNECTIONS, MAX_HANDSHAKES, serve_tls};

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use jsonrpsee::server::{RpcModule, Server, ServerHandle};
+use jsonrpsee::server::{RpcModule, ServerHandle};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::auth::ClientRequest;
 use crate::coordinator::{Coordinator, CoordinatorError, CoordinatorRunError};
+use crate::http_access::AccessOptions;
 use crate::pki::CoordinatorRole;
 use crate::requests::parse_tweak;
 use crate::requests::{
@@ -299,23 +300,20 @@ pub fn module(coordinator: Arc<Coordinator>) -> Result<RpcModule<Coordinator>, S
     Ok(module)
 }
 
-/// Serves the API on `listen` until the returned handle is stopped.
+/// Serves the API on `listen` until the returned handle is stopped, to the requests `access`
+/// admits (its Host, Origin, WebSocket and token rules; see [`crate::http_access`]).
 pub async fn serve(
     coordinator: Arc<Coordinator>,
     listen: SocketAddr,
+    access: AccessOptions,
 ) -> Result<(ServerHandle, SocketAddr), CoordinatorRunError> {
-    let config = jsonrpsee::server::ServerConfig::builder()
-        .max_request_body_size(1024 * 1024)
-        .build();
-    let server = Server::builder()
-        .set_config(config)
-        .build(listen)
-        .await
-        .map_err(|source| crate::ListenError {
-            address: listen.to_string(),
-            source,
-        })?;
-    let address = server.local_addr().map_err(|error| error.to_string())?;
+    let (server, address) =
+        crate::http_access::bind(listen, 1024 * 1024, |address| access.policy(address))
+            .await
+            .map_err(|source| crate::ListenError {
+                address: listen.to_string(),
+                source,
+            })?;
     let handle = server.start(module(coordinator)?);
     Ok((handle, address))
 }

@@ -307,21 +307,196 @@ pub fn node_client(dir: &Path, role: CoordinatorRole) -> NodeClient {
 
 /// POSTs a JSON body to a JSON-RPC endpoint (blocking, on a private runtime).
 pub fn raw_call(url: &str, body: &Value) -> Value {
+    bearer_call(url, None, body)
+}
+
+/// POSTs a JSON body to a JSON-RPC endpoint with `Authorization: Bearer TOKEN` when given.
+pub fn bearer_call(url: &str, token: Option<&str>, body: &Value) -> Value {
     thresig_sidecar::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let response = reqwest::Client::new()
+        let mut request = reqwest::Client::new()
             .post(url)
             .timeout(Duration::from_secs(60))
-            .json(body)
-            .send()
-            .await
-            .expect("the coordinator answers");
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the server answers");
         response.json::<Value>().await.expect("a JSON-RPC response")
     })
+}
+
+/// An HTTP answer read off the socket: status code, lower-cased header lines, body.
+pub struct RawAnswer {
+    pub status: u16,
+    pub headers: Vec<String>,
+    pub body: String,
+}
+
+impl RawAnswer {
+    /// Whether the answer has this header line (lower case, `name: value`).
+    pub fn has_header(&self, line: &str) -> bool {
+        self.headers.iter().any(|header| header == line)
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("{error}: {} {:?}", self.status, self.body))
+    }
+}
+
+/// Sends `head` (request line and headers, CRLF-separated, no final blank line) and `body` to
+/// `address` over plain TCP exactly as given, and reads the answer (to the end of the
+/// connection, or of the head of a 101 Switching Protocols).
+pub fn raw_http(address: &str, head: &str, body: &str) -> RawAnswer {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let request = format!(
+        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut buffer).unwrap();
+        answer.extend_from_slice(&buffer[..read]);
+        // A switch of protocols (WebSocket) keeps the connection open: its head is all of it.
+        let switched = answer.starts_with(b"HTTP/1.1 101")
+            && answer.windows(4).any(|window| window == b"\r\n\r\n");
+        if read == 0 || switched {
+            break;
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {answer:?}"));
+    let headers: Vec<String> = lines.map(str::to_ascii_lowercase).collect();
+    let body = if headers
+        .iter()
+        .any(|line| line == "transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    RawAnswer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut text: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, rest)) = text.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        body.push_str(&rest[..size]);
+        text = rest[size..].trim_start_matches("\r\n");
+    }
+    body
+}
+
+/// `thresig client proxy` for a devnet's wallets (with extra arguments), until dropped.
+pub struct Proxy {
+    child: Child,
+    /// host:port it serves on.
+    pub listen: String,
+    pub url: String,
+    pub accounts: Vec<String>,
+    /// Its bearer token, read from the token file it announced.
+    pub token: String,
+    pub token_file: PathBuf,
+}
+
+impl Proxy {
+    pub fn start(devnet: &Devnet) -> Self {
+        Self::start_with(devnet, &[])
+    }
+
+    pub fn start_with(devnet: &Devnet, args: &[&str]) -> Self {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_thresig"))
+            .args([
+                "client",
+                "proxy",
+                "--url",
+                &devnet.url(),
+                "--listen",
+                &listen,
+            ])
+            .arg("--data-dir")
+            .arg(&devnet.dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line:?}"));
+        assert_eq!(ready["ready"], true);
+        let token_file = PathBuf::from(ready["tokenFile"].as_str().unwrap());
+        let token = std::fs::read_to_string(&token_file)
+            .unwrap()
+            .trim()
+            .to_owned();
+        Proxy {
+            child,
+            url: format!("http://{listen}"),
+            listen,
+            accounts: ready["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|account| account.as_str().unwrap().to_owned())
+                .collect(),
+            token,
+            token_file,
+        }
+    }
+
+    /// Calls `method` with the proxy's token; returns the whole JSON-RPC response.
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        bearer_call(
+            &self.url,
+            Some(&self.token),
+            &json!({ "jsonrpc": "2.0", "id": 7, "method": method, "params": params }),
+        )
+    }
+
+    /// Calls `method` and returns its result, panicking on an error.
+    pub fn result(&self, method: &str, params: Value) -> Value {
+        let response = self.call(method, params);
+        assert!(response.get("error").is_none(), "{method}: {response}");
+        response["result"].clone()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Posts raw text (for malformed-JSON tests).
