@@ -608,6 +608,7 @@ impl Coordinator {
             .await?;
         let mut held: Option<WalletRecord> = None;
         let mut everywhere = true;
+        let mut attestations = Vec::new();
         for (node, answer) in all.iter().zip(found) {
             let Some(AttestedWallet {
                 record,
@@ -617,16 +618,20 @@ impl Coordinator {
                 everywhere = false;
                 continue;
             };
-            self.collect_attestation(&record, node, attestation);
             match &mut held {
                 None => held = Some(record),
                 Some(first) if record.wallet_id == first.wallet_id => {
                     merge_record(first, record, node)?
                 }
-                Some(_) => everywhere = false,
+                Some(_) => {
+                    everywhere = false;
+                    continue;
+                }
             }
+            attestations.push((node.clone(), attestation));
         }
         if let (true, Some(record)) = (everywhere, held) {
+            self.collect_attestations(&record, attestations);
             return self.view(&record);
         }
         let record = self
@@ -738,6 +743,7 @@ impl Coordinator {
             .await?;
         // The wallet as every party stored it: they must agree, as getWallet would require.
         let mut wallet: Option<WalletRecord> = None;
+        let mut attestations = Vec::with_capacity(parties.len());
         for (node, answer) in parties.iter().zip(confirmed) {
             if answer.wallet.wallet_id != wallet_id {
                 return Err(CoordinatorError::Inconsistent(format!(
@@ -745,7 +751,7 @@ impl Coordinator {
                     answer.wallet.wallet_id
                 )));
             }
-            self.collect_attestation(&answer.wallet, node, answer.attestation);
+            attestations.push((node.clone(), answer.attestation));
             match &mut wallet {
                 Some(first) => merge_record(first, answer.wallet, node)?,
                 None => wallet = Some(answer.wallet),
@@ -753,6 +759,7 @@ impl Coordinator {
         }
         let wallet =
             wallet.ok_or_else(|| CoordinatorError::Internal("no DKG confirmations".into()))?;
+        self.collect_attestations(&wallet, attestations);
         self.remember(&wallet);
         Ok(wallet)
     }
@@ -768,42 +775,47 @@ impl Coordinator {
         self.each(nodes, path, CALL_TIMEOUT, make).await
     }
 
-    /// Keeps `node`'s attestation of `record` if it is the node's valid signature over the
-    /// record's statement; a missing or bad one is left out (and the client, missing it, names
-    /// the node).
-    fn collect_attestation(
+    /// Keeps each node's attestation of `record` (the record its holders agreed on) that is
+    /// the node's valid signature over the record's statement; a missing or bad one is left
+    /// out (and the client, missing it, names the node).
+    fn collect_attestations(
         &self,
         record: &WalletRecord,
-        node: &str,
-        attestation: Option<Attestation>,
+        answers: Vec<(String, Option<Attestation>)>,
     ) {
-        let Some(attestation) = attestation else {
-            tracing::warn!(%node, wallet = %record.wallet_id, "the node sent no wallet attestation");
-            return;
-        };
         let statement = match attestation::record_statement(record) {
             Ok(statement) => statement,
             Err(error) => {
-                tracing::warn!(%node, wallet = %record.wallet_id, %error, "no wallet statement");
+                tracing::warn!(wallet = %record.wallet_id, %error, "no wallet statement");
                 return;
             }
         };
-        if attestation.node != node
-            || !record.parties.iter().any(|party| party == node)
-            || !attestation::verifies(&statement, &attestation, self.manifest())
-        {
-            tracing::warn!(%node, wallet = %record.wallet_id, "the node's wallet attestation does not verify");
+        let Ok(mut cache) = self.attestations.lock() else {
             return;
+        };
+        // Attestations of another statement (the wallet described otherwise) are dropped.
+        let mut entry = cache
+            .remove(&record.wallet_id)
+            .filter(|(cached, _)| *cached == statement)
+            .unwrap_or_else(|| (statement, BTreeMap::new()));
+        for (node, attestation) in answers {
+            let Some(attestation) = attestation else {
+                tracing::warn!(%node, wallet = %record.wallet_id, "the node sent no wallet attestation");
+                continue;
+            };
+            if entry.1.get(&node) == Some(&attestation) {
+                continue;
+            }
+            if attestation.node != node
+                || !record.parties.contains(&node)
+                || !attestation::verifies(&entry.0, &attestation, self.manifest())
+            {
+                tracing::warn!(%node, wallet = %record.wallet_id, "the node's wallet attestation does not verify");
+                continue;
+            }
+            entry.1.insert(node, attestation);
         }
-        if let Ok(mut cache) = self.attestations.lock() {
-            // Attestations of another statement (a wallet described otherwise) are dropped.
-            let mut entry = cache
-                .remove(&record.wallet_id)
-                .filter(|(cached, _)| *cached == statement)
-                .unwrap_or_else(|| (statement, BTreeMap::new()));
-            entry.1.insert(node.to_owned(), attestation);
-            insert_bounded(&mut cache, RECORD_CACHE, &record.wallet_id, entry);
-        }
+        insert_bounded(&mut cache, RECORD_CACHE, &record.wallet_id, entry);
     }
 
     /// The verified attestations of `record` collected so far, in party order.
@@ -927,6 +939,7 @@ impl Coordinator {
         let mut answered = Vec::new();
         let mut unknown = false;
         let mut unreachable = Vec::new();
+        let mut attestations = Vec::new();
         for (node, answer) in all.iter().zip(answers) {
             match answer {
                 Ok(AttestedWallet {
@@ -934,7 +947,7 @@ impl Coordinator {
                     attestation,
                 }) => {
                     answered.push(node.clone());
-                    self.collect_attestation(&record, node, attestation);
+                    attestations.push((node.clone(), attestation));
                     match &mut found {
                         Some(first) => merge_record(first, record, node)?,
                         None => found = Some(record),
@@ -948,6 +961,7 @@ impl Coordinator {
         }
         match found {
             Some(record) => {
+                self.collect_attestations(&record, attestations);
                 self.remember(&record);
                 let (reachable, unreachable) = record
                     .parties
@@ -992,6 +1006,7 @@ impl Coordinator {
         }))
         .await;
         let mut merged: BTreeMap<String, WalletRecord> = BTreeMap::new();
+        let mut attestations: HashMap<String, Vec<(String, Option<Attestation>)>> = HashMap::new();
         let mut answered = 0;
         for (node, answer) in all.iter().zip(answers) {
             let Ok(response) = answer else { continue };
@@ -1001,7 +1016,10 @@ impl Coordinator {
                 attestation,
             } in response.wallets
             {
-                self.collect_attestation(&record, node, attestation);
+                attestations
+                    .entry(record.wallet_id.clone())
+                    .or_default()
+                    .push((node.clone(), attestation));
                 match merged.get_mut(&record.wallet_id) {
                     Some(existing) => merge_record(existing, record, node)?,
                     None => {
@@ -1018,6 +1036,11 @@ impl Coordinator {
             });
         }
         let page: Vec<WalletRecord> = merged.into_values().take(limit).collect();
+        for record in &page {
+            if let Some(answers) = attestations.remove(&record.wallet_id) {
+                self.collect_attestations(record, answers);
+            }
+        }
         let next = if page.len() == limit {
             page.last().map(|record| record.wallet_id.clone())
         } else {
