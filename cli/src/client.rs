@@ -8,11 +8,14 @@ use clap::{Args, Subcommand};
 
 use crate::cluster::AccessArgs;
 use serde_json::{Value, json};
+use thresig_sidecar::attestation;
 use thresig_sidecar::auth::ClientKey;
 use thresig_sidecar::client::{ClientError, RpcClient, RpcError};
 use thresig_sidecar::ethproxy::{self, EthProxy};
 use thresig_sidecar::http_access;
 use thresig_sidecar::layout::ClusterLayout;
+use thresig_sidecar::manifest::Manifest;
+use zeroize::Zeroizing;
 
 /// Arguments of `thresig client`.
 #[derive(Debug, Args)]
@@ -24,9 +27,13 @@ pub struct ClientArgs {
     connection: Connection,
     /// The method, e.g. thresig_createWallet.
     method: Option<String>,
-    /// The params: one JSON object with the parameters by name.
-    #[arg(default_value = "{}")]
-    params: String,
+    /// The params: one JSON object with the parameters by name (default `{}`).
+    #[arg(conflicts_with = "params_file")]
+    params: Option<String>,
+    /// Read the params from this file instead, `-` for standard input, so a passphrase need
+    /// not appear on the command line.
+    #[arg(long)]
+    params_file: Option<PathBuf>,
 }
 
 /// `thresig client` subcommands.
@@ -73,12 +80,34 @@ struct Connection {
     /// list its public key.
     #[arg(long)]
     client_key: Option<PathBuf>,
+    /// The cluster manifest that wallet answers are checked against (default with --data-dir:
+    /// DIR/cluster.json).
+    #[arg(long)]
+    manifest: Option<PathBuf>,
     /// How long to wait for the answer, in seconds.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
 }
 
+/// The methods whose answers describe wallets: their attestations are checked.
+const WALLET_METHODS: [&str; 4] = [
+    "thresig_createWallet",
+    "thresig_deriveWallet",
+    "thresig_getWallet",
+    "thresig_listWallets",
+];
+
+/// Exit status when the coordinator's answer fails its attestation check.
+const UNATTESTED: u8 = 3;
+
 impl Connection {
+    /// The cluster manifest answers are checked against, if one is given.
+    fn manifest(&self) -> Result<Option<Manifest>, String> {
+        crate::wallet::manifest_path(self.data_dir.as_deref(), self.manifest.as_deref())
+            .map(|path| Manifest::load(&path).map_err(|error| error.to_string()))
+            .transpose()
+    }
+
     /// A client of the coordinator, with the client key when one is given.
     fn client(&self) -> Result<RpcClient, String> {
         let key_file = match (&self.data_dir, &self.client_key) {
@@ -95,20 +124,64 @@ impl Connection {
     }
 }
 
+/// The params text: the argument, the file, standard input, or `{}`.
+fn params_text(args: &ClientArgs) -> Result<Zeroizing<String>, String> {
+    match (&args.params, &args.params_file) {
+        (Some(text), _) => Ok(Zeroizing::new(text.clone())),
+        (None, None) => Ok(Zeroizing::new("{}".to_owned())),
+        (None, Some(file)) => {
+            let mut text = Zeroizing::new(String::new());
+            let read = if crate::is_stdin(file) {
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map(|_| ())
+            } else {
+                std::fs::File::open(file)
+                    .and_then(|mut opened| std::io::Read::read_to_string(&mut opened, &mut text))
+                    .map(|_| ())
+            };
+            read.map_err(|error| format!("reading the params from {}: {error}", file.display()))?;
+            Ok(text)
+        }
+    }
+}
+
 /// Runs `thresig client`: prints the result (exit 0) or the JSON-RPC error object (exit 1) as
-/// one JSON line on stdout; bad arguments or an unreachable coordinator exit 2.
+/// one JSON line on stdout; bad arguments or an unreachable coordinator exit 2, a wallet
+/// answer whose attestations do not verify against the manifest exits 3 (nothing on stdout).
 pub fn run(args: ClientArgs) -> ExitCode {
     if let Some(ClientCommand::Proxy(proxy)) = args.command {
         return run_proxy(proxy);
     }
+    let text = match params_text(&args) {
+        Ok(text) => text,
+        Err(error) => return crate::malformed(error),
+    };
     let Some(method) = args.method else {
         return crate::malformed("METHOD is required (or the subcommand proxy)");
     };
-    let params: Value = match serde_json::from_str(&args.params) {
+    let params: Value = match serde_json::from_str(&text) {
         Ok(params @ Value::Object(_)) => params,
         Ok(_) => return crate::malformed("PARAMS must be one JSON object"),
         Err(error) => return crate::malformed(format!("PARAMS is not JSON: {error}")),
     };
+    let checks_wallets = WALLET_METHODS.contains(&method.as_str());
+    let manifest = match args.connection.manifest() {
+        Ok(manifest) => manifest,
+        Err(error) => return crate::malformed(error),
+    };
+    // A signed request would make a wallet this command could then not check: refused first.
+    if checks_wallets
+        && manifest.is_none()
+        && args.connection.client_key.is_some()
+        && matches!(
+            method.as_str(),
+            "thresig_createWallet" | "thresig_deriveWallet"
+        )
+    {
+        return crate::malformed(format!(
+            "{method} answers a wallet that is checked against the cluster manifest: give \
+             --data-dir or --manifest"
+        ));
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -123,6 +196,18 @@ pub fn run(args: ClientArgs) -> ExitCode {
     let outcome = runtime.block_on(client.call(&method, params));
     match outcome {
         Ok(result) => {
+            if checks_wallets {
+                let Some(manifest) = &manifest else {
+                    return crate::malformed(
+                        "the answer describes wallets, which are checked against the cluster \
+                         manifest: give --data-dir or --manifest",
+                    );
+                };
+                if let Err(error) = attestation::verify_answer(&result, manifest) {
+                    eprintln!("error: the coordinator's answer does not verify: {error}");
+                    return ExitCode::from(UNATTESTED);
+                }
+            }
             println!("{result}");
             ExitCode::SUCCESS
         }
@@ -177,6 +262,16 @@ fn run_proxy(args: ProxyArgs) -> ExitCode {
         Ok(client) => client,
         Err(error) => return crate::malformed(error),
     };
+    let manifest = match args.connection.manifest() {
+        Ok(Some(manifest)) => manifest,
+        Ok(None) => {
+            return crate::malformed(
+                "the proxy checks each account's attestations against the cluster manifest: \
+                 give --data-dir or --manifest",
+            );
+        }
+        Err(error) => return crate::malformed(error),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -185,7 +280,7 @@ fn run_proxy(args: ProxyArgs) -> ExitCode {
         Err(error) => return crate::malformed(format!("starting the async runtime: {error}")),
     };
     let outcome = runtime.block_on(async {
-        let proxy = std::sync::Arc::new(EthProxy::connect(client, &args.wallet).await?);
+        let proxy = std::sync::Arc::new(EthProxy::connect(client, &args.wallet, &manifest).await?);
         let accounts = proxy.addresses();
         let (handle, address) =
             ethproxy::serve(proxy, args.listen, &args.access.options(), token).await?;

@@ -9,6 +9,7 @@ mod demo;
 mod hex_arg;
 mod precompile_call;
 mod verify;
+mod wallet;
 
 use std::process::ExitCode;
 
@@ -40,10 +41,13 @@ enum Command {
     /// Call the coordinator's JSON-RPC API once and print the result as JSON.
     ///
     /// Exit status: 0 with the result on stdout, 1 with the JSON-RPC error on stdout, 2 when the
-    /// arguments are malformed or the coordinator cannot be reached.
+    /// arguments are malformed or the coordinator cannot be reached, 3 when a wallet answer's
+    /// attestations do not verify against the cluster manifest (the node named on stderr).
     Client(client::ClientArgs),
     /// Work with the nodes' audit logs.
     Audit(audit::AuditArgs),
+    /// Check wallet answers against the cluster manifest.
+    Wallet(wallet::WalletArgs),
     /// The whole toolkit in one run: a devnet, wallets by DKG, a Taproot PSBT and a Solana
     /// transfer signed by the cluster and checked, and a BridgeVault withdrawal the cluster
     /// signed executed in revm; exit 0 only if every step verified.
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Client(args) => client::run(args),
         Command::Demo(args) => demo::demo(args),
         Command::Audit(args) => audit::run(args),
+        Command::Wallet(args) => wallet::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Precompile(PrecompileArgs {
             command: PrecompileCommand::Call(args),

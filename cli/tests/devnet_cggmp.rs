@@ -20,8 +20,10 @@ use thresig_sidecar::coordinator::NodeCallError;
 use thresig_sidecar::envelope::SignedStatement;
 use thresig_sidecar::pki::CoordinatorRole;
 use thresig_sidecar::protocol::{
-    CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, HealthResponse, paths,
+    CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
+    CggmpStepResponse, DkgRound1Request, HealthResponse, paths,
 };
+use thresig_sidecar::scheme::WalletScheme;
 
 const PRIMES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -243,6 +245,73 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     assert_eq!(recover(&hash, &signature).serialize(), public_key[..]);
     assert_eq!(signed["publicKey"], wallet["publicKey"]);
     assert_eq!(signed["signers"].as_array().unwrap().len(), 3);
+
+    // A hostile address-role coordinator cannot reuse a wallet id: not the funded wallet's
+    // (by keygen or FROST DKG), and not one another keygen claimed before storing anything.
+    let hostile = node_client(&dir, CoordinatorRole::Address);
+    let hostile_runtime = runtime();
+    let keygen = |session: &str, wallet_id: &str| {
+        CggmpStartRequest::Keygen(DkgRound1Request {
+            session: session.to_owned(),
+            wallet_id: wallet_id.to_owned(),
+            scheme: WalletScheme::Cggmp21Secp256k1,
+            threshold: 3,
+            parties: (1..=5).map(|index| format!("node-{index}")).collect(),
+            authorization: devnet
+                .signed_request("thresig_createWallet", json!({ "scheme": SCHEME })),
+        })
+    };
+    let start_at = |node: &str, request: &CggmpStartRequest| {
+        hostile_runtime.block_on(hostile.call::<_, CggmpStepResponse>(
+            node,
+            paths::CGGMP_START,
+            request,
+            Duration::from_secs(60),
+        ))
+    };
+    let taken = |answer: Result<CggmpStepResponse, NodeCallError>| match answer {
+        Err(NodeCallError::Refused { status, body, .. }) => {
+            assert_eq!(
+                (status, body.kind.as_str()),
+                (409, "wallet-id-taken"),
+                "{body:?}"
+            )
+        }
+        other => panic!("expected the wallet id to be refused, got {other:?}"),
+    };
+    taken(start_at("node-1", &keygen("hostile-keygen-1", &wallet_id)));
+    let mut frost = match keygen("hostile-dkg-1", &wallet_id) {
+        CggmpStartRequest::Keygen(request) => request,
+        _ => unreachable!(),
+    };
+    frost.scheme = WalletScheme::FrostSecp256k1Tr;
+    frost.authorization = devnet.signed_request(
+        "thresig_createWallet",
+        json!({ "scheme": "frost-secp256k1-tr", "threshold": 3 }),
+    );
+    match hostile_runtime.block_on(hostile.call::<_, SignedStatement>(
+        "node-1",
+        paths::DKG_ROUND1,
+        &frost,
+        Duration::from_secs(10),
+    )) {
+        Err(NodeCallError::Refused { status, body, .. }) => {
+            assert_eq!(
+                (status, body.kind.as_str()),
+                (409, "wallet-id-taken"),
+                "{body:?}"
+            )
+        }
+        other => panic!("expected the wallet id to be refused, got {other:?}"),
+    }
+    let fresh = format!("w-hostile-{}", rand::random::<u32>());
+    start_at("node-2", &keygen("hostile-keygen-2", &fresh)).expect("a keygen under a new id");
+    taken(start_at("node-2", &keygen("hostile-keygen-3", &fresh)));
+    // The wallet still signs with its key.
+    let hash: [u8; 32] = keccak256(b"thresig cggmp21: after a hostile keygen").0;
+    let after = sign_hash(&devnet, &wallet_id, &hash);
+    let after = unhex(after["signature"].as_str().unwrap());
+    assert_eq!(recover(&hash, &after).serialize(), public_key[..]);
 
     // The message is the 32-byte hash the chain signs.
     let short = devnet.call(

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::addresses;
+use crate::attestation::{self, Attestation};
 use crate::auth::{self, ClientRequest};
 use crate::envelope::{self, SealedEnvelope, SignedStatement};
 use crate::frost_ops::{self, FrostOpError};
@@ -172,27 +173,34 @@ impl From<NodeCallError> for CoordinatorError {
 /// HTTPS client for the nodes of a cluster, with the coordinator's certificate.
 #[derive(Clone)]
 pub struct NodeClient {
-    http: reqwest::Client,
+    /// One HTTPS client per node, each accepting only that node's certificate.
+    http: Arc<HashMap<String, reqwest::Client>>,
     manifest: Arc<Manifest>,
     role: Option<CoordinatorRole>,
 }
 
 impl NodeClient {
-    /// A client that trusts only `ca_pem` and authenticates with `identity`.
+    /// A client that trusts only `ca_pem`, authenticates with `identity`, and accepts at each
+    /// node's endpoint only a certificate issued to that node (pinned by its manifest id).
     pub fn new(manifest: Manifest, ca_pem: &str, identity: &CertifiedKey) -> Result<Self, String> {
-        let tls =
-            pki::coordinator_client_config(ca_pem, identity).map_err(|error| error.to_string())?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .connect_timeout(PROBE_TIMEOUT)
-            .timeout(CALL_TIMEOUT)
-            // A node closes a connection idle for NODE_IDLE_LIMIT (its header read timeout); drop
-            // ours first, or a request sent as the node closes it fails as "peer closed".
-            .pool_idle_timeout(NODE_IDLE_LIMIT / 2)
-            .build()
-            .map_err(|error| error.to_string())?;
+        let mut http = HashMap::with_capacity(manifest.nodes.len());
+        for node in &manifest.nodes {
+            let tls = pki::coordinator_client_config_for(ca_pem, identity, &node.id)
+                .map_err(|error| error.to_string())?;
+            let client = reqwest::Client::builder()
+                .use_preconfigured_tls(tls)
+                .connect_timeout(PROBE_TIMEOUT)
+                .timeout(CALL_TIMEOUT)
+                // A node closes a connection idle for NODE_IDLE_LIMIT (its header read
+                // timeout); drop ours first, or a request sent as the node closes it fails as
+                // "peer closed".
+                .pool_idle_timeout(NODE_IDLE_LIMIT / 2)
+                .build()
+                .map_err(|error| error.to_string())?;
+            http.insert(node.id.clone(), client);
+        }
         Ok(Self {
-            http,
+            http: Arc::new(http),
             manifest: Arc::new(manifest),
             role: pki::coordinator_role_of_pem(&identity.cert_pem),
         })
@@ -224,8 +232,14 @@ impl NodeClient {
                 reason: "not in the manifest".into(),
             })?;
         let url = format!("{}{path}", entry.endpoint);
-        let response = self
+        let http = self
             .http
+            .get(node)
+            .ok_or_else(|| NodeCallError::Unreachable {
+                node: node.to_owned(),
+                reason: "no client for it".into(),
+            })?;
+        let response = http
             .post(&url)
             .timeout(timeout)
             .json(request)
@@ -300,6 +314,10 @@ pub struct WalletView {
     pub addresses: BTreeMap<String, String>,
     /// Seconds since the Unix epoch when the wallet was created.
     pub created_at: u64,
+    /// Each holder's signature over the wallet (docs/sidecar.md, "Wallet attestations"), in
+    /// the order of `nodes`; clients check them against the cluster manifest.
+    #[serde(default)]
+    pub attestations: Vec<Attestation>,
 }
 
 /// A signature as the API returns it.
@@ -379,7 +397,13 @@ pub struct Coordinator {
     public_keys: Mutex<HashMap<String, PublicKeyEntry>>,
     /// Nodes whose last signing call failed, and when: asked after the others for a while.
     suspects: Mutex<HashMap<String, Instant>>,
+    /// Verified attestations by wallet id: the statement they sign and each node's signature,
+    /// so a wallet answer carries every holder's even while one is down.
+    attestations: Mutex<HashMap<String, AttestationEntry>>,
 }
+
+/// A wallet's statement and the nodes' verified signatures over it.
+type AttestationEntry = (Vec<u8>, BTreeMap<String, Attestation>);
 
 impl Coordinator {
     /// A coordinator for the cluster `client` talks to.
@@ -393,6 +417,7 @@ impl Coordinator {
             records: Mutex::new(HashMap::new()),
             public_keys: Mutex::new(HashMap::new()),
             suspects: Mutex::new(HashMap::new()),
+            attestations: Mutex::new(HashMap::new()),
         })
     }
 
@@ -589,17 +614,30 @@ impl Coordinator {
             .await?;
         let mut held: Option<WalletRecord> = None;
         let mut everywhere = true;
+        let mut attestations = Vec::new();
         for (node, answer) in all.iter().zip(found) {
-            match (answer.wallet, &mut held) {
-                (None, _) => everywhere = false,
-                (Some(record), None) => held = Some(record),
-                (Some(record), Some(first)) if record.wallet_id == first.wallet_id => {
+            let Some(AttestedWallet {
+                record,
+                attestation,
+            }) = answer.wallet
+            else {
+                everywhere = false;
+                continue;
+            };
+            match &mut held {
+                None => held = Some(record),
+                Some(first) if record.wallet_id == first.wallet_id => {
                     merge_record(first, record, node)?
                 }
-                (Some(_), Some(_)) => everywhere = false,
+                Some(_) => {
+                    everywhere = false;
+                    continue;
+                }
             }
+            attestations.push((node.clone(), attestation));
         }
         if let (true, Some(record)) = (everywhere, held) {
+            self.collect_attestations(&record, attestations);
             return self.view(&record);
         }
         let record = self
@@ -711,6 +749,7 @@ impl Coordinator {
             .await?;
         // The wallet as every party stored it: they must agree, as getWallet would require.
         let mut wallet: Option<WalletRecord> = None;
+        let mut attestations = Vec::with_capacity(parties.len());
         for (node, answer) in parties.iter().zip(confirmed) {
             if answer.wallet.wallet_id != wallet_id {
                 return Err(CoordinatorError::Inconsistent(format!(
@@ -718,6 +757,7 @@ impl Coordinator {
                     answer.wallet.wallet_id
                 )));
             }
+            attestations.push((node.clone(), answer.attestation));
             match &mut wallet {
                 Some(first) => merge_record(first, answer.wallet, node)?,
                 None => wallet = Some(answer.wallet),
@@ -725,6 +765,7 @@ impl Coordinator {
         }
         let wallet =
             wallet.ok_or_else(|| CoordinatorError::Internal("no DKG confirmations".into()))?;
+        self.collect_attestations(&wallet, attestations);
         self.remember(&wallet);
         Ok(wallet)
     }
@@ -738,6 +779,67 @@ impl Coordinator {
         make: impl Fn(&str) -> Req,
     ) -> Result<Vec<Resp>, CoordinatorError> {
         self.each(nodes, path, CALL_TIMEOUT, make).await
+    }
+
+    /// Keeps each node's attestation of `record` (the record its holders agreed on) that is
+    /// the node's valid signature over the record's statement; a missing or bad one is left
+    /// out (and the client, missing it, names the node).
+    fn collect_attestations(
+        &self,
+        record: &WalletRecord,
+        answers: Vec<(String, Option<Attestation>)>,
+    ) {
+        let statement = match attestation::record_statement(record) {
+            Ok(statement) => statement,
+            Err(error) => {
+                tracing::warn!(wallet = %record.wallet_id, %error, "no wallet statement");
+                return;
+            }
+        };
+        let Ok(mut cache) = self.attestations.lock() else {
+            return;
+        };
+        // Attestations of another statement (the wallet described otherwise) are dropped.
+        let mut entry = cache
+            .remove(&record.wallet_id)
+            .filter(|(cached, _)| *cached == statement)
+            .unwrap_or_else(|| (statement, BTreeMap::new()));
+        for (node, attestation) in answers {
+            let Some(attestation) = attestation else {
+                tracing::warn!(%node, wallet = %record.wallet_id, "the node sent no wallet attestation");
+                continue;
+            };
+            if entry.1.get(&node) == Some(&attestation) {
+                continue;
+            }
+            if attestation.node != node
+                || !record.parties.contains(&node)
+                || !attestation::verifies(&entry.0, &attestation, self.manifest())
+            {
+                tracing::warn!(%node, wallet = %record.wallet_id, "the node's wallet attestation does not verify");
+                continue;
+            }
+            entry.1.insert(node, attestation);
+        }
+        insert_bounded(&mut cache, RECORD_CACHE, &record.wallet_id, entry);
+    }
+
+    /// The verified attestations of `record` collected so far, in party order.
+    fn attestations_of(&self, record: &WalletRecord) -> Vec<Attestation> {
+        let Ok(statement) = attestation::record_statement(record) else {
+            return Vec::new();
+        };
+        let Ok(cache) = self.attestations.lock() else {
+            return Vec::new();
+        };
+        match cache.get(&record.wallet_id) {
+            Some((cached, by_node)) if *cached == statement => record
+                .parties
+                .iter()
+                .filter_map(|party| by_node.get(party).cloned())
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// Remembers a confirmed wallet's record as its parties agreed on it.
@@ -836,17 +938,22 @@ impl Coordinator {
         };
         let answers = join_all(all.iter().map(|node| {
             self.client
-                .call::<_, WalletRecord>(node, paths::WALLET_GET, &request, PROBE_TIMEOUT)
+                .call::<_, AttestedWallet>(node, paths::WALLET_GET, &request, PROBE_TIMEOUT)
         }))
         .await;
         let mut found: Option<WalletRecord> = None;
         let mut answered = Vec::new();
         let mut unknown = false;
         let mut unreachable = Vec::new();
+        let mut attestations = Vec::new();
         for (node, answer) in all.iter().zip(answers) {
             match answer {
-                Ok(record) => {
+                Ok(AttestedWallet {
+                    record,
+                    attestation,
+                }) => {
                     answered.push(node.clone());
+                    attestations.push((node.clone(), attestation));
                     match &mut found {
                         Some(first) => merge_record(first, record, node)?,
                         None => found = Some(record),
@@ -860,6 +967,7 @@ impl Coordinator {
         }
         match found {
             Some(record) => {
+                self.collect_attestations(&record, attestations);
                 self.remember(&record);
                 let (reachable, unreachable) = record
                     .parties
@@ -904,11 +1012,20 @@ impl Coordinator {
         }))
         .await;
         let mut merged: BTreeMap<String, WalletRecord> = BTreeMap::new();
+        let mut attestations: HashMap<String, Vec<(String, Option<Attestation>)>> = HashMap::new();
         let mut answered = 0;
         for (node, answer) in all.iter().zip(answers) {
             let Ok(response) = answer else { continue };
             answered += 1;
-            for record in response.wallets {
+            for AttestedWallet {
+                record,
+                attestation,
+            } in response.wallets
+            {
+                attestations
+                    .entry(record.wallet_id.clone())
+                    .or_default()
+                    .push((node.clone(), attestation));
                 match merged.get_mut(&record.wallet_id) {
                     Some(existing) => merge_record(existing, record, node)?,
                     None => {
@@ -925,6 +1042,11 @@ impl Coordinator {
             });
         }
         let page: Vec<WalletRecord> = merged.into_values().take(limit).collect();
+        for record in &page {
+            if let Some(answers) = attestations.remove(&record.wallet_id) {
+                self.collect_attestations(record, answers);
+            }
+        }
         let next = if page.len() == limit {
             page.last().map(|record| record.wallet_id.clone())
         } else {
@@ -939,52 +1061,9 @@ impl Coordinator {
 
     fn view(&self, record: &WalletRecord) -> Result<WalletView, CoordinatorError> {
         let scheme: WalletScheme = record.scheme.parse().map_err(CoordinatorError::Internal)?;
-        if scheme == WalletScheme::Cggmp21Secp256k1 {
-            let public_key = crate::transactions::wallet_public_key(record)
-                .map_err(CoordinatorError::Internal)?;
-            let address = thresig_adapters::ethereum::eip55_address(&public_key)
-                .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
-            return Ok(WalletView {
-                wallet_id: record.wallet_id.clone(),
-                scheme: record.scheme.clone(),
-                threshold: record.threshold,
-                parties: record.parties.len() as u16,
-                nodes: record.parties.clone(),
-                public_key: format!("0x{}", hex::encode(public_key)),
-                addresses: BTreeMap::from([("ethereum".to_owned(), address)]),
-                created_at: record.created_at,
-            });
-        }
-        let package = hex::decode(&record.public_key_package)
-            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
-        let group_key = with_ciphersuite!(scheme, C => frost_ops::group_key::<C>(&package))
-            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
-        let mut addresses = BTreeMap::new();
-        let public_key = match scheme {
-            WalletScheme::FrostSecp256k1Tr => {
-                let x_only = addresses::x_only(&group_key).map_err(CoordinatorError::Internal)?;
-                addresses.insert(
-                    "bitcoin".to_owned(),
-                    addresses::p2tr_bip86(&x_only, self.network)
-                        .map_err(CoordinatorError::Internal)?,
-                );
-                x_only.to_vec()
-            }
-            WalletScheme::Cggmp21Secp256k1 => {
-                return Err(CoordinatorError::Internal("not a FROST wallet".into()));
-            }
-            WalletScheme::FrostEd25519 => {
-                let key: [u8; 32] = group_key
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| CoordinatorError::Internal("Ed25519 key length".into()))?;
-                addresses.insert(
-                    "solana".to_owned(),
-                    addresses::solana(&key).map_err(CoordinatorError::Internal)?,
-                );
-                key.to_vec()
-            }
-        };
+        let public_key = attestation::public_key(record).map_err(CoordinatorError::Internal)?;
+        let addresses = attestation::addresses(scheme, &public_key, self.network)
+            .map_err(CoordinatorError::Internal)?;
         Ok(WalletView {
             wallet_id: record.wallet_id.clone(),
             scheme: record.scheme.clone(),
@@ -994,6 +1073,7 @@ impl Coordinator {
             public_key: format!("0x{}", hex::encode(public_key)),
             addresses,
             created_at: record.created_at,
+            attestations: self.attestations_of(record),
         })
     }
 

@@ -38,8 +38,14 @@ pub struct EthProxy {
 
 impl EthProxy {
     /// A proxy for `wallets` (wallet ids; all cggmp21-secp256k1 wallets of the cluster when
-    /// empty), asking the coordinator `client` talks to for their addresses.
-    pub async fn connect(client: RpcClient, wallets: &[String]) -> Result<Self, String> {
+    /// empty), asking the coordinator `client` talks to for their addresses. Each account's
+    /// attestations must verify against `manifest`: an account the coordinator may have made
+    /// up is never served, and the proxy does not start.
+    pub async fn connect(
+        client: RpcClient,
+        wallets: &[String],
+        manifest: &crate::manifest::Manifest,
+    ) -> Result<Self, String> {
         let mut views = Vec::new();
         if wallets.is_empty() {
             let mut cursor = Value::Null;
@@ -78,6 +84,10 @@ impl EthProxy {
                 }
                 continue;
             }
+            let checked: crate::coordinator::WalletView = serde_json::from_value(view.clone())
+                .map_err(|error| format!("wallet {}: {error}", view["walletId"]))?;
+            crate::attestation::verify_view(&checked, manifest)
+                .map_err(|error| format!("refusing to serve the account: {error}"))?;
             let address: eth::Address = view["addresses"]["ethereum"]
                 .as_str()
                 .unwrap_or_default()

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod addresses;
+pub mod attestation;
 pub mod audit;
 pub mod auth;
 pub mod cggmp;

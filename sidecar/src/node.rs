@@ -35,7 +35,9 @@ use crate::requests::{
     self, CreateWalletParams, DeriveWalletParams, SignMessageParams, SignTransactionParams,
 };
 use crate::scheme::{Tweak, WalletScheme};
-use crate::store::{NodeStore, PendingSignature, RequestClaim, StoreError, WalletRecord};
+use crate::store::{
+    NodeStore, PendingSignature, RequestClaim, StoreError, WalletClaim, WalletRecord,
+};
 use crate::with_ciphersuite;
 
 mod cggmp;
@@ -109,9 +111,25 @@ impl From<StoreError> for NodeError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Expired { .. } => NodeError::unauthorized(error.to_string()),
+            StoreError::WalletRefused { .. } => {
+                NodeError::new(StatusCode::CONFLICT, "wallet-id-taken", error.to_string())
+            }
             error => NodeError::internal(format!("store: {error}")),
         }
     }
+}
+
+/// The wallet id was claimed before (by a DKG or keygen that may have been abandoned) or a
+/// wallet is stored under it: ids are never reused, the coordinator must pick another.
+fn wallet_id_taken(wallet_id: &str) -> NodeError {
+    NodeError::new(
+        StatusCode::CONFLICT,
+        "wallet-id-taken",
+        format!(
+            "wallet id {wallet_id} was claimed by another DKG or keygen before; a wallet id is \
+             used once, pick another"
+        ),
+    )
 }
 
 impl IntoResponse for NodeError {
@@ -326,6 +344,22 @@ impl NodeState {
         }
     }
 
+    /// This node's attestation of a wallet it holds confirmed.
+    fn attested(&self, record: WalletRecord) -> Result<AttestedWallet, NodeError> {
+        if !record.confirmed {
+            return Err(NodeError::internal(format!(
+                "wallet {} is not confirmed here: nothing to attest",
+                record.wallet_id
+            )));
+        }
+        let attestation = crate::attestation::attest(&record, &self.node_id, &self.identity)
+            .map_err(|error| NodeError::internal(format!("attesting the wallet: {error}")))?;
+        Ok(AttestedWallet {
+            record,
+            attestation: Some(attestation),
+        })
+    }
+
     fn wallet(&self, wallet_id: &str) -> Result<WalletRecord, NodeError> {
         self.store.wallet(wallet_id)?.ok_or_else(|| {
             NodeError::new(
@@ -356,12 +390,39 @@ impl NodeState {
             .map_err(|error| NodeError::unauthorized(error.to_string()))
     }
 
-    /// Uses the request id for `scope` once; a second use is a replay.
-    fn claim(&self, verified: &VerifiedRequest, scope: &str) -> Result<(), NodeError> {
-        claimed(
-            verified,
-            self.store.claim_request(&request_claim(verified, scope))?,
-        )
+    /// Refuses early, before any work, a wallet id claimed or used before.
+    fn check_wallet_id_free(&self, wallet_id: &str) -> Result<(), NodeError> {
+        if self.store.wallet_claim(wallet_id)?.is_some()
+            || self.store.any_wallet(wallet_id)?.is_some()
+        {
+            return Err(wallet_id_taken(wallet_id));
+        }
+        Ok(())
+    }
+
+    /// Claims `wallet_id` for the DKG or keygen `session`, durably, in one write with the
+    /// request's claim (and with the session's own, `mark_session`): from here on only this
+    /// session can store a wallet under the id, and no other session ever can.
+    fn claim_wallet_id(
+        &self,
+        verified: &VerifiedRequest,
+        wallet_id: &str,
+        session: &str,
+        mark_session: bool,
+    ) -> Result<(), NodeError> {
+        match self.store.claim_wallet(
+            wallet_id,
+            session,
+            &request_claim(verified, "dkg"),
+            mark_session,
+        )? {
+            WalletClaim::Claimed => Ok(()),
+            WalletClaim::Taken => Err(wallet_id_taken(wallet_id)),
+            WalletClaim::Replayed => claimed(verified, false),
+            WalletClaim::SessionUsed => Err(NodeError::bad_request(format!(
+                "session {session} was used before"
+            ))),
+        }
     }
 
     /// The derivation of a `thresig_deriveWallet` request at this node.
@@ -580,7 +641,9 @@ async fn derive_lookup(
         Some(wallet_id) => state.store.wallet(&wallet_id)?,
         None => None,
     };
-    Ok(Json(DeriveLookupResponse { wallet }))
+    Ok(Json(DeriveLookupResponse {
+        wallet: wallet.map(|record| state.attested(record)).transpose()?,
+    }))
 }
 
 async fn dkg_round1(
@@ -622,12 +685,7 @@ async fn dkg_round1(
             request.scheme
         )));
     }
-    if state.store.any_wallet(&request.wallet_id)?.is_some() {
-        return Err(NodeError::bad_request(format!(
-            "wallet {} already exists",
-            request.wallet_id
-        )));
-    }
+    state.check_wallet_id_free(&request.wallet_id)?;
     let (verified, derivation) = state.authorize_dkg(&request)?;
     // A derivation's randomness comes from the node's root key and the passphrase, so the same
     // passphrase and root keys always give the same shares.
@@ -637,8 +695,20 @@ async fn dkg_round1(
     };
     let (secret, package) = with_ciphersuite!(request.scheme, C => frost_ops::dkg_part1::<C>(state.index, max, request.threshold, &mut rng))
         .map_err(|error| state.blame(error, "DKG round 1"))?;
-    // One DKG per request: a replay under a new session id is refused here.
-    state.claim(&verified, "dkg")?;
+    if state
+        .dkg
+        .lock()
+        .map_err(|_| NodeError::internal("DKG table poisoned"))?
+        .contains_key(&request.session)
+    {
+        return Err(NodeError::bad_request(format!(
+            "DKG session {} already exists",
+            request.session
+        )));
+    }
+    // One DKG per request (a replay under a new session id is refused here), and one session
+    // per wallet id, ever.
+    state.claim_wallet_id(&verified, &request.wallet_id, &request.session, false)?;
     let mut sessions = state
         .dkg
         .lock()
@@ -879,7 +949,9 @@ async fn dkg_round3(
         confirmed: false,
     };
     // Stored pending: the wallet exists only once every party confirms the same group key.
-    state.store.put_wallet(&record, &output.key_package)?;
+    state
+        .store
+        .put_wallet(&record, &output.key_package, &request.session)?;
     let statement = envelope::sign_statement(
         &purposes::dkg_result(&session.wallet_id),
         &request.session,
@@ -939,9 +1011,14 @@ async fn dkg_confirm(
             ));
         }
     }
+    // Only the record this session stored, with the key it produced, is confirmed.
     let wallet = state
         .store
-        .confirm_wallet(&session.wallet_id)?
+        .confirm_wallet(
+            &session.wallet_id,
+            &request.session,
+            &hex::encode(&public_key_package),
+        )?
         .ok_or_else(|| NodeError::internal("the DKG's wallet vanished before confirmation"))?;
     if let Some(tag) = &session.derive_tag {
         state.store.put_derived_wallet(tag, &session.wallet_id)?;
@@ -956,7 +1033,11 @@ async fn dkg_confirm(
         outcome: "ok".into(),
     })?;
     tracing::info!(wallet = %session.wallet_id, scheme = %session.scheme, "DKG confirmed");
-    Ok(Json(DkgConfirmResponse { wallet }))
+    let attested = state.attested(wallet)?;
+    Ok(Json(DkgConfirmResponse {
+        wallet: attested.record,
+        attestation: attested.attestation,
+    }))
 }
 
 fn parse_scheme(record: &WalletRecord) -> Result<WalletScheme, NodeError> {
@@ -1181,8 +1262,8 @@ async fn sign_round2(
 async fn wallet_get(
     State(state): State<Arc<NodeState>>,
     Json(request): Json<WalletGetRequest>,
-) -> NodeResult<WalletRecord> {
-    Ok(Json(state.wallet(&request.wallet_id)?))
+) -> NodeResult<AttestedWallet> {
+    Ok(Json(state.attested(state.wallet(&request.wallet_id)?)?))
 }
 
 async fn wallet_list(
@@ -1190,9 +1271,13 @@ async fn wallet_list(
     Json(request): Json<WalletListRequest>,
 ) -> NodeResult<WalletListResponse> {
     let limit = request.limit.clamp(1, 1000);
-    Ok(Json(WalletListResponse {
-        wallets: state.store.wallets(request.cursor.as_deref(), limit)?,
-    }))
+    let wallets = state
+        .store
+        .wallets(request.cursor.as_deref(), limit)?
+        .into_iter()
+        .map(|record| state.attested(record))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(WalletListResponse { wallets }))
 }
 
 /// Forgets request ids whose requests expired (they are refused as expired from then on) and

@@ -10,9 +10,11 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime, pem::PemObject};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig};
 use thiserror::Error;
 
 /// Certificates could not be made or loaded.
@@ -244,17 +246,123 @@ pub fn node_server_config(
     Ok(Arc::new(config))
 }
 
-/// A coordinator's TLS client configuration: trust only the cluster CA, present its own
-/// certificate.
-pub fn coordinator_client_config(
+/// Verifies a node's server certificate against the cluster CA for the node's id, whatever
+/// address the connection went to: every node certificate is valid for 127.0.0.1 and
+/// localhost, so only the node id (a DNS name of the certificate) tells them apart.
+#[derive(Debug)]
+struct PinnedNode {
+    inner: Arc<WebPkiServerVerifier>,
+    node: ServerName<'static>,
+}
+
+impl ServerCertVerifier for PinnedNode {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.node, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// A coordinator's TLS client configuration for one node: trust only the cluster CA, accept
+/// only a certificate issued to `node_id` (its name in the manifest), present its own.
+pub fn coordinator_client_config_for(
     ca_pem: &str,
     coordinator: &CertifiedKey,
+    node_id: &str,
 ) -> Result<ClientConfig, PkiError> {
+    let node = ServerName::try_from(node_id.to_owned()).map_err(|error| {
+        PkiError::Tls(format!(
+            "node id {node_id:?} cannot name a certificate: {error}"
+        ))
+    })?;
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider())
+        .build()
+        .map_err(|error| PkiError::Tls(error.to_string()))?;
     let (chain, key) = chain_and_key(coordinator)?;
     ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|error| PkiError::Tls(error.to_string()))?
-        .with_root_certificates(roots(ca_pem)?)
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedNode { inner, node }))
         .with_client_auth_cert(chain, key)
         .map_err(|error| PkiError::Tls(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn der(cert: &CertifiedKey) -> CertificateDer<'static> {
+        CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_node_endpoint_accepts_only_that_nodes_certificate() {
+        let ca = generate_ca().unwrap();
+        let node_1 = issue(&ca, "node-1", Role::Node).unwrap();
+        let node_2 = issue(&ca, "node-2", Role::Node).unwrap();
+        let other_ca = generate_ca().unwrap();
+        let foreign = issue(&other_ca, "node-1", Role::Node).unwrap();
+        let pinned = PinnedNode {
+            inner: WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots(&ca.cert_pem).unwrap()),
+                provider(),
+            )
+            .build()
+            .unwrap(),
+            node: ServerName::try_from("node-1".to_owned()).unwrap(),
+        };
+        // The connection goes to 127.0.0.1, which every node certificate names.
+        let address = ServerName::try_from("127.0.0.1".to_owned()).unwrap();
+        let check = |cert: &CertifiedKey| {
+            pinned.verify_server_cert(&der(cert), &[], &address, &[], UnixTime::now())
+        };
+        check(&node_1).expect("node-1's own certificate");
+        let error = check(&node_2).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+                    | rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::NotValidForNameContext { .. }
+                    )
+            ),
+            "{error:?}"
+        );
+        assert!(check(&foreign).is_err(), "another CA's node-1");
+        coordinator_client_config_for(
+            &ca.cert_pem,
+            &issue(&ca, "coordinator", Role::Coordinator(CoordinatorRole::All)).unwrap(),
+            "node-1",
+        )
+        .unwrap();
+    }
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attestation::Attestation;
 use crate::auth::ClientRequest;
 use crate::envelope::{SealedEnvelope, SignedStatement};
 use crate::scheme::{Tweak, WalletScheme};
@@ -245,7 +246,19 @@ pub struct DeriveLookupRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeriveLookupResponse {
     /// The wallet the derivation produced at this node, if it holds one.
-    pub wallet: Option<WalletRecord>,
+    pub wallet: Option<AttestedWallet>,
+}
+
+/// A confirmed wallet as a node holds it, with the node's attestation of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestedWallet {
+    /// The wallet (its fields, flattened: an older coordinator reads just the record).
+    #[serde(flatten)]
+    pub record: WalletRecord,
+    /// The node's signature over the wallet's statement (`attestation` module); none from a
+    /// node that predates attestations.
+    #[serde(default)]
+    pub attestation: Option<Attestation>,
 }
 
 /// `DKG_ROUND2` request: everyone's round-1 packages.
@@ -290,6 +303,9 @@ pub struct DkgConfirmRequest {
 pub struct DkgConfirmResponse {
     /// The confirmed wallet, as this node stored it.
     pub wallet: WalletRecord,
+    /// The node's attestation of it.
+    #[serde(default)]
+    pub attestation: Option<Attestation>,
 }
 
 /// `SIGN_ROUND1` request: commit to nonces for a message.
@@ -319,7 +335,7 @@ pub struct SignRound2Request {
     pub signing_package: String,
 }
 
-/// `WALLET_GET` request.
+/// `WALLET_GET` request (answered with an [`AttestedWallet`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WalletGetRequest {
@@ -340,8 +356,8 @@ pub struct WalletListRequest {
 /// `WALLET_LIST` response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WalletListResponse {
-    /// The wallets, in id order.
-    pub wallets: Vec<WalletRecord>,
+    /// The wallets, in id order, each attested by this node.
+    pub wallets: Vec<AttestedWallet>,
 }
 
 /// A node's refusal: a stable kind, a message, and the node it blames, if any.

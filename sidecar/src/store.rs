@@ -49,6 +49,14 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// A wallet record was refused: its id belongs to another session, or a record is there.
+    #[error("wallet {wallet_id}: {reason}")]
+    WalletRefused {
+        /// The wallet id.
+        wallet_id: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A wallet as every node that holds a share of it describes it (public).
@@ -161,6 +169,8 @@ type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// Present once every sealed record is under its per-wallet (or per-secret) key.
 const SEALING_V2_KEY: &str = "meta/sealing-v2";
+/// `claim/<wallet id>` holds the session that claimed the id: an id is claimed once, forever.
+const WALLET_CLAIM_PREFIX: &str = "claim/";
 
 /// A CGGMP21 presignature as stored (the secret part is sealed).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,6 +178,19 @@ struct PresignatureRecord {
     signers: Vec<String>,
     created_at: u64,
     sealed: String,
+}
+
+/// What claiming a wallet id found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalletClaim {
+    /// The id is this session's now (durably).
+    Claimed,
+    /// The id was claimed before, or a wallet is stored under it: nothing was written.
+    Taken,
+    /// The client's request was used for a DKG before: nothing was written.
+    Replayed,
+    /// The session id was used before: nothing was written.
+    SessionUsed,
 }
 
 /// What taking a presignature out of the store found.
@@ -343,8 +366,98 @@ impl NodeStore {
         sealing::binding(&[self.node_id.as_bytes(), place.as_bytes(), kind.as_bytes()])
     }
 
-    /// Stores a new wallet's description and this node's key package, durably, in one write.
-    pub fn put_wallet(&self, record: &WalletRecord, key_package: &[u8]) -> Result<(), StoreError> {
+    /// Serialises wallet claims with request claims: a check and its write see one store.
+    /// Checked again under the claims lock, which pruning holds too: a request is claimed only
+    /// while unexpired (expires_at > now) and pruned only once expired (expires_at <= now), so
+    /// its id can never be forgotten and then claimed again.
+    fn unexpired(claim: &RequestClaim<'_>) -> Result<(), StoreError> {
+        if claim.expires_at <= crate::auth::now_secs() {
+            return Err(StoreError::Expired {
+                request_id: claim.request_id.to_owned(),
+                expires_at: claim.expires_at,
+            });
+        }
+        Ok(())
+    }
+
+    fn wallet_claims(&self) -> Result<std::sync::MutexGuard<'_, ()>, StoreError> {
+        self.claims.lock().map_err(|_| StoreError::Corrupt {
+            key: WALLET_CLAIM_PREFIX.into(),
+            reason: "claim table lock poisoned".into(),
+        })
+    }
+
+    /// Claims `wallet_id` for the DKG or keygen `session`, in one synced write with the client
+    /// request's claim (and, with `mark_session`, the session's own record, as CGGMP21 runs
+    /// keep one). An id is claimed once and never again, whatever became of the session: the
+    /// coordinator picks ids at random, so a refused id only means it picks another.
+    pub fn claim_wallet(
+        &self,
+        wallet_id: &str,
+        session: &str,
+        request: &RequestClaim<'_>,
+        mark_session: bool,
+    ) -> Result<WalletClaim, StoreError> {
+        let _serial = self.wallet_claims()?;
+        Self::unexpired(request)?;
+        let request_key = Self::request_key(request);
+        if self.db.get(request_key.as_bytes())?.is_some() {
+            return Ok(WalletClaim::Replayed);
+        }
+        let claim_key = format!("{WALLET_CLAIM_PREFIX}{wallet_id}");
+        let wallet_key = format!("{WALLET_PREFIX}{wallet_id}");
+        if self.db.get(claim_key.as_bytes())?.is_some()
+            || self.db.get(wallet_key.as_bytes())?.is_some()
+        {
+            return Ok(WalletClaim::Taken);
+        }
+        let session_key = format!("{SESSION_PREFIX}{session}");
+        if mark_session && self.db.get(session_key.as_bytes())?.is_some() {
+            return Ok(WalletClaim::SessionUsed);
+        }
+        let mut batch = WriteBatch::default();
+        batch.put(request_key.as_bytes(), request.expires_at.to_be_bytes());
+        batch.put(claim_key.as_bytes(), session.as_bytes());
+        if mark_session {
+            batch.put(session_key.as_bytes(), b"");
+        }
+        self.db.write_opt(batch, &Self::synced())?;
+        Ok(WalletClaim::Claimed)
+    }
+
+    /// The session that claimed `wallet_id`, if any did.
+    pub fn wallet_claim(&self, wallet_id: &str) -> Result<Option<String>, StoreError> {
+        let key = format!("{WALLET_CLAIM_PREFIX}{wallet_id}");
+        Ok(self
+            .db
+            .get(key.as_bytes())?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Refuses unless `session` claimed `wallet_id`.
+    fn check_claim(&self, wallet_id: &str, session: &str) -> Result<(), StoreError> {
+        let refused = |reason: String| StoreError::WalletRefused {
+            wallet_id: wallet_id.to_owned(),
+            reason,
+        };
+        match self.wallet_claim(wallet_id)? {
+            Some(owner) if owner == session => Ok(()),
+            Some(_) => Err(refused(format!(
+                "the id was claimed by another session than {session}"
+            ))),
+            None => Err(refused(format!("session {session} never claimed the id"))),
+        }
+    }
+
+    /// Stores a new wallet's description (pending) and this node's key package, durably, in
+    /// one write, for the session that claimed the id. Never overwrites: a record of any state
+    /// under the id is refused, as is a session that did not claim it.
+    pub fn put_wallet(
+        &self,
+        record: &WalletRecord,
+        key_package: &[u8],
+        session: &str,
+    ) -> Result<(), StoreError> {
         let key = format!("{WALLET_PREFIX}{}", record.wallet_id);
         let json = serde_json::to_vec(record).map_err(|error| StoreError::Corrupt {
             key: key.clone(),
@@ -365,15 +478,24 @@ impl NodeStore {
             format!("{SHARE_PREFIX}{}", record.wallet_id).as_bytes(),
             sealed,
         );
-        let was_confirmed = self
-            .any_wallet(&record.wallet_id)?
-            .is_some_and(|old| old.confirmed);
+        let _serial = self.wallet_claims()?;
+        self.check_claim(&record.wallet_id, session)?;
+        if self.any_wallet(&record.wallet_id)?.is_some()
+            || self
+                .db
+                .get(format!("{SHARE_PREFIX}{}", record.wallet_id).as_bytes())?
+                .is_some()
+        {
+            return Err(StoreError::WalletRefused {
+                wallet_id: record.wallet_id.clone(),
+                reason: "a wallet record is stored under the id already; it is never replaced"
+                    .into(),
+            });
+        }
         self.db.write_opt(batch, &Self::synced())?;
-        match (was_confirmed, record.confirmed) {
-            (false, true) => self.confirmed_wallets.fetch_add(1, Ordering::Relaxed),
-            (true, false) => self.confirmed_wallets.fetch_sub(1, Ordering::Relaxed),
-            _ => 0,
-        };
+        if record.confirmed {
+            self.confirmed_wallets.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -384,12 +506,27 @@ impl NodeStore {
             .filter(|record| record.confirmed))
     }
 
-    /// Marks a wallet confirmed (every party derived the same group key) and returns it as
-    /// stored; `None` if this node has no such wallet.
-    pub fn confirm_wallet(&self, wallet_id: &str) -> Result<Option<WalletRecord>, StoreError> {
+    /// Marks the wallet `session` made confirmed (every party derived the same group key) and
+    /// returns it as stored. Refused unless `session` claimed the id and the stored record
+    /// carries `public_key_package` (hex), the key this session produced; `None` if no record
+    /// is stored.
+    pub fn confirm_wallet(
+        &self,
+        wallet_id: &str,
+        session: &str,
+        public_key_package: &str,
+    ) -> Result<Option<WalletRecord>, StoreError> {
+        let _serial = self.wallet_claims()?;
+        self.check_claim(wallet_id, session)?;
         let Some(mut record) = self.any_wallet(wallet_id)? else {
             return Ok(None);
         };
+        if record.public_key_package != public_key_package {
+            return Err(StoreError::WalletRefused {
+                wallet_id: wallet_id.to_owned(),
+                reason: format!("the stored key is not the one session {session} produced"),
+            });
+        }
         let newly = !record.confirmed;
         record.confirmed = true;
         let key = format!("{WALLET_PREFIX}{wallet_id}");
@@ -621,6 +758,13 @@ impl NodeStore {
         self.write_claimed(WriteBatch::default(), claim)
     }
 
+    fn request_key(claim: &RequestClaim<'_>) -> String {
+        format!(
+            "{REQUEST_PREFIX}{}/{}/{}",
+            claim.client, claim.request_id, claim.scope
+        )
+    }
+
     /// Writes `batch` together with the claim, in one synced write, unless the claim was used
     /// before (then nothing is written and the answer is `false`).
     fn write_claimed(
@@ -632,19 +776,8 @@ impl NodeStore {
             key: REQUEST_PREFIX.into(),
             reason: "request table lock poisoned".into(),
         })?;
-        // Checked again under the lock that pruning holds: a claim is written only while its
-        // request is unexpired (expires_at > now) and pruned only once expired
-        // (expires_at <= now), so an id can never be forgotten and then claimed again.
-        if claim.expires_at <= crate::auth::now_secs() {
-            return Err(StoreError::Expired {
-                request_id: claim.request_id.to_owned(),
-                expires_at: claim.expires_at,
-            });
-        }
-        let key = format!(
-            "{REQUEST_PREFIX}{}/{}/{}",
-            claim.client, claim.request_id, claim.scope
-        );
+        Self::unexpired(claim)?;
+        let key = Self::request_key(claim);
         if self.db.get(key.as_bytes())?.is_some() {
             return Ok(false);
         }
@@ -954,6 +1087,33 @@ mod tests {
         }
     }
 
+    /// A client request for a DKG, its id unique to `label`.
+    fn dkg_request(label: &str) -> RequestClaim<'_> {
+        RequestClaim {
+            client: "c1",
+            request_id: label,
+            scope: "dkg",
+            expires_at: u64::MAX,
+        }
+    }
+
+    /// Claims the record's id for session `s-<id>` and stores it.
+    fn put(store: &NodeStore, record: &WalletRecord, share: &[u8]) {
+        let session = format!("s-{}", record.wallet_id);
+        assert_eq!(
+            store
+                .claim_wallet(
+                    &record.wallet_id,
+                    &session,
+                    &dkg_request(&record.wallet_id),
+                    false
+                )
+                .unwrap(),
+            WalletClaim::Claimed
+        );
+        store.put_wallet(record, share, &session).unwrap();
+    }
+
     #[test]
     fn the_wallet_count_follows_confirmations_and_survives_a_reopen() {
         let (dir, store) = temp_store("count");
@@ -961,11 +1121,17 @@ mod tests {
             confirmed: false,
             ..record("w-pending")
         };
-        store.put_wallet(&pending, b"share").unwrap();
-        store.put_wallet(&record("w-done"), b"share").unwrap();
+        put(&store, &pending, b"share");
+        put(&store, &record("w-done"), b"share");
         assert_eq!(store.wallet_count(), 1, "only confirmed wallets count");
-        store.confirm_wallet("w-pending").unwrap().unwrap();
-        store.confirm_wallet("w-pending").unwrap().unwrap();
+        store
+            .confirm_wallet("w-pending", "s-w-pending", "00")
+            .unwrap()
+            .unwrap();
+        store
+            .confirm_wallet("w-pending", "s-w-pending", "00")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             store.wallet_count(),
             2,
@@ -981,12 +1147,8 @@ mod tests {
     #[test]
     fn a_share_altered_or_moved_to_another_wallet_fails_to_decrypt_with_an_error() {
         let (dir, store) = temp_store("moved");
-        store
-            .put_wallet(&record("w-a"), b"share of wallet a")
-            .unwrap();
-        store
-            .put_wallet(&record("w-b"), b"share of wallet b")
-            .unwrap();
+        put(&store, &record("w-a"), b"share of wallet a");
+        put(&store, &record("w-b"), b"share of wallet b");
         assert_eq!(
             store.key_package("w-a").unwrap().unwrap().as_slice(),
             b"share of wallet a"
@@ -1198,6 +1360,131 @@ mod tests {
         let store = NodeStore::open(&dir.join("db"), "node-1", &provider).unwrap();
         assert_eq!(store.raw("share/w-2").unwrap(), wallet_share);
         drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_wallet_id_is_claimed_once_and_a_stored_wallet_is_never_overwritten() {
+        let (dir, store) = temp_store("claim-once");
+        let pending = WalletRecord {
+            confirmed: false,
+            ..record("w-1")
+        };
+        let claim = |session, request| {
+            store
+                .claim_wallet("w-1", session, &dkg_request(request), false)
+                .unwrap()
+        };
+        assert_eq!(claim("s-a", "r-a"), WalletClaim::Claimed);
+        // A second session under the same id, even with a fresh request, is refused; the
+        // request stays unused.
+        assert_eq!(claim("s-b", "r-b"), WalletClaim::Taken);
+        assert!(store.claim_request(&dkg_request("r-b")).unwrap());
+        // The same request again is a replay, whatever the id.
+        assert_eq!(
+            store
+                .claim_wallet("w-2", "s-c", &dkg_request("r-a"), false)
+                .unwrap(),
+            WalletClaim::Replayed
+        );
+        assert_eq!(store.wallet_claim("w-2").unwrap(), None);
+
+        // Only the claiming session stores the wallet, once.
+        let refused = store.put_wallet(&pending, b"b's share", "s-b").unwrap_err();
+        assert!(
+            refused.to_string().contains("claimed by another session"),
+            "{refused}"
+        );
+        store.put_wallet(&pending, b"a's share", "s-a").unwrap();
+        let again = store
+            .put_wallet(&pending, b"a's other share", "s-a")
+            .unwrap_err();
+        assert!(again.to_string().contains("never replaced"), "{again}");
+        assert_eq!(
+            store.key_package("w-1").unwrap().unwrap().as_slice(),
+            b"a's share"
+        );
+
+        // Confirmation needs the claiming session and the key it produced.
+        let wrong_session = store.confirm_wallet("w-1", "s-b", "00").unwrap_err();
+        assert!(
+            wrong_session.to_string().contains("another session"),
+            "{wrong_session}"
+        );
+        let wrong_key = store.confirm_wallet("w-1", "s-a", "01").unwrap_err();
+        assert!(
+            wrong_key
+                .to_string()
+                .contains("not the one session s-a produced"),
+            "{wrong_key}"
+        );
+        assert_eq!(store.wallet("w-1").unwrap(), None, "still pending");
+        let confirmed = store.confirm_wallet("w-1", "s-a", "00").unwrap().unwrap();
+        assert!(confirmed.confirmed);
+
+        // Confirmed, the wallet is not replaced, not by its own session either, and the id is
+        // never claimed again.
+        let refused = store.put_wallet(&pending, b"overwrite", "s-a").unwrap_err();
+        assert!(refused.to_string().contains("never replaced"), "{refused}");
+        assert_eq!(claim("s-d", "r-d"), WalletClaim::Taken);
+        assert_eq!(store.wallet("w-1").unwrap(), Some(confirmed));
+        assert_eq!(
+            store.key_package("w-1").unwrap().unwrap().as_slice(),
+            b"a's share"
+        );
+
+        // An id with a record but no claim (written before claims existed) is not claimable.
+        store
+            .put_raw(
+                "wallet/w-old",
+                &serde_json::to_vec(&record("w-old")).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            store
+                .claim_wallet("w-old", "s-e", &dkg_request("r-e"), false)
+                .unwrap(),
+            WalletClaim::Taken
+        );
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_abandoned_claim_survives_a_reopen_and_a_keygen_claims_its_session_with_the_id() {
+        let (dir, store) = temp_store("claim-abandoned");
+        assert_eq!(
+            store
+                .claim_wallet("w-1", "s-1", &dkg_request("r-1"), true)
+                .unwrap(),
+            WalletClaim::Claimed
+        );
+        // The session id went in with the claim.
+        assert!(!store.claim_session("s-1").unwrap());
+        assert_eq!(
+            store
+                .claim_wallet("w-2", "s-1", &dkg_request("r-2"), true)
+                .unwrap(),
+            WalletClaim::SessionUsed
+        );
+        assert_eq!(store.wallet_claim("w-2").unwrap(), None);
+        drop(store);
+        let provider = FileKeyProvider::open(&dir.join("root.key"), b"test passphrase").unwrap();
+        let reopened = NodeStore::open(&dir.join("db"), "node-1", &provider).unwrap();
+        // The session never stored a wallet: the id stays taken, and nothing lists it.
+        assert_eq!(
+            reopened.wallet_claim("w-1").unwrap().as_deref(),
+            Some("s-1")
+        );
+        assert_eq!(
+            reopened
+                .claim_wallet("w-1", "s-9", &dkg_request("r-9"), false)
+                .unwrap(),
+            WalletClaim::Taken
+        );
+        assert_eq!(reopened.wallets(None, 10).unwrap(), Vec::new());
+        assert_eq!(reopened.wallet_count(), 0);
+        drop(reopened);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

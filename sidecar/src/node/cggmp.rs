@@ -357,12 +357,7 @@ pub(super) async fn start(
                     request.threshold
                 )));
             }
-            if state.store.any_wallet(&request.wallet_id)?.is_some() {
-                return Err(NodeError::bad_request(format!(
-                    "wallet {} already exists",
-                    request.wallet_id
-                )));
-            }
+            state.check_wallet_id_free(&request.wallet_id)?;
             let aux = stored_aux(&state)?.ok_or_else(|| {
                 NodeError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -377,7 +372,6 @@ pub(super) async fn start(
                 Some(derivation) => cggmp::KeygenRandomness::Derived(*derivation.seed),
                 None => cggmp::KeygenRandomness::Fresh,
             };
-            state.claim(&verified, "dkg")?;
             let me = own_index(&state, &request.parties)?;
             // The aux info is in the execution id: nodes holding different aux info cannot make
             // a wallet together (it could never sign).
@@ -388,6 +382,9 @@ pub(super) async fn start(
                 &request.parties,
                 &cggmp::aux_info_digest(&aux),
             );
+            // The id, the request and the session id are claimed in one write: no other
+            // session can ever store a wallet under this id.
+            state.claim_wallet_id(&verified, &request.wallet_id, &session_id, true)?;
             let run = cggmp::start_keygen(eid, me, n, request.threshold, randomness)
                 .map_err(|failure| NodeError::internal(failure.message))?;
             (
@@ -464,8 +461,9 @@ pub(super) async fn start(
             (Protocol::Presign, wallet_id, signers, Run::Presign(run))
         }
     };
-    // A session id (and so an execution id) is used once, even across restarts.
-    if !state.store.claim_session(&session_id)? {
+    // A session id (and so an execution id) is used once, even across restarts (a keygen's
+    // went in with its wallet id's claim).
+    if protocol != Protocol::Keygen && !state.store.claim_session(&session_id)? {
         return Err(NodeError::bad_request(format!(
             "session {session_id} was used before"
         )));
@@ -764,7 +762,7 @@ async fn advance_run(
             };
             // Stored pending, as a FROST DKG: the wallet exists only once every party confirms
             // the same key (the same DKG_CONFIRM round).
-            state.store.put_wallet(&record, &bytes)?;
+            state.store.put_wallet(&record, &bytes, &session.id)?;
             put_session(
                 state,
                 session.id.clone(),

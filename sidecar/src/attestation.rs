@@ -1,0 +1,469 @@
+//! Wallet attestations: every node that holds a share of a wallet signs, with its Ed25519
+//! identity key (the one the cluster manifest lists), what the wallet is: its id, scheme,
+//! threshold, parties, holders and public key. A client checks the coordinator's wallet
+//! answers against the manifest, so a coordinator cannot hand out a key or an address of its
+//! own. The byte encoding is documented in docs/sidecar.md ("Wallet attestations").
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::coordinator::WalletView;
+use crate::identity::NodeIdentity;
+use crate::manifest::Manifest;
+use crate::scheme::WalletScheme;
+use crate::store::WalletRecord;
+use crate::with_ciphersuite;
+
+/// The domain tag that starts every attested statement.
+pub const DOMAIN: &[u8] = b"thresig/wallet-attestation/v1";
+
+/// One node's signature over a wallet's statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// The node, as the manifest names it.
+    pub node: String,
+    /// Its Ed25519 signature over the statement, hex (64 bytes).
+    pub signature: String,
+}
+
+/// A wallet answer that must not be trusted.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum AttestationError {
+    /// A node holding a share did not attest the wallet.
+    #[error("wallet {wallet}: {node} holds a share but its attestation is missing")]
+    Missing {
+        /// The wallet.
+        wallet: String,
+        /// The node.
+        node: String,
+    },
+    /// A node's signature does not verify over the wallet as answered.
+    #[error(
+        "wallet {wallet}: {node}'s attestation does not verify under its manifest identity: the \
+         answer is not what {node} holds"
+    )]
+    BadSignature {
+        /// The wallet.
+        wallet: String,
+        /// The node.
+        node: String,
+    },
+    /// An attestation from a node that is not one of the wallet's holders.
+    #[error("wallet {wallet}: an attestation from {node}, which is not one of its holders")]
+    Unexpected {
+        /// The wallet.
+        wallet: String,
+        /// The node.
+        node: String,
+    },
+    /// A holder that the manifest does not list.
+    #[error("wallet {wallet}: holder {node} is not a node of the cluster manifest")]
+    UnknownNode {
+        /// The wallet.
+        wallet: String,
+        /// The node.
+        node: String,
+    },
+    /// An address that the wallet's public key does not give.
+    #[error("wallet {wallet}: the {chain} address is not the one its public key gives")]
+    Address {
+        /// The wallet.
+        wallet: String,
+        /// The chain.
+        chain: String,
+    },
+    /// The answer is not a wallet answer.
+    #[error("not a wallet answer: {0}")]
+    Malformed(String),
+}
+
+fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// The bytes a node signs for a wallet: each variable field is a 4-byte big-endian length
+/// then its bytes; numbers are big-endian (docs/sidecar.md, "Wallet attestations").
+pub fn statement(
+    wallet_id: &str,
+    scheme: &str,
+    threshold: u16,
+    parties: u16,
+    nodes: &[String],
+    public_key: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + 16 * nodes.len());
+    field(&mut out, DOMAIN);
+    field(&mut out, wallet_id.as_bytes());
+    field(&mut out, scheme.as_bytes());
+    out.extend_from_slice(&threshold.to_be_bytes());
+    out.extend_from_slice(&parties.to_be_bytes());
+    out.extend_from_slice(&(nodes.len() as u32).to_be_bytes());
+    for node in nodes {
+        field(&mut out, node.as_bytes());
+    }
+    field(&mut out, public_key);
+    out
+}
+
+/// The wallet's public key as answers show it: x-only (32 bytes) for frost-secp256k1-tr,
+/// 32 bytes for frost-ed25519, 33-byte compressed SEC1 for cggmp21-secp256k1.
+pub fn public_key(record: &WalletRecord) -> Result<Vec<u8>, String> {
+    let scheme: WalletScheme = record.scheme.parse()?;
+    if scheme == WalletScheme::Cggmp21Secp256k1 {
+        return crate::transactions::wallet_public_key(record).map(|key| key.to_vec());
+    }
+    let package = hex::decode(&record.public_key_package).map_err(|error| error.to_string())?;
+    let group_key = with_ciphersuite!(scheme, C => crate::frost_ops::group_key::<C>(&package))
+        .map_err(|error| error.to_string())?;
+    match scheme {
+        WalletScheme::FrostSecp256k1Tr => crate::addresses::x_only(&group_key).map(Vec::from),
+        _ if group_key.len() == 32 => Ok(group_key),
+        _ => Err(format!("{scheme} key of {} bytes", group_key.len())),
+    }
+}
+
+/// The chain addresses of a wallet's public key (as [`public_key`] gives it).
+pub fn addresses(
+    scheme: WalletScheme,
+    public_key: &[u8],
+    network: bitcoin::Network,
+) -> Result<BTreeMap<String, String>, String> {
+    let (chain, address) = match scheme {
+        WalletScheme::FrostSecp256k1Tr => {
+            let key: [u8; 32] = public_key
+                .try_into()
+                .map_err(|_| "an x-only key is 32 bytes".to_owned())?;
+            ("bitcoin", crate::addresses::p2tr_bip86(&key, network)?)
+        }
+        WalletScheme::FrostEd25519 => {
+            let key: [u8; 32] = public_key
+                .try_into()
+                .map_err(|_| "an Ed25519 key is 32 bytes".to_owned())?;
+            ("solana", crate::addresses::solana(&key)?)
+        }
+        WalletScheme::Cggmp21Secp256k1 => (
+            "ethereum",
+            thresig_adapters::ethereum::eip55_address(public_key)
+                .map_err(|error| error.to_string())?,
+        ),
+    };
+    Ok(BTreeMap::from([(chain.to_owned(), address)]))
+}
+
+/// The statement of a stored wallet.
+pub fn record_statement(record: &WalletRecord) -> Result<Vec<u8>, String> {
+    let parties = u16::try_from(record.parties.len()).map_err(|_| "too many parties")?;
+    Ok(statement(
+        &record.wallet_id,
+        &record.scheme,
+        record.threshold,
+        parties,
+        &record.parties,
+        &public_key(record)?,
+    ))
+}
+
+/// A node's attestation of a wallet it holds (confirmed: the caller makes sure).
+pub fn attest(
+    record: &WalletRecord,
+    node_id: &str,
+    identity: &NodeIdentity,
+) -> Result<Attestation, String> {
+    Ok(Attestation {
+        node: node_id.to_owned(),
+        signature: hex::encode(identity.sign(&record_statement(record)?)),
+    })
+}
+
+/// Whether `attestation` is a valid signature over `statement` by the manifest's node it names.
+pub fn verifies(statement: &[u8], attestation: &Attestation, manifest: &Manifest) -> bool {
+    let (Some(node), Ok(signature)) = (
+        manifest.node(&attestation.node),
+        hex::decode(&attestation.signature),
+    ) else {
+        return false;
+    };
+    node.identity.verify(statement, &signature)
+}
+
+/// Checks a wallet answer: every holder of a share attests it with a valid signature, no one
+/// else does, and its addresses are those of its public key.
+pub fn verify_view(view: &WalletView, manifest: &Manifest) -> Result<(), AttestationError> {
+    let wallet = || view.wallet_id.clone();
+    let malformed = |reason: String| {
+        AttestationError::Malformed(format!("wallet {}: {reason}", view.wallet_id))
+    };
+    let public_key = crate::requests::decode_hex(&view.public_key)
+        .map_err(|error| malformed(format!("publicKey: {error}")))?;
+    for node in &view.nodes {
+        if manifest.node(node).is_none() {
+            return Err(AttestationError::UnknownNode {
+                wallet: wallet(),
+                node: node.clone(),
+            });
+        }
+    }
+    for (position, attestation) in view.attestations.iter().enumerate() {
+        let repeated = view.attestations[..position]
+            .iter()
+            .any(|earlier| earlier.node == attestation.node);
+        if !view.nodes.contains(&attestation.node) || repeated {
+            return Err(AttestationError::Unexpected {
+                wallet: wallet(),
+                node: attestation.node.clone(),
+            });
+        }
+    }
+    let signed = statement(
+        &view.wallet_id,
+        &view.scheme,
+        view.threshold,
+        view.parties,
+        &view.nodes,
+        &public_key,
+    );
+    for node in &view.nodes {
+        let attestation = view
+            .attestations
+            .iter()
+            .find(|attestation| attestation.node == *node)
+            .ok_or_else(|| AttestationError::Missing {
+                wallet: wallet(),
+                node: node.clone(),
+            })?;
+        if !verifies(&signed, attestation, manifest) {
+            return Err(AttestationError::BadSignature {
+                wallet: wallet(),
+                node: node.clone(),
+            });
+        }
+    }
+    // The nodes attest the key; the addresses shown must be the key's.
+    let scheme: WalletScheme = view
+        .scheme
+        .parse()
+        .map_err(|error: String| malformed(format!("scheme: {error}")))?;
+    let network = crate::addresses::bitcoin_network(&manifest.bitcoin_network)
+        .map_err(AttestationError::Malformed)?;
+    let expected = addresses(scheme, &public_key, network).map_err(malformed)?;
+    let chains = view.addresses.keys().chain(expected.keys());
+    for chain in chains {
+        if view.addresses.get(chain) != expected.get(chain) {
+            return Err(AttestationError::Address {
+                wallet: wallet(),
+                chain: chain.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks a wallet answer as JSON: one wallet (createWallet, deriveWallet, getWallet), a page
+/// of them (listWallets), or either inside a JSON-RPC response's `result`; returns how many
+/// wallets it checked.
+pub fn verify_answer(answer: &Value, manifest: &Manifest) -> Result<usize, AttestationError> {
+    if let Some(result) = answer.get("result") {
+        return verify_answer(result, manifest);
+    }
+    if let Some(wallets) = answer.get("wallets") {
+        let wallets = wallets
+            .as_array()
+            .ok_or_else(|| AttestationError::Malformed("wallets is not an array".into()))?;
+        for wallet in wallets {
+            verify_view(&parse_view(wallet)?, manifest)?;
+        }
+        return Ok(wallets.len());
+    }
+    verify_view(&parse_view(answer)?, manifest)?;
+    Ok(1)
+}
+
+fn parse_view(value: &Value) -> Result<WalletView, AttestationError> {
+    serde_json::from_value(value.clone())
+        .map_err(|error| AttestationError::Malformed(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::NodeEntry;
+
+    /// A 3-node manifest, the nodes' identities, and a cggmp21 wallet view all three attest.
+    fn fixture() -> (Manifest, Vec<NodeIdentity>, WalletRecord) {
+        let identities: Vec<NodeIdentity> = (0..3).map(|_| NodeIdentity::generate()).collect();
+        let manifest = Manifest {
+            version: 1,
+            threshold: 2,
+            bitcoin_network: "regtest".into(),
+            nodes: identities
+                .iter()
+                .zip(1u16..)
+                .map(|(identity, index)| NodeEntry {
+                    id: format!("node-{index}"),
+                    index,
+                    endpoint: format!("https://127.0.0.1:{}", 9000 + index),
+                    identity: identity.public(),
+                })
+                .collect(),
+            clients: Vec::new(),
+        };
+        // Any valid compressed point will do: the generator.
+        let generator = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+        let record = WalletRecord {
+            wallet_id: "w-1".into(),
+            scheme: "cggmp21-secp256k1".into(),
+            threshold: 2,
+            parties: vec!["node-1".into(), "node-2".into(), "node-3".into()],
+            public_key_package: generator.into(),
+            created_at: 1,
+            confirmed: true,
+        };
+        (manifest, identities, record)
+    }
+
+    fn view_of(record: &WalletRecord, identities: &[NodeIdentity]) -> WalletView {
+        let public_key = public_key(record).unwrap();
+        WalletView {
+            wallet_id: record.wallet_id.clone(),
+            scheme: record.scheme.clone(),
+            threshold: record.threshold,
+            parties: record.parties.len() as u16,
+            nodes: record.parties.clone(),
+            public_key: format!("0x{}", hex::encode(&public_key)),
+            addresses: addresses(
+                WalletScheme::Cggmp21Secp256k1,
+                &public_key,
+                bitcoin::Network::Regtest,
+            )
+            .unwrap(),
+            created_at: record.created_at,
+            attestations: record
+                .parties
+                .iter()
+                .zip(identities)
+                .map(|(node, identity)| attest(record, node, identity).unwrap())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_statement_encoding_is_length_prefixed_and_domain_tagged() {
+        let encoded = statement("w", "s", 2, 3, &["a".into(), "bc".into()], &[0xff]);
+        let mut expected = Vec::new();
+        expected.extend_from_slice(&29u32.to_be_bytes());
+        expected.extend_from_slice(b"thresig/wallet-attestation/v1");
+        expected.extend_from_slice(&[0, 0, 0, 1, b'w', 0, 0, 0, 1, b's']);
+        expected.extend_from_slice(&[0, 2, 0, 3, 0, 0, 0, 2]);
+        expected.extend_from_slice(&[0, 0, 0, 1, b'a', 0, 0, 0, 2, b'b', b'c']);
+        expected.extend_from_slice(&[0, 0, 0, 1, 0xff]);
+        assert_eq!(encoded, expected);
+        // Fields cannot slide into each other.
+        assert_ne!(
+            statement("w-1", "s", 2, 3, &[], &[]),
+            statement("w", "-1s", 2, 3, &[], &[])
+        );
+    }
+
+    #[test]
+    fn an_answer_every_holder_attests_verifies_and_any_change_names_the_node() {
+        let (manifest, identities, record) = fixture();
+        let view = view_of(&record, &identities);
+        verify_view(&view, &manifest).unwrap();
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(verify_answer(&json, &manifest), Ok(1));
+        assert_eq!(
+            verify_answer(
+                &serde_json::json!({ "wallets": [json.clone(), json] }),
+                &manifest
+            ),
+            Ok(2)
+        );
+
+        // The coordinator's own key, with the address it gives: node-1 (the first holder) is
+        // named, since its signature no longer verifies.
+        let mut tampered = view.clone();
+        let other = "02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5";
+        tampered.public_key = format!("0x{other}");
+        tampered.addresses = addresses(
+            WalletScheme::Cggmp21Secp256k1,
+            &hex::decode(other).unwrap(),
+            bitcoin::Network::Regtest,
+        )
+        .unwrap();
+        assert_eq!(
+            verify_view(&tampered, &manifest),
+            Err(AttestationError::BadSignature {
+                wallet: "w-1".into(),
+                node: "node-1".into()
+            })
+        );
+
+        // The right key with another address.
+        let mut address = view.clone();
+        address.addresses.insert(
+            "ethereum".into(),
+            "0x0000000000000000000000000000000000000001".into(),
+        );
+        assert!(matches!(
+            verify_view(&address, &manifest),
+            Err(AttestationError::Address { chain, .. }) if chain == "ethereum"
+        ));
+
+        // A holder's attestation left out.
+        let mut missing = view.clone();
+        missing.attestations.remove(1);
+        assert_eq!(
+            verify_view(&missing, &manifest),
+            Err(AttestationError::Missing {
+                wallet: "w-1".into(),
+                node: "node-2".into()
+            })
+        );
+
+        // node-3's signature by node-2's key.
+        let mut wrong = view.clone();
+        wrong.attestations[2].signature =
+            attest(&record, "node-3", &identities[1]).unwrap().signature;
+        assert_eq!(
+            verify_view(&wrong, &manifest),
+            Err(AttestationError::BadSignature {
+                wallet: "w-1".into(),
+                node: "node-3".into()
+            })
+        );
+
+        // An extra attestation from a node the manifest does not know, and a holder it does not
+        // know.
+        let mut extra = view.clone();
+        extra.attestations.push(Attestation {
+            node: "node-9".into(),
+            signature: view.attestations[0].signature.clone(),
+        });
+        assert_eq!(
+            verify_view(&extra, &manifest),
+            Err(AttestationError::Unexpected {
+                wallet: "w-1".into(),
+                node: "node-9".into()
+            })
+        );
+        let mut stranger = view.clone();
+        stranger.nodes.push("node-9".into());
+        assert!(matches!(
+            verify_view(&stranger, &manifest),
+            Err(AttestationError::UnknownNode { node, .. }) if node == "node-9"
+        ));
+
+        // Another threshold than the nodes signed.
+        let mut threshold = view;
+        threshold.threshold = 3;
+        assert!(matches!(
+            verify_view(&threshold, &manifest),
+            Err(AttestationError::BadSignature { .. })
+        ));
+    }
+}
