@@ -161,6 +161,7 @@ pub fn read_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, Strin
     let cert_pem = std::fs::read_to_string(cert)
         .map_err(|error| format!("certificate {}: {error}", cert.display()))?;
     let key_pem = std::fs::read_to_string(key)
+        .map(zeroize::Zeroizing::new)
         .map_err(|error| format!("TLS key {}: {error}", key.display()))?;
     Ok(CertifiedKey { cert_pem, key_pem })
 }

@@ -42,7 +42,7 @@ pub struct CertifiedKey {
     /// The certificate, PEM.
     pub cert_pem: String,
     /// The private key, PEM (PKCS#8).
-    pub key_pem: String,
+    pub key_pem: zeroize::Zeroizing<String>,
 }
 
 impl std::fmt::Debug for CertifiedKey {
@@ -73,7 +73,7 @@ pub fn generate_ca() -> Result<CertifiedKey, PkiError> {
     let cert = ca_params()?.self_signed(&key)?;
     Ok(CertifiedKey {
         cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
+        key_pem: zeroize::Zeroizing::new(key.serialize_pem()),
     })
 }
 
@@ -189,7 +189,7 @@ pub fn issue(ca: &CertifiedKey, name: &str, role: Role) -> Result<CertifiedKey, 
     let cert = params.signed_by(&key, &issuer)?;
     Ok(CertifiedKey {
         cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
+        key_pem: zeroize::Zeroizing::new(key.serialize_pem()),
     })
 }
 
@@ -364,5 +364,20 @@ mod tests {
             "node-1",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn tls_private_keys_are_kept_in_zeroizing_buffers_made_and_read() {
+        let ca = generate_ca().unwrap();
+        let made: &zeroize::Zeroizing<String> = &ca.key_pem;
+        let dir = std::env::temp_dir().join(format!("thresig-pki-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        crate::fsutil::write_public(&dir.join("cert.pem"), ca.cert_pem.as_bytes()).unwrap();
+        crate::fsutil::write_private(&dir.join("key.pem"), ca.key_pem.as_bytes()).unwrap();
+        let read =
+            crate::layout::read_certified_key(&dir.join("cert.pem"), &dir.join("key.pem")).unwrap();
+        let read_key: &zeroize::Zeroizing<String> = &read.key_pem;
+        assert_eq!(read_key.as_str(), made.as_str());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
