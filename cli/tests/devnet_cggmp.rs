@@ -450,6 +450,21 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
             .contains(&used)
     );
 
+    // The presignature node-1 used alone is an orphan at the other signers of its set.
+    let orphaned_at: Vec<String> = used
+        .signers
+        .iter()
+        .filter(|signer| *signer != "node-1")
+        .cloned()
+        .collect();
+    for signer in &orphaned_at {
+        assert!(
+            presignatures_at(&devnet, signer, &wallet_id)
+                .presignatures
+                .contains(&used)
+        );
+    }
+
     // A node of the preferred set dies between presigning and signing: the signature comes
     // from another signer set and a presignature made for it.
     let preferred: Vec<String> = signed["signers"]
@@ -547,20 +562,6 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     // A restart keeps the aux info (nothing is generated again), the wallet and the pool; the
     // used presignature stays used.
     let digest_before = aux_digest_at(&devnet, "node-1").expect("aux info at node-1");
-    // The presignature node-1 used alone is an orphan at the other signers of its set.
-    let orphaned_at: Vec<String> = used
-        .signers
-        .iter()
-        .filter(|signer| *signer != "node-1")
-        .cloned()
-        .collect();
-    for signer in &orphaned_at {
-        assert!(
-            presignatures_at(&devnet, signer, &wallet_id)
-                .presignatures
-                .contains(&used)
-        );
-    }
     devnet.stop();
 
     // A node refuses the public test primes, given or already stored, without
@@ -594,14 +595,21 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     let (signed, hash) = sign_personal(&devnet, &wallet_id, b"thresig cggmp21: after a restart");
     let signature = unhex(signed["signature"].as_str().unwrap());
     assert_eq!(recover(&hash, &signature).serialize(), public_key[..]);
-    // The restarted coordinator loaded the pool from the nodes and deleted the orphans.
+    // The restarted coordinator surveys the pool at every node and deletes the orphans.
+    let deadline = Instant::now() + Duration::from_secs(60);
     for signer in &orphaned_at {
-        let held = presignatures_at(&devnet, signer, &wallet_id);
-        assert!(
-            !held.presignatures.contains(&used) && !held.pending.contains(&used),
-            "{signer} still holds the orphan {}",
-            used.id
-        );
+        loop {
+            let held = presignatures_at(&devnet, signer, &wallet_id);
+            if !held.presignatures.contains(&used) && !held.pending.contains(&used) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{signer} still holds the orphan {}",
+                used.id
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 
     // Derivation from a passphrase gives the same wallet again.

@@ -3,7 +3,7 @@
 //! generated, keeps a pool of presignatures per wallet and signer set, and combines partial
 //! signatures into `r ‖ s ‖ v`, verified before it is returned.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -59,6 +59,9 @@ pub(super) struct CggmpCoordinator {
     refill: tokio::sync::Notify,
     /// Per wallet: failed refills in a row, and when the next may be tried.
     backoff: Mutex<HashMap<String, (u32, tokio::time::Instant)>>,
+    /// Wallets whose presignatures were last surveyed with every party answering, so that
+    /// every orphan then was found; a failed signature or refill takes a wallet out again.
+    swept: Mutex<HashSet<String>>,
 }
 
 impl CggmpCoordinator {
@@ -85,6 +88,22 @@ impl CggmpCoordinator {
         wait
     }
 
+    /// Records whether the wallet's last survey found every orphan.
+    fn set_swept(&self, wallet_id: &str, swept: bool) {
+        if let Ok(mut set) = self.swept.lock() {
+            if swept {
+                set.insert(wallet_id.to_owned());
+            } else {
+                set.remove(wallet_id);
+            }
+        }
+    }
+
+    /// Whether the wallet's orphans were all found by its last survey.
+    fn swept(&self, wallet_id: &str) -> bool {
+        self.swept.lock().is_ok_and(|set| set.contains(wallet_id))
+    }
+
     /// Forgets the wallet's failures after a refill succeeded.
     fn refill_succeeded(&self, wallet_id: &str) {
         if let Ok(mut backoff) = self.backoff.lock() {
@@ -100,6 +119,7 @@ impl CggmpCoordinator {
             target,
             refill: tokio::sync::Notify::new(),
             backoff: Mutex::new(HashMap::new()),
+            swept: Mutex::new(HashSet::new()),
         }
     }
 }
@@ -594,11 +614,16 @@ impl Coordinator {
 
     /// Asks the wallet's reachable parties what they hold: the presignatures every signer
     /// holds complete (ready), and those some signer no longer holds at all while every signer
-    /// answered (orphans: they can never sign), with the nodes that still hold each.
+    /// answered (orphans: they can never sign), with the nodes that still hold each; and
+    /// whether every party of the wallet answered.
     async fn survey_presignatures(
         &self,
         wallet: &LocatedWallet,
-    ) -> (Vec<PresignatureInfo>, Vec<(PresignatureInfo, Vec<String>)>) {
+    ) -> (
+        Vec<PresignatureInfo>,
+        Vec<(PresignatureInfo, Vec<String>)>,
+        bool,
+    ) {
         let request = CggmpPresignaturesRequest {
             wallet_id: wallet.record.wallet_id.clone(),
         };
@@ -632,6 +657,11 @@ impl Coordinator {
                 }
             }
         }
+        let everyone = wallet
+            .record
+            .parties
+            .iter()
+            .all(|party| answered.contains(&party));
         let mut ready = Vec::new();
         let mut orphans = Vec::new();
         for (info, (complete, holders)) in held {
@@ -644,13 +674,14 @@ impl Coordinator {
                 orphans.push((info, holders));
             }
         }
-        (ready, orphans)
+        (ready, orphans, everyone)
     }
 
     /// Deletes the wallet's orphaned presignatures at the nodes that still hold them, and
     /// drops them from the pool; returns the presignatures ready at every signer.
     async fn prune_orphans(&self, wallet: &LocatedWallet) -> Vec<PresignatureInfo> {
-        let (ready, orphans) = self.survey_presignatures(wallet).await;
+        let (ready, orphans, everyone) = self.survey_presignatures(wallet).await;
+        self.cggmp.set_swept(&wallet.record.wallet_id, everyone);
         if orphans.is_empty() {
             return ready;
         }
@@ -763,7 +794,7 @@ impl Coordinator {
             message: hex::encode(hash),
             authorization: authorization.clone(),
         };
-        let statements: Vec<SignedStatement> = tokio::time::timeout(
+        let outcome: Result<Vec<SignedStatement>, CoordinatorError> = tokio::time::timeout(
             SESSION_TIMEOUT,
             self.all(&presignature.signers, paths::CGGMP_SIGN, |_| {
                 request.clone()
@@ -774,7 +805,14 @@ impl Coordinator {
             CoordinatorError::Timeout(format!(
                 "signing session {session} took longer than {SESSION_TIMEOUT:?}"
             ))
-        })??;
+        })
+        .and_then(|answers| answers);
+        if outcome.is_err() {
+            // Some signers may have used the presignature and others not: the background
+            // task looks for orphans again.
+            self.cggmp.set_swept(&record.wallet_id, false);
+        }
+        let statements = outcome?;
         let purpose = purposes::cggmp_partial(&record.wallet_id);
         let mut partials = Vec::with_capacity(statements.len());
         for (signer, statement) in presignature.signers.iter().zip(&statements) {
@@ -896,6 +934,10 @@ impl Coordinator {
                 continue;
             }
             self.load_pool(&wallet).await;
+            // Until a survey has heard from every party, orphans may hide at those it missed.
+            if !self.cggmp.swept(&record.wallet_id) && wallet.unreachable.is_empty() {
+                self.prune_orphans(&wallet).await;
+            }
             let preferred: Vec<String> = wallet.reachable.iter().take(needed).cloned().collect();
             let ready = self
                 .cggmp
