@@ -23,7 +23,8 @@ use thresig_sidecar::envelope::SignedStatement;
 use thresig_sidecar::layout::ClusterLayout;
 use thresig_sidecar::pki::CoordinatorRole;
 use thresig_sidecar::protocol::{
-    CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, HealthResponse, paths,
+    CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
+    CggmpStepResponse, HealthResponse, paths,
 };
 
 const PRIMES: &str = concat!(
@@ -623,6 +624,34 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     );
     assert_eq!(first, second);
     assert_ne!(first["walletId"], wallet["walletId"]);
+
+    // One coordinator (here one with the signing role, which the devnet's own does not use)
+    // may keep only so many CGGMP21 runs, a thread each, open at a node.
+    let client = node_client(&devnet.dir, CoordinatorRole::Signing);
+    let runtime = runtime();
+    let open = |n: u32| {
+        let start = CggmpStartRequest::Presign {
+            session: format!("flood-{n}-{}", rand::random::<u32>()),
+            wallet_id: wallet_id.clone(),
+            signers: vec!["node-1".into(), "node-2".into(), "node-3".into()],
+        };
+        runtime.block_on(client.call::<_, CggmpStepResponse>(
+            "node-1",
+            paths::CGGMP_START,
+            &start,
+            Duration::from_secs(60),
+        ))
+    };
+    for n in 0..16 {
+        open(n).unwrap_or_else(|error| panic!("run {n}: {error}"));
+    }
+    let refused = open(16).expect_err("a 17th run at once is refused");
+    assert!(
+        refused
+            .to_string()
+            .contains("the most one coordinator may have at once"),
+        "{refused}"
+    );
 
     drop(devnet);
     let _ = std::fs::remove_dir_all(&dir);
