@@ -259,7 +259,7 @@ async fn cggmp(rounds: usize) {
         call(
             &client,
             "thresig_signMessage",
-            json!({ "walletId": wallet, "message": message }),
+            json!({ "walletId": wallet, "message": message, "encoding": "eip191" }),
         )
         .await;
         sign.push(start.elapsed());

@@ -43,7 +43,8 @@ enum ClientCommand {
     /// eth_signTransaction, eth_signTypedData_v4) for cggmp21-secp256k1 wallets, signing each
     /// request with the client key on its way to the coordinator; prints a JSON line when
     /// ready and serves until SIGINT or SIGTERM.
-    Proxy(ProxyArgs),
+    // Boxed: the proxy's arguments are most of the size of the whole command line.
+    Proxy(Box<ProxyArgs>),
 }
 
 /// Arguments of `thresig client proxy`.
@@ -149,7 +150,7 @@ fn params_text(args: &ClientArgs) -> Result<Zeroizing<String>, String> {
 /// answer whose attestations do not verify against the manifest exits 3 (nothing on stdout).
 pub fn run(args: ClientArgs) -> ExitCode {
     if let Some(ClientCommand::Proxy(proxy)) = args.command {
-        return run_proxy(proxy);
+        return run_proxy(*proxy);
     }
     let text = match params_text(&args) {
         Ok(text) => text,

@@ -67,6 +67,11 @@ pub struct NodeArgs {
     /// in the background, which takes minutes.
     #[arg(long)]
     cggmp21_primes: Option<PathBuf>,
+    /// Accept the public test primes of testvectors/cggmp21-primes.json, which a node refuses
+    /// otherwise: anyone can read them, so the node's Paillier key is no secret. Test clusters
+    /// only (`thresig devnet` passes it when its primes are those); logged at every start.
+    #[arg(long)]
+    insecure_test_primes: bool,
     /// off: this node takes no part in CGGMP21 (no primes, no aux info), for clusters that
     /// serve only the FROST schemes.
     #[arg(long, value_enum, default_value = "on")]
@@ -350,6 +355,7 @@ pub fn node(args: NodeArgs) -> ExitCode {
             (Switch::On, Some(path)) => node::PrimesSource::Fixture(path),
             (Switch::On, None) => node::PrimesSource::Generate,
         },
+        insecure_test_primes: args.insecure_test_primes,
     };
     let runtime = match runtime() {
         Ok(runtime) => runtime,

@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy_consensus::transaction::SignerRecoverable;
@@ -18,6 +19,7 @@ use serde_json::{Value, json};
 use support::{Devnet, Proxy, node_client, temp_dir, unhex};
 use thresig_sidecar::coordinator::NodeCallError;
 use thresig_sidecar::envelope::SignedStatement;
+use thresig_sidecar::layout::ClusterLayout;
 use thresig_sidecar::pki::CoordinatorRole;
 use thresig_sidecar::protocol::{
     CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
@@ -96,11 +98,18 @@ fn recover(hash: &[u8; 32], signature: &[u8]) -> PublicKey {
         .unwrap()
 }
 
-fn sign_hash(devnet: &Devnet, wallet: &str, hash: &[u8; 32]) -> Value {
-    devnet.result(
+/// Signs `message` as EIP-191 (the nodes hash it); returns the answer and the digest, computed
+/// here by alloy.
+fn sign_personal(devnet: &Devnet, wallet: &str, message: &[u8]) -> (Value, [u8; 32]) {
+    let answer = devnet.result(
         "thresig_signMessage",
-        json!({ "walletId": wallet, "message": format!("0x{}", hex::encode(hash)) }),
-    )
+        json!({
+            "walletId": wallet,
+            "message": format!("0x{}", hex::encode(message)),
+            "encoding": "eip191"
+        }),
+    );
+    (answer, alloy_primitives::eip191_hash_message(message).0)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -110,25 +119,35 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Asks `node` directly for a partial signature with presignature `id`, under a fresh client
-/// request for `hash`, as a coordinator would.
+/// Asks `node` directly for a partial signature with presignature `id`, as a coordinator
+/// would: for the EIP-191 digest of `message` under a fresh client request for it, or (`raw`)
+/// for `message` itself as a raw digest under a client request for that.
 fn sign_at_node(
     devnet: &Devnet,
     node: &str,
     wallet: &str,
     id: &str,
-    hash: &[u8; 32],
+    message: &[u8],
+    raw: bool,
 ) -> Result<SignedStatement, NodeCallError> {
-    let message = format!("0x{}", hex::encode(hash));
+    let text = format!("0x{}", hex::encode(message));
+    let (params, digest) = if raw {
+        (
+            json!({ "walletId": wallet, "message": text }),
+            message.to_vec(),
+        )
+    } else {
+        (
+            json!({ "walletId": wallet, "message": text, "encoding": "eip191" }),
+            alloy_primitives::eip191_hash_message(message).to_vec(),
+        )
+    };
     let request = CggmpSignRequest {
         session: format!("direct-{}", rand::random::<u32>()),
         wallet_id: wallet.to_owned(),
         presignature: id.to_owned(),
-        message: hex::encode(hash),
-        authorization: devnet.signed_request(
-            "thresig_signMessage",
-            json!({ "walletId": wallet, "message": message }),
-        ),
+        message: hex::encode(digest),
+        authorization: devnet.signed_request("thresig_signMessage", params),
     };
     let client = node_client(&devnet.dir, CoordinatorRole::All);
     runtime().block_on(client.call(node, paths::CGGMP_SIGN, &request, Duration::from_secs(10)))
@@ -208,6 +227,62 @@ fn execute_in_revm(raw: &[u8], sender: Address, funding: U256) -> U256 {
         .map_or(U256::ZERO, |info| info.balance)
 }
 
+/// Runs `command` to its exit (killed and failed after 60 s): its status and standard error.
+fn exit_of(mut command: Command) -> (std::process::ExitStatus, String) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not exit within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
+}
+
+/// EIP-712 typed data of a bridge withdrawal.
+fn typed_data() -> Value {
+    json!({
+        "types": {
+            "EIP712Domain": [
+                { "name": "name", "type": "string" },
+                { "name": "version", "type": "string" },
+                { "name": "chainId", "type": "uint256" },
+                { "name": "verifyingContract", "type": "address" }
+            ],
+            "Withdrawal": [
+                { "name": "to", "type": "address" },
+                { "name": "amount", "type": "uint256" },
+                { "name": "nonce", "type": "uint256" }
+            ]
+        },
+        "primaryType": "Withdrawal",
+        "domain": {
+            "name": "BridgeVault",
+            "version": "1",
+            "chainId": 1337,
+            "verifyingContract": "0x00000000000000000000000000000000000b1d9e"
+        },
+        "message": {
+            "to": "0x1111111111111111111111111111111111111111",
+            "amount": "1000000000000000000",
+            "nonce": 7
+        }
+    })
+}
+
 #[test]
 fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     let dir = temp_dir("cggmp");
@@ -238,11 +313,11 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
         wallet
     );
 
-    // One-round signing; libsecp256k1 recovers the wallet key from r ‖ s ‖ v.
-    let hash: [u8; 32] = keccak256(b"thresig cggmp21: first").0;
-    let signed = sign_hash(&devnet, &wallet_id, &hash);
+    // One-round signing of an EIP-191 message the nodes hash themselves; libsecp256k1
+    // recovers the wallet key from r ‖ s ‖ v.
+    let (signed, digest) = sign_personal(&devnet, &wallet_id, b"thresig cggmp21: first");
     let signature = unhex(signed["signature"].as_str().unwrap());
-    assert_eq!(recover(&hash, &signature).serialize(), public_key[..]);
+    assert_eq!(recover(&digest, &signature).serialize(), public_key[..]);
     assert_eq!(signed["publicKey"], wallet["publicKey"]);
     assert_eq!(signed["signers"].as_array().unwrap().len(), 3);
 
@@ -308,24 +383,42 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     start_at("node-2", &keygen("hostile-keygen-2", &fresh)).expect("a keygen under a new id");
     taken(start_at("node-2", &keygen("hostile-keygen-3", &fresh)));
     // The wallet still signs with its key.
-    let hash: [u8; 32] = keccak256(b"thresig cggmp21: after a hostile keygen").0;
-    let after = sign_hash(&devnet, &wallet_id, &hash);
+    let (after, hash) = sign_personal(
+        &devnet,
+        &wallet_id,
+        b"thresig cggmp21: after a hostile keygen",
+    );
     let after = unhex(after["signature"].as_str().unwrap());
     assert_eq!(recover(&hash, &after).serialize(), public_key[..]);
 
-    // The message is the 32-byte hash the chain signs.
-    let short = devnet.call(
+    // EIP-712 typed data, hashed by every node; the digest here is alloy's.
+    let typed = typed_data();
+    let signed_typed = devnet.result(
         "thresig_signMessage",
-        json!({ "walletId": wallet_id, "message": "0x68656c6c6f" }),
+        json!({ "walletId": wallet_id, "message": typed.to_string(), "encoding": "eip712" }),
     );
-    assert_eq!(short["error"]["code"], -32602, "{short}");
-    assert!(
-        short["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("32-byte"),
-        "{short}"
+    let digest = serde_json::from_value::<alloy_dyn_abi::TypedData>(typed)
+        .unwrap()
+        .eip712_signing_hash()
+        .unwrap();
+    let signature = unhex(signed_typed["signature"].as_str().unwrap());
+    assert_eq!(
+        address_of(&recover(&digest.0, &signature).serialize()),
+        address
     );
+
+    // The presignature forgery (CVE-2025-66017) needs a chosen raw digest signed: the API
+    // refuses one for a cggmp21 wallet, and so does every node, even under a client's signed
+    // request for it, before it touches a presignature.
+    let chosen: [u8; 32] = keccak256(b"h = h* r / r*").0;
+    let refused = devnet.call(
+        "thresig_signMessage",
+        json!({ "walletId": wallet_id, "message": format!("0x{}", hex::encode(chosen)) }),
+    );
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    let reason = refused["error"]["message"].as_str().unwrap();
+    assert!(reason.contains("does not sign a raw digest"), "{refused}");
+    assert!(reason.contains("eip191"), "{refused}");
 
     // The pool fills in the background for the preferred signer set.
     wait_for(
@@ -339,23 +432,44 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     // refused by the node, which deleted it before its first partial signature left.
     let pool = presignatures_at(&devnet, "node-1", &wallet_id).presignatures;
     let used = pool.first().expect("node-1 holds presignatures").clone();
-    let replay_hash: [u8; 32] = keccak256(b"thresig cggmp21: replay").0;
-    sign_at_node(&devnet, "node-1", &wallet_id, &used.id, &replay_hash)
+    let raw = sign_at_node(&devnet, "node-1", &wallet_id, &used.id, &chosen, true)
+        .expect_err("a raw digest is refused by the node");
+    assert!(
+        raw.to_string().contains("does not sign a raw digest"),
+        "{raw}"
+    );
+    assert!(
+        presignatures_at(&devnet, "node-1", &wallet_id)
+            .presignatures
+            .contains(&used),
+        "a refused request uses no presignature"
+    );
+    let replay = b"thresig cggmp21: replay";
+    sign_at_node(&devnet, "node-1", &wallet_id, &used.id, replay, false)
         .expect("the first use of a presignature");
-    let again = sign_at_node(
-        &devnet,
-        "node-1",
-        &wallet_id,
-        &used.id,
-        &keccak256(b"other").0,
-    )
-    .expect_err("a presignature is used once");
+    let again = sign_at_node(&devnet, "node-1", &wallet_id, &used.id, b"other", false)
+        .expect_err("a presignature is used once");
     assert!(again.to_string().contains("already used"), "{again}");
     assert!(
         !presignatures_at(&devnet, "node-1", &wallet_id)
             .presignatures
             .contains(&used)
     );
+
+    // The presignature node-1 used alone is an orphan at the other signers of its set.
+    let orphaned_at: Vec<String> = used
+        .signers
+        .iter()
+        .filter(|signer| *signer != "node-1")
+        .cloned()
+        .collect();
+    for signer in &orphaned_at {
+        assert!(
+            presignatures_at(&devnet, signer, &wallet_id)
+                .presignatures
+                .contains(&used)
+        );
+    }
 
     // A node of the preferred set dies between presigning and signing: the signature comes
     // from another signer set and a presignature made for it.
@@ -367,8 +481,7 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
         .collect();
     let victim = preferred[1].clone();
     devnet.kill_process(&victim);
-    let hash: [u8; 32] = keccak256(b"thresig cggmp21: after a node died").0;
-    let signed = sign_hash(&devnet, &wallet_id, &hash);
+    let (signed, hash) = sign_personal(&devnet, &wallet_id, b"thresig cggmp21: after a node died");
     let signers: Vec<&str> = signed["signers"]
         .as_array()
         .unwrap()
@@ -404,40 +517,14 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
         address
     );
 
-    let typed = json!({
-        "types": {
-            "EIP712Domain": [
-                { "name": "name", "type": "string" },
-                { "name": "version", "type": "string" },
-                { "name": "chainId", "type": "uint256" },
-                { "name": "verifyingContract", "type": "address" }
-            ],
-            "Withdrawal": [
-                { "name": "to", "type": "address" },
-                { "name": "amount", "type": "uint256" },
-                { "name": "nonce", "type": "uint256" }
-            ]
-        },
-        "primaryType": "Withdrawal",
-        "domain": {
-            "name": "BridgeVault",
-            "version": "1",
-            "chainId": 1337,
-            "verifyingContract": "0x00000000000000000000000000000000000b1d9e"
-        },
-        "message": {
-            "to": "0x1111111111111111111111111111111111111111",
-            "amount": "1000000000000000000",
-            "nonce": 7
-        }
-    });
+    let typed = typed_data();
     let signature = proxy.result(
         "eth_signTypedData_v4",
         json!([address.to_checksum(None), typed.to_string()]),
     );
     let signature = unhex(signature.as_str().unwrap());
-    let typed_data: alloy_dyn_abi::TypedData = serde_json::from_value(typed).unwrap();
-    let digest = typed_data.eip712_signing_hash().unwrap();
+    let parsed: alloy_dyn_abi::TypedData = serde_json::from_value(typed).unwrap();
+    let digest = parsed.eip712_signing_hash().unwrap();
     assert_eq!(
         address_of(&recover(&digest.0, &signature).serialize()),
         address
@@ -495,16 +582,54 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     // used presignature stays used.
     let digest_before = aux_digest_at(&devnet, "node-1").expect("aux info at node-1");
     devnet.stop();
+
+    // A node refuses the public test primes, given or already stored, without
+    // --insecure-test-primes; the devnet passes that flag, and the node warns of it.
+    let node_1 = ClusterLayout::new(&dir).node("node-1");
+    for primes in [Some(PRIMES), None] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_thresig"));
+        command
+            .args(["node", "--node-id", "node-1", "--data-dir"])
+            .arg(&dir)
+            .arg("--passphrase-file")
+            .arg(node_1.passphrase_file());
+        if let Some(primes) = primes {
+            command.args(["--cggmp21-primes", primes]);
+        }
+        let (status, stderr) = exit_of(command);
+        assert!(!status.success(), "{stderr}");
+        assert!(
+            stderr.contains("public test primes") && stderr.contains("--insecure-test-primes"),
+            "{stderr}"
+        );
+    }
     let devnet = start(&dir);
+    let log = std::fs::read_to_string(node_1.dir().join("node.log")).unwrap();
+    assert!(log.contains("started with --insecure-test-primes"), "{log}");
     assert_eq!(aux_digest_at(&devnet, "node-1"), Some(digest_before));
     wait_for_aux_info(&devnet);
-    let again = sign_at_node(&devnet, "node-1", &wallet_id, &used.id, &replay_hash)
+    let again = sign_at_node(&devnet, "node-1", &wallet_id, &used.id, replay, false)
         .expect_err("still used after a restart");
     assert!(again.to_string().contains("already used"), "{again}");
-    let hash: [u8; 32] = keccak256(b"thresig cggmp21: after a restart").0;
-    let signed = sign_hash(&devnet, &wallet_id, &hash);
+    let (signed, hash) = sign_personal(&devnet, &wallet_id, b"thresig cggmp21: after a restart");
     let signature = unhex(signed["signature"].as_str().unwrap());
     assert_eq!(recover(&hash, &signature).serialize(), public_key[..]);
+    // The restarted coordinator surveys the pool at every node and deletes the orphans.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for signer in &orphaned_at {
+        loop {
+            let held = presignatures_at(&devnet, signer, &wallet_id);
+            if !held.presignatures.contains(&used) && !held.pending.contains(&used) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{signer} still holds the orphan {}",
+                used.id
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
 
     // Derivation from a passphrase gives the same wallet again.
     let first = devnet.result(
@@ -517,6 +642,34 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     );
     assert_eq!(first, second);
     assert_ne!(first["walletId"], wallet["walletId"]);
+
+    // One coordinator (here one with the signing role, which the devnet's own does not use)
+    // may keep only so many CGGMP21 runs, a thread each, open at a node.
+    let client = node_client(&devnet.dir, CoordinatorRole::Signing);
+    let runtime = runtime();
+    let open = |n: u32| {
+        let start = CggmpStartRequest::Presign {
+            session: format!("flood-{n}-{}", rand::random::<u32>()),
+            wallet_id: wallet_id.clone(),
+            signers: vec!["node-1".into(), "node-2".into(), "node-3".into()],
+        };
+        runtime.block_on(client.call::<_, CggmpStepResponse>(
+            "node-1",
+            paths::CGGMP_START,
+            &start,
+            Duration::from_secs(60),
+        ))
+    };
+    for n in 0..16 {
+        open(n).unwrap_or_else(|error| panic!("run {n}: {error}"));
+    }
+    let refused = open(16).expect_err("a 17th run at once is refused");
+    assert!(
+        refused
+            .to_string()
+            .contains("the most one coordinator may have at once"),
+        "{refused}"
+    );
 
     drop(devnet);
     let _ = std::fs::remove_dir_all(&dir);

@@ -1078,16 +1078,25 @@ impl Coordinator {
     }
 
     /// `thresig_signMessage`: two FROST rounds with `threshold` reachable parties, aggregation,
-    /// and verification of the result.
+    /// and verification of the result. A cggmp21-secp256k1 wallet signs the digest of the message under `params.encoding`
+    /// (computed here and again by every node); a raw digest is refused.
     pub async fn sign_message(
         &self,
-        wallet_id: &str,
-        message: &[u8],
+        params: &crate::requests::SignMessageParams,
         tweak: Tweak,
         authorization: &ClientRequest,
     ) -> Result<SignatureView, CoordinatorError> {
-        let wallet = self.wallet_for_signing(wallet_id).await?;
-        if wallet.record.scheme == WalletScheme::Cggmp21Secp256k1.name() {
+        let wallet = self.wallet_for_signing(&params.wallet_id).await?;
+        let scheme: WalletScheme = wallet
+            .record
+            .scheme
+            .parse()
+            .map_err(CoordinatorError::Internal)?;
+        let message = params
+            .signed_bytes(scheme)
+            .map_err(|error| CoordinatorError::InvalidParams(format!("message: {error}")))?;
+        let message = message.as_slice();
+        if scheme == WalletScheme::Cggmp21Secp256k1 {
             if tweak != Tweak::None {
                 return Err(CoordinatorError::InvalidParams(format!(
                     "tweak {} applies only to frost-secp256k1-tr wallets, not cggmp21-secp256k1",

@@ -574,6 +574,11 @@ async fn launch(
         if let Some(primes) = &options.cggmp21_primes {
             args.push("--cggmp21-primes".to_owned());
             args.push(path(primes.clone()));
+            // A node refuses the public test primes unless told this is a test cluster; a
+            // fixture that does not read is left to the node to report.
+            if crate::cggmp::primes::fixture_has_test_primes(primes).unwrap_or(false) {
+                args.push("--insecure-test-primes".to_owned());
+            }
         }
         if !options.cggmp21 {
             args.extend(["--cggmp21".to_owned(), "off".to_owned()]);

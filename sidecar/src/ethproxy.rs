@@ -4,10 +4,11 @@
 //!
 //! Such tools cannot sign their requests for the custody rules, so the proxy runs beside the
 //! operator's application, holds the client key and signs each request it forwards: the nodes
-//! still check a client signature over exactly the hash or transaction they sign. It listens on
-//! whatever address it is given; it should be loopback or otherwise private, and it answers only
-//! requests with its bearer token, addressed to its own Host and from no web page (Origin) unless
-//! allowed, since anyone who can call it can have the wallets sign.
+//! still check a client signature over exactly the message or transaction they sign, and hash
+//! it themselves. It listens on whatever address it is given; it should be loopback or
+//! otherwise private, and it answers only requests with its bearer token, addressed to its own
+//! Host and from no web page (Origin) unless allowed, since anyone who can call it can have the
+//! wallets sign.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -117,14 +118,21 @@ impl EthProxy {
             .ok_or_else(|| invalid(format!("account {text} is not served by this signer")))
     }
 
-    /// Signs a 32-byte hash with the wallet; answers r ‖ s ‖ v with v = 27 or 28, as
-    /// `eth_sign` and `eth_signTypedData_v4` do.
-    async fn sign_hash(&self, wallet: &str, hash: [u8; 32]) -> Result<String, ErrorObjectOwned> {
+    /// Signs a message with the wallet under `encoding` (`eip191`: `message` is 0x-hex bytes;
+    /// `eip712`: typed data as JSON text), which the nodes hash themselves: a raw digest is
+    /// never sent (see CVE-2025-66017). Answers r ‖ s ‖ v with v = 27 or 28, as `eth_sign`
+    /// and `eth_signTypedData_v4` do.
+    async fn sign_message(
+        &self,
+        wallet: &str,
+        message: String,
+        encoding: &str,
+    ) -> Result<String, ErrorObjectOwned> {
         let answer = self
             .client
             .call(
                 "thresig_signMessage",
-                json!({ "walletId": wallet, "message": format!("0x{}", hex::encode(hash)) }),
+                json!({ "walletId": wallet, "message": message, "encoding": encoding }),
             )
             .await
             .map_err(upstream)?;
@@ -196,7 +204,7 @@ pub fn module(proxy: Arc<EthProxy>) -> Result<RpcModule<EthProxy>, String> {
             let wallet = proxy.wallet_of(&values[0])?.to_owned();
             let data = data_param(&values[1], "the message")?;
             proxy
-                .sign_hash(&wallet, eth::personal_message_hash(&data).0)
+                .sign_message(&wallet, format!("0x{}", hex::encode(data)), "eip191")
                 .await
         })
         .map_err(register)?;
@@ -206,7 +214,7 @@ pub fn module(proxy: Arc<EthProxy>) -> Result<RpcModule<EthProxy>, String> {
             let wallet = proxy.wallet_of(&values[1])?.to_owned();
             let data = data_param(&values[0], "the message")?;
             proxy
-                .sign_hash(&wallet, eth::personal_message_hash(&data).0)
+                .sign_message(&wallet, format!("0x{}", hex::encode(data)), "eip191")
                 .await
         })
         .map_err(register)?;
@@ -214,13 +222,14 @@ pub fn module(proxy: Arc<EthProxy>) -> Result<RpcModule<EthProxy>, String> {
         .register_async_method("eth_signTypedData_v4", |params, proxy, _| async move {
             let values = positional(&params, 2)?;
             let wallet = proxy.wallet_of(&values[0])?.to_owned();
-            // Tools send the typed data as a JSON string; some send the object itself.
-            let hash = match &values[1] {
-                Value::String(text) => eth::typed_data_hash(text),
-                object => eth::typed_data_hash_value(object),
-            }
-            .map_err(|error| invalid(error.to_string()))?;
-            proxy.sign_hash(&wallet, hash.0).await
+            // Tools send the typed data as a JSON string; some send the object itself. It is
+            // checked here for a clear error, and forwarded as text for the nodes to hash.
+            let text = match &values[1] {
+                Value::String(text) => text.clone(),
+                object => object.to_string(),
+            };
+            eth::typed_data_hash(&text).map_err(|error| invalid(error.to_string()))?;
+            proxy.sign_message(&wallet, text, "eip712").await
         })
         .map_err(register)?;
     module

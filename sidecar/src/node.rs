@@ -526,8 +526,10 @@ impl NodeState {
                 .parse()
                 .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
             let tweak = requests::parse_tweak(params.tweak.as_deref()).map_err(mismatch)?;
-            let signed = requests::decode_hex(&params.message)
-                .map_err(|error| mismatch(format!("message is not hex: {error}")))?;
+            // A cggmp21 wallet signs a digest this node computes from the message itself.
+            let signed = params
+                .signed_bytes(parse_scheme(record)?)
+                .map_err(|error| mismatch(format!("message: {error}")))?;
             signed == message && tweak == requested_tweak
         } else {
             let params: SignTransactionParams = verified
@@ -584,6 +586,8 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route(paths::WALLET_LIST, post(wallet_list))
         .route(paths::CGGMP_PRESIGNATURES, post(cggmp::presignatures))
         .route(paths::CGGMP_SIGN, post(cggmp::sign))
+        .route(paths::CGGMP_PRESIGN_CONFIRM, post(cggmp::presign_confirm))
+        .route(paths::CGGMP_PRESIGN_DISCARD, post(cggmp::presign_discard))
         // Aux-info rounds carry proofs about every node's 3072-bit modulus: megabytes.
         .route(
             paths::CGGMP_START,
@@ -1333,6 +1337,8 @@ pub struct NodeOptions {
     pub ca_cert: PathBuf,
     /// Where the node's CGGMP21 safe primes come from if it has none yet.
     pub primes: PrimesSource,
+    /// Accept the public test primes (`--insecure-test-primes`; test clusters only).
+    pub insecure_test_primes: bool,
 }
 
 /// Runs a node until SIGINT or SIGTERM.
@@ -1359,7 +1365,7 @@ pub async fn run(
         &options.node_id,
         provider,
     )?);
-    cggmp::prepare_primes(&state, options.primes.clone())
+    cggmp::prepare_primes(&state, options.primes.clone(), options.insecure_test_primes)
         .map_err(|error| NodeStartError::Setup(format!("CGGMP21 primes: {error}")))?;
     let ca = std::fs::read_to_string(&options.ca_cert).map_err(|error| {
         NodeStartError::Setup(format!(

@@ -39,6 +39,10 @@ pub mod paths {
     pub const CGGMP_SIGN: &str = "/v1/cggmp21/sign";
     /// The presignatures this node holds for a wallet.
     pub const CGGMP_PRESIGNATURES: &str = "/v1/cggmp21/presignatures";
+    /// Marks a presignature complete once every signer's result is shown.
+    pub const CGGMP_PRESIGN_CONFIRM: &str = "/v1/cggmp21/presign-confirm";
+    /// Deletes orphaned presignatures (another signer no longer holds its part).
+    pub const CGGMP_PRESIGN_DISCARD: &str = "/v1/cggmp21/presign-discard";
 }
 
 /// Statement purposes: what a node's signature on a payload means.
@@ -212,8 +216,33 @@ pub struct PresignatureInfo {
 /// `CGGMP_PRESIGNATURES` response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CggmpPresignaturesResponse {
-    /// The presignatures, in id order.
+    /// The complete presignatures (every signer holds its part), in id order.
     pub presignatures: Vec<PresignatureInfo>,
+    /// Presignatures whose run ended here but are not confirmed complete yet.
+    #[serde(default)]
+    pub pending: Vec<PresignatureInfo>,
+}
+
+/// `CGGMP_PRESIGN_CONFIRM` request: every signer's signed result of a presigning run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CggmpPresignConfirmRequest {
+    /// The wallet.
+    pub wallet_id: String,
+    /// The presignature (its presigning session).
+    pub presignature: String,
+    /// Each signer's result statement (the presignature's point R).
+    pub results: Vec<SignedStatement>,
+}
+
+/// `CGGMP_PRESIGN_DISCARD` request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CggmpPresignDiscardRequest {
+    /// The wallet.
+    pub wallet_id: String,
+    /// The presignatures to delete.
+    pub presignatures: Vec<String>,
 }
 
 /// `DKG_ROUND1` request: start a DKG.

@@ -2,8 +2,9 @@
 //! the nodes, which check that a client's signed request authorises what they are asked to do.
 
 use serde::Deserialize;
+use thresig_adapters::ethereum as eth;
 
-use crate::scheme::Tweak;
+use crate::scheme::{Tweak, WalletScheme};
 
 /// `thresig_createWallet` params.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,11 +49,72 @@ impl Drop for DeriveWalletParams {
 pub struct SignMessageParams {
     /// The wallet.
     pub wallet_id: String,
-    /// The message, 0x-hex.
+    /// The message: 0x-hex bytes, or EIP-712 typed data as JSON text with `encoding: eip712`.
     pub message: String,
     /// `none` (default) or `bip86`.
     #[serde(default)]
     pub tweak: Option<String>,
+    /// How a `cggmp21-secp256k1` wallet hashes the message before signing it (required for
+    /// those wallets; not taken by FROST wallets, which sign the message itself).
+    #[serde(default)]
+    pub encoding: Option<MessageEncoding>,
+}
+
+/// How a cggmp21-secp256k1 signature's digest is made from the client's message, by the
+/// coordinator and again by every node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageEncoding {
+    /// EIP-191 version 0x45 (`personal_sign`): the message is the raw bytes, 0x-hex.
+    Eip191,
+    /// EIP-712: the message is the typed data (`types`, `primaryType`, `domain`, `message`) as
+    /// JSON text.
+    Eip712,
+}
+
+impl MessageEncoding {
+    /// The name the `encoding` param takes.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MessageEncoding::Eip191 => "eip191",
+            MessageEncoding::Eip712 => "eip712",
+        }
+    }
+}
+
+/// Why a raw digest is not signed by a cggmp21-secp256k1 wallet.
+pub const RAW_DIGEST_REFUSED: &str = "a cggmp21-secp256k1 wallet does not sign a raw digest: \
+     its presignatures fix the nonce point before the message, and signing a chosen digest \
+     with one yields a signature on another digest (CVE-2025-66017). Give \
+     \"encoding\": \"eip191\" with the message bytes or \"encoding\": \"eip712\" with the \
+     typed data, so that every node hashes it itself, or sign a transaction with \
+     thresig_signTransaction";
+
+impl SignMessageParams {
+    /// What a wallet of `scheme` signs for this request: a FROST wallet the message bytes, a
+    /// cggmp21-secp256k1 wallet the 32-byte digest of the message under its `encoding`. Nodes
+    /// call this themselves, so a digest is signed only when its preimage is known.
+    pub fn signed_bytes(&self, scheme: WalletScheme) -> Result<Vec<u8>, String> {
+        let bytes =
+            || decode_hex(&self.message).map_err(|error| format!("message is not hex: {error}"));
+        match (scheme, self.encoding) {
+            (WalletScheme::Cggmp21Secp256k1, None) => Err(RAW_DIGEST_REFUSED.to_owned()),
+            (WalletScheme::Cggmp21Secp256k1, Some(MessageEncoding::Eip191)) => {
+                Ok(eth::personal_message_hash(&bytes()?).to_vec())
+            }
+            (WalletScheme::Cggmp21Secp256k1, Some(MessageEncoding::Eip712)) => {
+                eth::typed_data_hash(&self.message)
+                    .map(|digest| digest.to_vec())
+                    .map_err(|error| format!("message is not EIP-712 typed data: {error}"))
+            }
+            (_, Some(encoding)) => Err(format!(
+                "encoding {} applies only to cggmp21-secp256k1 wallets; a {scheme} wallet signs \
+                 the message bytes themselves",
+                encoding.name()
+            )),
+            (_, None) => bytes(),
+        }
+    }
 }
 
 /// `thresig_signTransaction` params.
@@ -96,6 +158,48 @@ pub fn default_threshold(cluster_threshold: u16, parties: u16) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn params(value: serde_json::Value) -> SignMessageParams {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_cggmp21_wallet_signs_only_digests_it_computes_from_the_message() {
+        let cggmp = WalletScheme::Cggmp21Secp256k1;
+        let raw = params(
+            serde_json::json!({ "walletId": "w", "message": format!("0x{}", "ab".repeat(32)) }),
+        );
+        let error = raw.signed_bytes(cggmp).unwrap_err();
+        assert!(error.contains("does not sign a raw digest"), "{error}");
+        assert!(error.contains("eip191"), "{error}");
+
+        let personal = params(
+            serde_json::json!({ "walletId": "w", "message": "0x68656c6c6f", "encoding": "eip191" }),
+        );
+        // EIP-191 of "hello", as every Ethereum library computes it.
+        assert_eq!(
+            hex::encode(personal.signed_bytes(cggmp).unwrap()),
+            "50b2c43fd39106bafbba0da34fc430e1f91e3c96ea2acee2bc34119f92b37750"
+        );
+        // FROST wallets sign the message itself and take no encoding.
+        let frost = WalletScheme::FrostEd25519;
+        let error = personal.signed_bytes(frost).unwrap_err();
+        assert!(error.contains("applies only"), "{error}");
+        assert_eq!(raw.signed_bytes(frost).unwrap(), vec![0xab; 32]);
+
+        let typed = params(serde_json::json!({
+            "walletId": "w", "message": "{\"not\": \"typed data\"}", "encoding": "eip712"
+        }));
+        let error = typed.signed_bytes(cggmp).unwrap_err();
+        assert!(error.contains("not EIP-712 typed data"), "{error}");
+        let unknown = serde_json::from_value::<SignMessageParams>(
+            serde_json::json!({ "walletId": "w", "message": "0x00", "encoding": "raw" }),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(unknown.contains("eip191"), "{unknown}");
+    }
 
     #[test]
     fn a_malformed_passphrase_is_refused_without_repeating_it() {

@@ -146,11 +146,6 @@ fn authorized<T: DeserializeOwned>(
 }
 
 /// Decodes 0x-prefixed (or bare) hex, naming the parameter.
-fn hex_param(name: &str, text: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
-    crate::requests::decode_hex(text)
-        .map_err(|error| invalid(format!("invalid params: {name} is not hex: {error}")))
-}
-
 fn scheme_param(text: &str) -> Result<WalletScheme, ErrorObjectOwned> {
     text.parse()
         .map_err(|error: String| invalid(format!("invalid params: scheme: {error}")))
@@ -261,11 +256,10 @@ pub fn module(coordinator: Arc<Coordinator>) -> Result<RpcModule<Coordinator>, S
                 &coordinator,
                 CoordinatorRole::may_sign,
             )?;
-            let message = hex_param("message", &params.message)?;
             let tweak = parse_tweak(params.tweak.as_deref())
                 .map_err(|error| invalid(format!("invalid params: {error}")))?;
             coordinator
-                .sign_message(&params.wallet_id, &message, tweak, &request)
+                .sign_message(&params, tweak, &request)
                 .await
                 .map_err(|error| to_rpc_error(&error))
         })

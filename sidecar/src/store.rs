@@ -178,6 +178,32 @@ struct PresignatureRecord {
     signers: Vec<String>,
     created_at: u64,
     sealed: String,
+    /// Its public point R, hex (empty in records of earlier versions).
+    #[serde(default)]
+    point: String,
+    /// Whether every signer of the set was shown to hold it too (their signed results of the
+    /// run). Records of earlier versions, which had no such step, count as complete.
+    #[serde(default = "earlier_records_are_complete")]
+    complete: bool,
+}
+
+const fn earlier_records_are_complete() -> bool {
+    true
+}
+
+/// A presignature this node holds, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignatureSummary {
+    /// Its id (the presigning session).
+    pub id: String,
+    /// The signer set it was made for.
+    pub signers: Vec<String>,
+    /// Its public point R, compressed (empty for records of earlier versions).
+    pub point: Vec<u8>,
+    /// Whether every signer was shown to hold it ([`NodeStore::confirm_presignature`]).
+    pub complete: bool,
+    /// When it was made, unix seconds.
+    pub created_at: u64,
 }
 
 /// What claiming a wallet id found.
@@ -204,6 +230,8 @@ pub enum PresignatureTake {
     },
     /// No such presignature: never made here, or already used.
     Unknown,
+    /// It is here but not yet confirmed complete: nothing was taken.
+    Unconfirmed,
     /// The client's request was used before: nothing was taken.
     Replayed,
 }
@@ -906,16 +934,43 @@ impl NodeStore {
         sealing::binding(&parts)
     }
 
-    /// Stores a CGGMP21 presignature of `wallet_id` for the signer set `signers`, durably.
+    fn presignature_key(wallet_id: &str, id: &str) -> String {
+        format!("{PRESIGNATURE_PREFIX}{wallet_id}/{id}")
+    }
+
+    fn presignature_record(key: &str, bytes: &[u8]) -> Result<PresignatureRecord, StoreError> {
+        serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt {
+            key: key.to_owned(),
+            reason: error.to_string(),
+        })
+    }
+
+    fn put_presignature_record(
+        &self,
+        key: &str,
+        record: &PresignatureRecord,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(record).map_err(|error| StoreError::Corrupt {
+            key: key.to_owned(),
+            reason: error.to_string(),
+        })?;
+        self.db.put_opt(key.as_bytes(), json, &Self::synced())?;
+        Ok(())
+    }
+
+    /// Stores a CGGMP21 presignature of `wallet_id` for the signer set `signers`, with its
+    /// public point, durably. It is pending until [`Self::confirm_presignature`]: not listed
+    /// as ready, not taken for signing.
     pub fn put_presignature(
         &self,
         wallet_id: &str,
         id: &str,
         signers: &[String],
         presignature: &[u8],
+        point: &[u8],
         created_at: u64,
     ) -> Result<(), StoreError> {
-        let key = format!("{PRESIGNATURE_PREFIX}{wallet_id}/{id}");
+        let key = Self::presignature_key(wallet_id, id);
         let sealed = sealing::seal(
             &self.wallet_key(wallet_id),
             &self.presignature_aad(wallet_id, id, signers),
@@ -929,17 +984,14 @@ impl NodeStore {
             signers: signers.to_vec(),
             created_at,
             sealed: hex::encode(sealed),
+            point: hex::encode(point),
+            complete: false,
         };
-        let json = serde_json::to_vec(&record).map_err(|error| StoreError::Corrupt {
-            key: key.clone(),
-            reason: error.to_string(),
-        })?;
-        self.db.put_opt(key.as_bytes(), json, &Self::synced())?;
-        Ok(())
+        self.put_presignature_record(&key, &record)
     }
 
-    /// The presignatures of `wallet_id` this node holds: (id, signer set), in id order.
-    pub fn presignatures(&self, wallet_id: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+    /// The presignatures of `wallet_id` this node holds, complete and pending, in id order.
+    pub fn presignatures(&self, wallet_id: &str) -> Result<Vec<PresignatureSummary>, StoreError> {
         let prefix = format!("{PRESIGNATURE_PREFIX}{wallet_id}/");
         let mut out = Vec::new();
         for item in self
@@ -950,14 +1002,80 @@ impl NodeStore {
             let Some(id) = key.strip_prefix(prefix.as_bytes()) else {
                 break;
             };
-            let record: PresignatureRecord =
-                serde_json::from_slice(&value).map_err(|error| StoreError::Corrupt {
-                    key: String::from_utf8_lossy(&key).into_owned(),
-                    reason: error.to_string(),
-                })?;
-            out.push((String::from_utf8_lossy(id).into_owned(), record.signers));
+            let record = Self::presignature_record(&String::from_utf8_lossy(&key), &value)?;
+            out.push(PresignatureSummary {
+                id: String::from_utf8_lossy(id).into_owned(),
+                signers: record.signers,
+                point: hex::decode(&record.point).unwrap_or_default(),
+                complete: record.complete,
+                created_at: record.created_at,
+            });
         }
         Ok(out)
+    }
+
+    /// Marks presignature `id` of `wallet_id` complete (every signer holds it), durably;
+    /// `false` when it is not here.
+    pub fn confirm_presignature(&self, wallet_id: &str, id: &str) -> Result<bool, StoreError> {
+        let key = Self::presignature_key(wallet_id, id);
+        let _serial = self.presignature_lock(&key)?;
+        let Some(bytes) = self.db.get(key.as_bytes())? else {
+            return Ok(false);
+        };
+        let mut record = Self::presignature_record(&key, &bytes)?;
+        if !record.complete {
+            record.complete = true;
+            self.put_presignature_record(&key, &record)?;
+        }
+        Ok(true)
+    }
+
+    /// Deletes presignature `id` of `wallet_id` (an orphan: another signer no longer holds
+    /// its part, so it can never sign), durably; `false` when it is not here.
+    pub fn discard_presignature(&self, wallet_id: &str, id: &str) -> Result<bool, StoreError> {
+        let key = Self::presignature_key(wallet_id, id);
+        let _serial = self.presignature_lock(&key)?;
+        if self.db.get(key.as_bytes())?.is_none() {
+            return Ok(false);
+        }
+        self.db.delete_opt(key.as_bytes(), &Self::synced())?;
+        Ok(true)
+    }
+
+    /// Deletes the pending presignatures of `wallet_id` made before `before` (unix seconds):
+    /// runs that ended here but were never confirmed at every signer. Returns how many.
+    pub fn prune_pending_presignatures(
+        &self,
+        wallet_id: &str,
+        before: u64,
+    ) -> Result<usize, StoreError> {
+        let stale: Vec<String> = self
+            .presignatures(wallet_id)?
+            .into_iter()
+            .filter(|held| !held.complete && held.created_at < before)
+            .map(|held| held.id)
+            .collect();
+        let mut pruned = 0;
+        for id in stale {
+            let key = Self::presignature_key(wallet_id, &id);
+            let _serial = self.presignature_lock(&key)?;
+            // Looked at again under the lock: it may have been confirmed since.
+            match self.db.get(key.as_bytes())? {
+                Some(bytes) if !Self::presignature_record(&key, &bytes)?.complete => {
+                    self.db.delete_opt(key.as_bytes(), &Self::synced())?;
+                    pruned += 1;
+                }
+                _ => {}
+            }
+        }
+        Ok(pruned)
+    }
+
+    fn presignature_lock(&self, key: &str) -> Result<std::sync::MutexGuard<'_, ()>, StoreError> {
+        self.presignatures.lock().map_err(|_| StoreError::Corrupt {
+            key: key.to_owned(),
+            reason: "presignature lock poisoned".into(),
+        })
     }
 
     /// Takes presignature `id` of `wallet_id` out of the store for one signature: its deletion
@@ -969,28 +1087,24 @@ impl NodeStore {
         id: &str,
         claim: &RequestClaim<'_>,
     ) -> Result<PresignatureTake, StoreError> {
-        let key = format!("{PRESIGNATURE_PREFIX}{wallet_id}/{id}");
+        let key = Self::presignature_key(wallet_id, id);
         // Serialised with claims: two concurrent takes of one presignature cannot both see it.
-        let taken = {
-            let _serial = self.presignatures.lock().map_err(|_| StoreError::Corrupt {
-                key: key.clone(),
-                reason: "presignature lock poisoned".into(),
-            })?;
+        let record = {
+            let _serial = self.presignature_lock(&key)?;
             let Some(bytes) = self.db.get(key.as_bytes())? else {
                 return Ok(PresignatureTake::Unknown);
             };
+            let record = Self::presignature_record(&key, &bytes)?;
+            if !record.complete {
+                return Ok(PresignatureTake::Unconfirmed);
+            }
             let mut batch = WriteBatch::default();
             batch.delete(key.as_bytes());
             if !self.write_claimed(batch, claim)? {
                 return Ok(PresignatureTake::Replayed);
             }
-            bytes
+            record
         };
-        let record: PresignatureRecord =
-            serde_json::from_slice(&taken).map_err(|error| StoreError::Corrupt {
-                key: key.clone(),
-                reason: error.to_string(),
-            })?;
         let sealed = hex::decode(&record.sealed).map_err(|error| StoreError::Corrupt {
             key: key.clone(),
             reason: error.to_string(),
@@ -1304,6 +1418,8 @@ mod tests {
                 &store.presignature_aad("w-2", "p-1", &signers),
                 b"presignature",
             )),
+            point: String::new(),
+            complete: true,
         };
         store
             .db
@@ -1486,5 +1602,71 @@ mod tests {
         assert_eq!(reopened.wallet_count(), 0);
         drop(reopened);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_presignature_is_pending_until_confirmed_and_a_stale_pending_one_is_pruned() {
+        let (dir, store) = temp_store("presign");
+        let signers: Vec<String> = vec!["node-1".into(), "node-2".into()];
+        store
+            .put_presignature("w", "old", &signers, b"secret", &[2; 33], 100)
+            .unwrap();
+        store
+            .put_presignature("w", "new", &signers, b"secret", &[3; 33], 200)
+            .unwrap();
+        let held = store.presignatures("w").unwrap();
+        assert_eq!(held.len(), 2);
+        assert!(held.iter().all(|held| !held.complete));
+        // In id order.
+        assert_eq!((held[0].id.as_str(), held[1].id.as_str()), ("new", "old"));
+        assert_eq!(held[0].point, vec![3; 33]);
+        let claim = RequestClaim {
+            client: "c",
+            request_id: "r-1",
+            scope: "sign",
+            expires_at: u64::MAX,
+        };
+        // A pending one is not handed out for signing, and the request is not used up.
+        assert!(matches!(
+            store.take_presignature("w", "new", &claim).unwrap(),
+            PresignatureTake::Unconfirmed
+        ));
+        assert!(store.confirm_presignature("w", "new").unwrap());
+        assert!(!store.confirm_presignature("w", "missing").unwrap());
+        // Only pending ones made before the cut-off go.
+        assert_eq!(store.prune_pending_presignatures("w", 300).unwrap(), 1);
+        let held = store.presignatures("w").unwrap();
+        assert_eq!(held.len(), 1);
+        assert!(held[0].id == "new" && held[0].complete);
+        assert!(matches!(
+            store.take_presignature("w", "new", &claim).unwrap(),
+            PresignatureTake::Taken { .. }
+        ));
+        assert!(store.presignatures("w").unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_orphaned_presignature_is_discarded_and_earlier_records_count_as_complete() {
+        let (dir, store) = temp_store("orphan");
+        let signers: Vec<String> = vec!["node-1".into(), "node-2".into()];
+        store
+            .put_presignature("w", "p", &signers, b"secret", &[2; 33], 100)
+            .unwrap();
+        store.confirm_presignature("w", "p").unwrap();
+        assert!(store.discard_presignature("w", "p").unwrap());
+        assert!(!store.discard_presignature("w", "p").unwrap());
+        assert!(store.presignatures("w").unwrap().is_empty());
+        // A record written before presignatures were confirmed.
+        store
+            .put_raw(
+                "presignature/w/legacy",
+                br#"{"signers":["node-1","node-2"],"created_at":1,"sealed":"00"}"#,
+            )
+            .unwrap();
+        let held = store.presignatures("w").unwrap();
+        assert!(held.len() == 1 && held[0].complete && held[0].point.is_empty());
+        assert_eq!(store.prune_pending_presignatures("w", u64::MAX).unwrap(), 0);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -3,83 +3,29 @@
 //! again, but never the same proof nonce (which would reveal the shares to whoever saw both
 //! runs).
 
-use std::time::Duration;
+mod cggmp_support;
 
 use serde_json::Value;
-use thresig_sidecar::cggmp::runner::{RawIncoming, RunEvent};
 use thresig_sidecar::cggmp::{self, KeygenRandomness, Protocol};
 
 const N: u16 = 3;
 
 /// One keygen among three parties: each party's public key and the broadcasts it sent.
 fn keygen(seeds: Option<[[u8; 32]; 3]>) -> (Vec<[u8; 33]>, Vec<Vec<Value>>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let parties: Vec<String> = (1..=N).map(|i| format!("node-{i}")).collect();
-        let session = format!("test-{}", rand::random::<u64>());
-        let eid = cggmp::execution_id(Protocol::Keygen, &session, "w", &parties, b"");
-        let mut runs: Vec<_> = (0..N)
-            .map(|i| {
-                let randomness = match seeds {
-                    Some(seeds) => KeygenRandomness::Derived(seeds[usize::from(i)]),
-                    None => KeygenRandomness::Fresh,
-                };
-                cggmp::start_keygen(eid, i, N, 2, randomness).unwrap()
-            })
-            .collect();
-        let mut inboxes: Vec<Option<Vec<RawIncoming>>> = (0..N).map(|_| None).collect();
-        let mut keys: Vec<Option<[u8; 33]>> = vec![None; usize::from(N)];
-        let mut broadcasts: Vec<Vec<Value>> = vec![Vec::new(); usize::from(N)];
-        for _round in 0..12 {
-            let mut next: Vec<Vec<RawIncoming>> = (0..N).map(|_| Vec::new()).collect();
-            for i in 0..usize::from(N) {
-                if keys[i].is_some() {
-                    continue;
-                }
-                let batch = inboxes[i].take();
-                let (sent, output) = match runs[i].step(batch, Duration::from_secs(60)).await {
-                    Ok(RunEvent::Messages(sent)) => (sent, None),
-                    Ok(RunEvent::Finished(sent, output)) => (sent, Some(output)),
-                    Err(failure) => panic!("party {i}: {failure:?}"),
-                };
-                if let Some(output) = output {
-                    let share = output.unwrap_or_else(|failure| panic!("party {i}: {failure:?}"));
-                    keys[i] = Some(cggmp::public_key(&share));
-                }
-                for message in sent {
-                    match message.recipient {
-                        None => {
-                            broadcasts[i].push(serde_json::from_slice(&message.payload).unwrap());
-                            for (j, inbox) in next.iter_mut().enumerate() {
-                                if j != i {
-                                    inbox.push(RawIncoming {
-                                        sender: i as u16,
-                                        broadcast: true,
-                                        payload: message.payload.clone().into(),
-                                    });
-                                }
-                            }
-                        }
-                        Some(j) => next[usize::from(j)].push(RawIncoming {
-                            sender: i as u16,
-                            broadcast: false,
-                            payload: message.payload.clone().into(),
-                        }),
-                    }
-                }
-            }
-            if keys.iter().all(Option::is_some) {
-                return (keys.into_iter().flatten().collect(), broadcasts);
-            }
-            for (inbox, batch) in inboxes.iter_mut().zip(next) {
-                *inbox = Some(batch);
-            }
-        }
-        panic!("keygen did not end within 12 rounds");
-    })
+    let parties: Vec<String> = (1..=N).map(|i| format!("node-{i}")).collect();
+    let session = format!("test-{}", rand::random::<u64>());
+    let eid = cggmp::execution_id(Protocol::Keygen, &session, "w", &parties, b"");
+    let runs = (0..N)
+        .map(|i| {
+            let randomness = match seeds {
+                Some(seeds) => KeygenRandomness::Derived(seeds[usize::from(i)]),
+                None => KeygenRandomness::Fresh,
+            };
+            cggmp::start_keygen(eid, i, N, 2, randomness).unwrap()
+        })
+        .collect();
+    let (shares, broadcasts) = cggmp_support::run_all(runs);
+    (shares.iter().map(cggmp::public_key).collect(), broadcasts)
 }
 
 /// The first object under `value` that has `key`, and that field.

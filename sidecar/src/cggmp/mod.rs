@@ -9,6 +9,7 @@
 
 pub mod primes;
 pub mod runner;
+pub mod sessions;
 
 use cggmp21::generic_ec::{NonZero, Point, Scalar};
 use cggmp21::key_share::{AuxInfo, IncompleteKeyShare, KeyShare};

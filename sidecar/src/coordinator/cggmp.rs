@@ -3,7 +3,7 @@
 //! generated, keeps a pool of presignatures per wallet and signer set, and combines partial
 //! signatures into `r ‖ s ‖ v`, verified before it is returned.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -22,6 +22,18 @@ const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
 const AUX_RETRY: Duration = Duration::from_secs(10);
 /// How often the background task looks at aux info and pools.
 const BACKGROUND_PERIOD: Duration = Duration::from_millis(500);
+/// The longest a wallet's refill waits after failures (the wait doubles from
+/// `BACKGROUND_PERIOD` with each failure in a row).
+const REFILL_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// How long a wallet's refill waits after `failures` failed presigning runs in a row:
+/// exponential from `BACKGROUND_PERIOD`, at most `REFILL_BACKOFF_MAX`.
+fn refill_backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    BACKGROUND_PERIOD
+        .saturating_mul(1 << doublings)
+        .min(REFILL_BACKOFF_MAX)
+}
 
 /// Where the cluster's aux info stands, as the coordinator last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,9 +57,60 @@ pub(super) struct CggmpCoordinator {
     /// Presignatures to keep ready per wallet for its preferred signer set.
     target: usize,
     refill: tokio::sync::Notify,
+    /// Per wallet: failed refills in a row, and when the next may be tried.
+    backoff: Mutex<HashMap<String, (u32, tokio::time::Instant)>>,
+    /// Wallets whose presignatures were last surveyed with every party answering, so that
+    /// every orphan then was found; a failed signature or refill takes a wallet out again.
+    swept: Mutex<HashSet<String>>,
 }
 
 impl CggmpCoordinator {
+    /// Whether the wallet's refill waits after failures.
+    fn backing_off(&self, wallet_id: &str) -> bool {
+        self.backoff.lock().is_ok_and(|backoff| {
+            backoff
+                .get(wallet_id)
+                .is_some_and(|(_, next)| tokio::time::Instant::now() < *next)
+        })
+    }
+
+    /// Counts a failed refill of the wallet; returns how long it now waits.
+    fn refill_failed(&self, wallet_id: &str) -> Duration {
+        let Ok(mut backoff) = self.backoff.lock() else {
+            return REFILL_BACKOFF_MAX;
+        };
+        let entry = backoff
+            .entry(wallet_id.to_owned())
+            .or_insert((0, tokio::time::Instant::now()));
+        entry.0 = entry.0.saturating_add(1);
+        let wait = refill_backoff(entry.0);
+        entry.1 = tokio::time::Instant::now() + wait;
+        wait
+    }
+
+    /// Records whether the wallet's last survey found every orphan.
+    fn set_swept(&self, wallet_id: &str, swept: bool) {
+        if let Ok(mut set) = self.swept.lock() {
+            if swept {
+                set.insert(wallet_id.to_owned());
+            } else {
+                set.remove(wallet_id);
+            }
+        }
+    }
+
+    /// Whether the wallet's orphans were all found by its last survey.
+    fn swept(&self, wallet_id: &str) -> bool {
+        self.swept.lock().is_ok_and(|set| set.contains(wallet_id))
+    }
+
+    /// Forgets the wallet's failures after a refill succeeded.
+    fn refill_succeeded(&self, wallet_id: &str) {
+        if let Ok(mut backoff) = self.backoff.lock() {
+            backoff.remove(wallet_id);
+        }
+    }
+
     pub(super) fn new(target: usize) -> Self {
         Self {
             aux: Mutex::new(AuxState::Unknown),
@@ -55,6 +118,8 @@ impl CggmpCoordinator {
             wallets: Mutex::new(BTreeMap::new()),
             target,
             refill: tokio::sync::Notify::new(),
+            backoff: Mutex::new(HashMap::new()),
+            swept: Mutex::new(HashSet::new()),
         }
     }
 }
@@ -531,23 +596,34 @@ impl Coordinator {
             &purposes::cggmp_result(Protocol::Presign, &record.wallet_id),
             &session,
         )?;
+        // Each signer holds its part pending until it sees that every signer ended the run
+        // with the same point: only complete presignatures count, list and sign.
+        let confirm = CggmpPresignConfirmRequest {
+            wallet_id: record.wallet_id.clone(),
+            presignature: session.clone(),
+            results,
+        };
+        let _: Vec<serde_json::Value> = self
+            .all(signers, paths::CGGMP_PRESIGN_CONFIRM, |_| confirm.clone())
+            .await?;
         Ok(PresignatureInfo {
             id: session,
             signers: signers.to_vec(),
         })
     }
 
-    /// Loads the wallet's pool from the nodes (once): a presignature is ready when every node
-    /// of its signer set still holds it.
-    async fn load_pool(&self, wallet: &LocatedWallet) {
-        let loaded = self
-            .cggmp
-            .pools
-            .lock()
-            .is_ok_and(|pools| pools.contains_key(&wallet.record.wallet_id));
-        if loaded {
-            return;
-        }
+    /// Asks the wallet's reachable parties what they hold: the presignatures every signer
+    /// holds complete (ready), and those some signer no longer holds at all while every signer
+    /// answered (orphans: they can never sign), with the nodes that still hold each; and
+    /// whether every party of the wallet answered.
+    async fn survey_presignatures(
+        &self,
+        wallet: &LocatedWallet,
+    ) -> (
+        Vec<PresignatureInfo>,
+        Vec<(PresignatureInfo, Vec<String>)>,
+        bool,
+    ) {
         let request = CggmpPresignaturesRequest {
             wallet_id: wallet.record.wallet_id.clone(),
         };
@@ -560,22 +636,110 @@ impl Coordinator {
             )
         }))
         .await;
-        let mut held: BTreeMap<PresignatureInfo, usize> = BTreeMap::new();
+        let mut answered: Vec<&String> = Vec::new();
+        // Per presignature: the signers holding it complete, and all signers holding it.
+        let mut held: BTreeMap<PresignatureInfo, (Vec<String>, Vec<String>)> = BTreeMap::new();
         for (node, answer) in wallet.reachable.iter().zip(answers) {
-            for info in answer
-                .map(|answer| answer.presignatures)
-                .unwrap_or_default()
-            {
+            let Ok(answer) = answer else { continue };
+            answered.push(node);
+            let listed = answer
+                .presignatures
+                .into_iter()
+                .map(|info| (info, true))
+                .chain(answer.pending.into_iter().map(|info| (info, false)));
+            for (info, complete) in listed {
                 if info.signers.contains(node) {
-                    *held.entry(info).or_default() += 1;
+                    let entry = held.entry(info).or_default();
+                    if complete {
+                        entry.0.push(node.clone());
+                    }
+                    entry.1.push(node.clone());
                 }
             }
         }
-        let ready: Vec<PresignatureInfo> = held
-            .into_iter()
-            .filter(|(info, count)| *count == info.signers.len())
-            .map(|(info, _)| info)
-            .collect();
+        let everyone = wallet
+            .record
+            .parties
+            .iter()
+            .all(|party| answered.contains(&party));
+        let mut ready = Vec::new();
+        let mut orphans = Vec::new();
+        for (info, (complete, holders)) in held {
+            if complete.len() == info.signers.len() {
+                ready.push(info);
+            } else if !complete.is_empty()
+                && holders.len() < info.signers.len()
+                && info.signers.iter().all(|signer| answered.contains(&signer))
+            {
+                orphans.push((info, holders));
+            }
+        }
+        (ready, orphans, everyone)
+    }
+
+    /// Deletes the wallet's orphaned presignatures at the nodes that still hold them, and
+    /// drops them from the pool; returns the presignatures ready at every signer.
+    async fn prune_orphans(&self, wallet: &LocatedWallet) -> Vec<PresignatureInfo> {
+        let (ready, orphans, everyone) = self.survey_presignatures(wallet).await;
+        self.cggmp.set_swept(&wallet.record.wallet_id, everyone);
+        if orphans.is_empty() {
+            return ready;
+        }
+        let mut by_node: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (info, holders) in &orphans {
+            for holder in holders {
+                by_node
+                    .entry(holder.clone())
+                    .or_default()
+                    .push(info.id.clone());
+            }
+        }
+        join_all(by_node.iter().map(|(node, ids)| {
+            let request = CggmpPresignDiscardRequest {
+                wallet_id: wallet.record.wallet_id.clone(),
+                presignatures: ids.clone(),
+            };
+            async move {
+                if let Err(error) = self
+                    .client
+                    .call::<_, serde_json::Value>(
+                        node,
+                        paths::CGGMP_PRESIGN_DISCARD,
+                        &request,
+                        PROBE_TIMEOUT,
+                    )
+                    .await
+                {
+                    tracing::warn!(%node, %error, "discarding orphaned presignatures failed");
+                }
+            }
+        }))
+        .await;
+        tracing::info!(
+            wallet = %wallet.record.wallet_id,
+            orphans = orphans.len(),
+            "orphaned presignatures discarded"
+        );
+        if let Ok(mut pools) = self.cggmp.pools.lock()
+            && let Some(pool) = pools.get_mut(&wallet.record.wallet_id)
+        {
+            pool.retain(|info| !orphans.iter().any(|(orphan, _)| orphan == info));
+        }
+        ready
+    }
+
+    /// Loads the wallet's pool from the nodes (once), deleting orphans on the way: a
+    /// presignature is ready when every node of its signer set holds it complete.
+    async fn load_pool(&self, wallet: &LocatedWallet) {
+        let loaded = self
+            .cggmp
+            .pools
+            .lock()
+            .is_ok_and(|pools| pools.contains_key(&wallet.record.wallet_id));
+        if loaded {
+            return;
+        }
+        let ready = self.prune_orphans(wallet).await;
         if let Ok(mut pools) = self.cggmp.pools.lock() {
             pools
                 .entry(wallet.record.wallet_id.clone())
@@ -630,7 +794,7 @@ impl Coordinator {
             message: hex::encode(hash),
             authorization: authorization.clone(),
         };
-        let statements: Vec<SignedStatement> = tokio::time::timeout(
+        let outcome: Result<Vec<SignedStatement>, CoordinatorError> = tokio::time::timeout(
             SESSION_TIMEOUT,
             self.all(&presignature.signers, paths::CGGMP_SIGN, |_| {
                 request.clone()
@@ -641,7 +805,14 @@ impl Coordinator {
             CoordinatorError::Timeout(format!(
                 "signing session {session} took longer than {SESSION_TIMEOUT:?}"
             ))
-        })??;
+        })
+        .and_then(|answers| answers);
+        if outcome.is_err() {
+            // Some signers may have used the presignature and others not: the background
+            // task looks for orphans again.
+            self.cggmp.set_swept(&record.wallet_id, false);
+        }
+        let statements = outcome?;
         let purpose = purposes::cggmp_partial(&record.wallet_id);
         let mut partials = Vec::with_capacity(statements.len());
         for (signer, statement) in presignature.signers.iter().zip(&statements) {
@@ -759,10 +930,14 @@ impl Coordinator {
                 unreachable,
             };
             let needed = usize::from(record.threshold);
-            if wallet.reachable.len() < needed {
+            if wallet.reachable.len() < needed || self.cggmp.backing_off(&record.wallet_id) {
                 continue;
             }
             self.load_pool(&wallet).await;
+            // Until a survey has heard from every party, orphans may hide at those it missed.
+            if !self.cggmp.swept(&record.wallet_id) && wallet.unreachable.is_empty() {
+                self.prune_orphans(&wallet).await;
+            }
             let preferred: Vec<String> = wallet.reachable.iter().take(needed).cloned().collect();
             let ready = self
                 .cggmp
@@ -785,13 +960,51 @@ impl Coordinator {
                             .or_default()
                             .push(info);
                     }
+                    self.cggmp.refill_succeeded(&record.wallet_id);
                     // More may be needed: come back at once.
                     self.cggmp.refill.notify_one();
                 }
                 Err(error) => {
-                    tracing::warn!(wallet = %record.wallet_id, %error, "presigning failed")
+                    let wait = self.cggmp.refill_failed(&record.wallet_id);
+                    tracing::warn!(
+                        wallet = %record.wallet_id,
+                        %error,
+                        retry_in_ms = wait.as_millis() as u64,
+                        "presigning failed"
+                    );
+                    // A node at its cap may hold orphans of failed runs or signatures.
+                    self.prune_orphans(&wallet).await;
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_refill_backs_off_exponentially_up_to_a_cap() {
+        assert_eq!(refill_backoff(1), BACKGROUND_PERIOD);
+        assert_eq!(refill_backoff(2), BACKGROUND_PERIOD * 2);
+        assert_eq!(refill_backoff(4), BACKGROUND_PERIOD * 8);
+        assert_eq!(refill_backoff(8), REFILL_BACKOFF_MAX);
+        assert_eq!(refill_backoff(u32::MAX), REFILL_BACKOFF_MAX);
+        let waits: Vec<Duration> = (1..12).map(refill_backoff).collect();
+        assert!(waits.windows(2).all(|pair| pair[0] <= pair[1]));
+    }
+
+    #[tokio::test]
+    async fn a_wallet_whose_refill_failed_waits_and_a_success_clears_it() {
+        let cggmp = CggmpCoordinator::new(4);
+        assert!(!cggmp.backing_off("w"));
+        assert_eq!(cggmp.refill_failed("w"), BACKGROUND_PERIOD);
+        assert_eq!(cggmp.refill_failed("w"), BACKGROUND_PERIOD * 2);
+        assert!(cggmp.backing_off("w"));
+        assert!(!cggmp.backing_off("other"), "each wallet waits on its own");
+        cggmp.refill_succeeded("w");
+        assert!(!cggmp.backing_off("w"));
+        assert_eq!(cggmp.refill_failed("w"), BACKGROUND_PERIOD);
     }
 }

@@ -6,7 +6,6 @@
 //! against the sender's manifest identity before the protocol sees it, so the coordinator
 //! relays what it can neither read nor forge.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,6 +18,7 @@ use cggmp21::{PregeneratedPrimes, Presignature};
 
 use super::*;
 use crate::cggmp::runner::{ProtocolRun, RawIncoming, RawOutgoing, RunEvent, RunFailure};
+use crate::cggmp::sessions::{SessionRefusal, SessionTable};
 use crate::cggmp::{self, Curve, Level, Protocol};
 use crate::store::PresignatureTake;
 
@@ -29,10 +29,21 @@ const AUX_INFO: &str = "cggmp21-aux-info";
 /// How long one round may compute before the coordinator's call is answered with a timeout.
 /// Aux-info rounds prove facts about 3072-bit moduli and take seconds on a busy machine.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(300);
-/// The most presignatures a node keeps per wallet: a coordinator cannot fill its disk.
+/// The most complete presignatures a node keeps per wallet: a coordinator cannot fill its
+/// disk.
 const MAX_PRESIGNATURES: usize = 256;
+/// The most presignatures of a wallet awaiting confirmation at a node.
+const MAX_PENDING_PRESIGNATURES: usize = 32;
+/// How long a presignature may await confirmation before it counts as an orphan of a run
+/// that failed elsewhere, seconds.
+const PENDING_PRESIGNATURE_TTL: u64 = 600;
 /// How long an unfinished run is kept.
 const SESSION_TTL: Duration = Duration::from_secs(900);
+/// The most CGGMP21 runs (a thread each) one coordinator role may have open at a node.
+const MAX_SESSIONS_PER_PEER: usize = 16;
+/// How long a keygen or presigning run may wait for its next round before it counts as
+/// abandoned (the coordinator gives each round 60 s).
+const RUN_ABANDONED: Duration = Duration::from_secs(180);
 
 /// Where a node's primes come from when it has none stored.
 #[derive(Debug, Clone)]
@@ -47,7 +58,7 @@ pub enum PrimesSource {
 
 /// The node's CGGMP21 state.
 pub(super) struct CggmpState {
-    sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Session>>>>,
+    sessions: Mutex<SessionTable<Option<CoordinatorRole>, Session>>,
     primes_ready: AtomicBool,
     primes_error: Mutex<Option<String>>,
     /// The digest of the stored aux info, kept here so health answers need not open it.
@@ -58,7 +69,7 @@ pub(super) struct CggmpState {
 impl CggmpState {
     pub(super) fn new() -> Self {
         Self {
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(SessionTable::new(MAX_SESSIONS_PER_PEER, SESSION_TTL)),
             primes_ready: AtomicBool::new(false),
             primes_error: Mutex::new(None),
             aux_digest: Mutex::new(None),
@@ -79,18 +90,22 @@ impl CggmpState {
             return true;
         };
         let mut live = false;
-        sessions.retain(|_, session| match session.try_lock() {
-            Err(_) => {
-                live = true;
-                true
-            }
-            Ok(session) if session.protocol == Protocol::AuxInfo => {
-                let active = session.last_active.elapsed() < AUX_ABANDONED;
-                live |= active;
-                active
-            }
-            Ok(_) => true,
-        });
+        sessions.retain(
+            |entry| match entry.session.as_ref().map(|session| session.try_lock()) {
+                // Being set up (this very start, perhaps): not a run yet.
+                None => true,
+                Some(Err(_)) => {
+                    live = true;
+                    true
+                }
+                Some(Ok(session)) if session.protocol == Protocol::AuxInfo => {
+                    let active = session.last_active.elapsed() < AUX_ABANDONED;
+                    live |= active;
+                    active
+                }
+                Some(Ok(_)) => true,
+            },
+        );
         live
     }
 
@@ -134,7 +149,6 @@ struct Session {
     wallet_id: String,
     /// The parties in protocol index order.
     parties: Vec<String>,
-    started: Instant,
     /// When a round last ended here.
     last_active: Instant,
     run: Option<Run>,
@@ -149,28 +163,58 @@ impl Session {
     }
 }
 
+/// Refuses the public test primes unless the node was started with `--insecure-test-primes`:
+/// with them anyone can read the node's Paillier key, and with it the shares sent to it.
+fn check_test_primes(primes: &PregeneratedPrimes<Level>, allowed: bool) -> Result<(), String> {
+    if cggmp::primes::are_test_primes(primes) && !allowed {
+        return Err(
+            "this node's primes are the public test primes of testvectors/cggmp21-primes.json, \
+             so its Paillier key is no secret; start a production node without \
+             --cggmp21-primes or $THRESIG_CGGMP21_PRIMES (and with a fresh store) so it makes \
+             its own, or pass --insecure-test-primes for a test cluster"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// Makes sure the node has primes: stored ones, a fixture's, or (in the background) new ones.
-pub(super) fn prepare_primes(state: &Arc<NodeState>, source: PrimesSource) -> Result<(), String> {
+/// The public test primes are refused unless `allow_test_primes` (`--insecure-test-primes`),
+/// which is logged at every start.
+pub(super) fn prepare_primes(
+    state: &Arc<NodeState>,
+    source: PrimesSource,
+    allow_test_primes: bool,
+) -> Result<(), String> {
     if matches!(source, PrimesSource::Disabled) {
         state.cggmp.disabled.store(true, Ordering::SeqCst);
         return Ok(());
+    }
+    if allow_test_primes {
+        tracing::warn!(
+            "started with --insecure-test-primes: the public test primes are accepted, and a \
+             node holding them keeps no secret Paillier key (test clusters only)"
+        );
     }
     let digest = stored_aux(state)
         .map_err(|error| error.body.message)?
         .map(|aux| hex::encode(cggmp::aux_info_digest(&aux)));
     state.cggmp.set_aux_digest(digest);
-    if state
+    if let Some(stored) = state
         .store
         .secret(PRIMES)
         .map_err(|error| error.to_string())?
-        .is_some()
     {
+        let primes: PregeneratedPrimes<Level> =
+            cggmp::from_secret_bytes(&stored).map_err(|error| format!("stored primes: {error}"))?;
+        check_test_primes(&primes, allow_test_primes)?;
         state.cggmp.primes_ready.store(true, Ordering::SeqCst);
         return Ok(());
     }
     match source {
         PrimesSource::Fixture(path) => {
             let primes = cggmp::primes::from_fixture(&path, state.index)?;
+            check_test_primes(&primes, allow_test_primes)?;
             store_primes(state, &primes)
         }
         PrimesSource::Disabled => Ok(()),
@@ -303,6 +347,9 @@ pub(super) async fn start(
 ) -> NodeResult<CggmpStepResponse> {
     let session_id = request.session().to_owned();
     check_id("session", &session_id)?;
+    // A place in the session table is held before any run's thread starts, and given back if
+    // the start fails.
+    let reservation = Reservation::new(&state, &session_id, peer.0)?;
     let (protocol, wallet_id, parties, run) = match request {
         CggmpStartRequest::AuxInfo { parties, .. } => {
             peer.require(CoordinatorRole::may_create, "generate aux info")?;
@@ -435,14 +482,23 @@ pub(super) async fn start(
                     "signers must be listed in the wallet's party order",
                 ));
             }
-            let held = state.store.presignatures(&wallet_id)?.len();
-            if held >= MAX_PRESIGNATURES {
+            // Runs that ended here but never at every signer leave pending parts: forgotten
+            // once stale, and not counted against the cap of complete ones.
+            state.store.prune_pending_presignatures(
+                &wallet_id,
+                now().saturating_sub(PENDING_PRESIGNATURE_TTL),
+            )?;
+            let held = state.store.presignatures(&wallet_id)?;
+            let complete = held.iter().filter(|held| held.complete).count();
+            let pending = held.len() - complete;
+            if complete >= MAX_PRESIGNATURES || pending >= MAX_PENDING_PRESIGNATURES {
                 return Err(NodeError::new(
                     StatusCode::CONFLICT,
                     "busy",
                     format!(
-                        "{} already holds {held} presignatures of wallet {wallet_id}, the most \
-                         it keeps",
+                        "{} already holds {complete} complete presignatures of wallet \
+                         {wallet_id} and {pending} awaiting confirmation, the most it keeps \
+                         ({MAX_PRESIGNATURES} and {MAX_PENDING_PRESIGNATURES})",
                         state.node_id
                     ),
                 ));
@@ -473,25 +529,74 @@ pub(super) async fn start(
         protocol,
         wallet_id,
         parties,
-        started: Instant::now(),
         last_active: Instant::now(),
         run: Some(run),
     }));
-    {
-        let mut sessions = state
+    // Locked before it is visible, so the first round runs before any step can.
+    let mut locked = Arc::clone(&session).lock_owned().await;
+    reservation.fill(session)?;
+    advance(&state, &mut locked, None).await
+}
+
+/// Whether a run that is not being computed was abandoned by its coordinator.
+fn abandoned(session: &Session) -> bool {
+    session.protocol != Protocol::AuxInfo && session.last_active.elapsed() > RUN_ABANDONED
+}
+
+/// A held place in the session table, given back when dropped unless filled.
+struct Reservation<'a> {
+    state: &'a NodeState,
+    id: String,
+    filled: bool,
+}
+
+impl<'a> Reservation<'a> {
+    fn new(
+        state: &'a NodeState,
+        id: &str,
+        peer: Option<CoordinatorRole>,
+    ) -> Result<Self, NodeError> {
+        state
             .cggmp
             .sessions
             .lock()
-            .map_err(|_| NodeError::internal("session table poisoned"))?;
-        sessions.retain(|_, session| {
-            session
-                .try_lock()
-                .map_or(true, |session| session.started.elapsed() < SESSION_TTL)
-        });
-        sessions.insert(session_id.clone(), Arc::clone(&session));
+            .map_err(|_| NodeError::internal("session table poisoned"))?
+            .reserve(id, peer, abandoned)
+            .map_err(|refusal| match refusal {
+                SessionRefusal::Busy { .. } => NodeError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    format!("{}: {refusal}", state.node_id),
+                ),
+                SessionRefusal::InProgress(_) => NodeError::bad_request(refusal.to_string()),
+            })?;
+        Ok(Self {
+            state,
+            id: id.to_owned(),
+            filled: false,
+        })
     }
-    let mut session = session.lock().await;
-    advance(&state, &mut session, None).await
+
+    fn fill(mut self, session: Arc<tokio::sync::Mutex<Session>>) -> Result<(), NodeError> {
+        self.state
+            .cggmp
+            .sessions
+            .lock()
+            .map_err(|_| NodeError::internal("session table poisoned"))?
+            .fill(&self.id, session);
+        self.filled = true;
+        Ok(())
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.filled
+            && let Ok(mut sessions) = self.state.cggmp.sessions.lock()
+        {
+            sessions.remove(&self.id);
+        }
+    }
 }
 
 fn own_index(state: &NodeState, parties: &[String]) -> Result<u16, NodeError> {
@@ -533,7 +638,6 @@ pub(super) async fn step(
         .lock()
         .map_err(|_| NodeError::internal("session table poisoned"))?
         .get(&request.session)
-        .cloned()
         .ok_or_else(|| {
             NodeError::new(
                 StatusCode::CONFLICT,
@@ -793,11 +897,13 @@ async fn advance_run(
         Stepped::Presign(sent, presignature) => {
             let point = cggmp::presignature_point(&presignature);
             let bytes = cggmp::to_secret_bytes(&presignature).map_err(NodeError::internal)?;
+            // Pending until the coordinator shows every signer's result (presign_confirm).
             state.store.put_presignature(
                 &session.wallet_id,
                 &session.id,
                 &session.parties,
                 &bytes,
+                &point,
                 now(),
             )?;
             let statement = envelope::sign_statement(
@@ -828,17 +934,115 @@ pub(super) async fn presignatures(
 ) -> NodeResult<CggmpPresignaturesResponse> {
     check_id("wallet id", &request.wallet_id)?;
     cggmp_wallet(&state, &request.wallet_id)?;
+    let (complete, pending): (Vec<_>, Vec<_>) = state
+        .store
+        .presignatures(&request.wallet_id)?
+        .into_iter()
+        .partition(|held| held.complete);
+    let info = |held: Vec<crate::store::PresignatureSummary>| {
+        held.into_iter()
+            .map(|held| PresignatureInfo {
+                id: held.id,
+                signers: held.signers,
+            })
+            .collect()
+    };
     Ok(Json(CggmpPresignaturesResponse {
-        presignatures: state
-            .store
-            .presignatures(&request.wallet_id)?
-            .into_iter()
-            .map(|(id, signers)| PresignatureInfo { id, signers })
-            .collect(),
+        presignatures: info(complete),
+        pending: info(pending),
     }))
 }
 
-/// One-round signing: the client's request must cover the hash; the presignature is deleted
+/// Marks a presignature complete once the coordinator shows every signer's signed result of
+/// its run, each naming the point this node holds: only then is it counted, listed and used.
+pub(super) async fn presign_confirm(
+    State(state): State<Arc<NodeState>>,
+    Extension(peer): Extension<PeerRole>,
+    Json(request): Json<CggmpPresignConfirmRequest>,
+) -> NodeResult<serde_json::Value> {
+    peer.require(CoordinatorRole::may_sign, "presign")?;
+    check_id("wallet id", &request.wallet_id)?;
+    check_id("presignature", &request.presignature)?;
+    cggmp_wallet(&state, &request.wallet_id)?;
+    let held = state
+        .store
+        .presignatures(&request.wallet_id)?
+        .into_iter()
+        .find(|held| held.id == request.presignature)
+        .ok_or_else(|| unknown_presignature(&request.presignature, &request.wallet_id))?;
+    if request.results.len() != held.signers.len() {
+        return Err(NodeError::bad_request(format!(
+            "presignature {} has {} signers, and {} results were shown",
+            held.id,
+            held.signers.len(),
+            request.results.len()
+        )));
+    }
+    let purpose = purposes::cggmp_result(Protocol::Presign, &request.wallet_id);
+    for signer in &held.signers {
+        let statement = request
+            .results
+            .iter()
+            .find(|statement| &statement.sender == signer)
+            .ok_or_else(|| {
+                NodeError::bad_request(format!(
+                    "no result of {signer} for presignature {}",
+                    held.id
+                ))
+            })?;
+        let identity = &state
+            .manifest
+            .node(signer)
+            .ok_or_else(|| NodeError::internal("signer vanished from manifest"))?
+            .identity;
+        let point = envelope::verify_statement(statement, &purpose, &held.id, identity)
+            .map_err(|error| NodeError::abort(error.to_string(), Some(signer.clone())))?;
+        if held.point.is_empty() || point != held.point {
+            return Err(NodeError::abort(
+                format!("{signer} ended presignature {} with another point", held.id),
+                Some(signer.clone()),
+            ));
+        }
+    }
+    state
+        .store
+        .confirm_presignature(&request.wallet_id, &request.presignature)?;
+    Ok(Json(serde_json::json!({ "confirmed": true })))
+}
+
+/// Deletes presignatures the coordinator found orphaned (a signer of the set no longer holds
+/// its part). Deleting never signs anything, so the worst a hostile coordinator can do with it
+/// is what it can do anyway: make signing slower.
+pub(super) async fn presign_discard(
+    State(state): State<Arc<NodeState>>,
+    Extension(peer): Extension<PeerRole>,
+    Json(request): Json<CggmpPresignDiscardRequest>,
+) -> NodeResult<serde_json::Value> {
+    peer.require(CoordinatorRole::may_sign, "presign")?;
+    check_id("wallet id", &request.wallet_id)?;
+    cggmp_wallet(&state, &request.wallet_id)?;
+    let mut discarded = 0usize;
+    for id in &request.presignatures {
+        check_id("presignature", id)?;
+        discarded += usize::from(state.store.discard_presignature(&request.wallet_id, id)?);
+    }
+    if discarded > 0 {
+        tracing::info!(wallet = %request.wallet_id, discarded, "orphaned presignatures deleted");
+    }
+    Ok(Json(serde_json::json!({ "discarded": discarded })))
+}
+
+fn unknown_presignature(id: &str, wallet_id: &str) -> NodeError {
+    NodeError::new(
+        StatusCode::CONFLICT,
+        "unknown-session",
+        format!("presignature {id} of wallet {wallet_id} is unknown here or was already used"),
+    )
+}
+
+/// One-round signing: the client's request must cover the hash, which this node computes from
+/// the request itself (a transaction's signing hash, an EIP-191 or EIP-712 digest; never a raw
+/// digest the client chose, see CVE-2025-66017); the presignature is deleted
 /// (durably, with the request's claim) before the partial signature is computed and sent.
 pub(super) async fn sign(
     State(state): State<Arc<NodeState>>,
@@ -872,11 +1076,17 @@ pub(super) async fn sign(
     let presignature = match taken {
         PresignatureTake::Taken { presignature, .. } => presignature,
         PresignatureTake::Unknown => {
+            return Err(unknown_presignature(
+                &request.presignature,
+                &record.wallet_id,
+            ));
+        }
+        PresignatureTake::Unconfirmed => {
             return Err(NodeError::new(
                 StatusCode::CONFLICT,
                 "unknown-session",
                 format!(
-                    "presignature {} of wallet {} is unknown here or was already used",
+                    "presignature {} of wallet {} is not yet confirmed at every signer",
                     request.presignature, record.wallet_id
                 ),
             ));
