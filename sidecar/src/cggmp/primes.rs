@@ -82,7 +82,9 @@ pub fn generate() -> PregeneratedPrimes<Level> {
 
 /// The fixture file at `path`, parsed.
 fn read_fixture(path: &Path) -> Result<PrimesFixture, String> {
+    // Real primes are a node's Paillier secret: the text read is zeroized.
     let text = std::fs::read_to_string(path)
+        .map(zeroize::Zeroizing::new)
         .map_err(|error| format!("primes fixture {}: {error}", path.display()))?;
     serde_json::from_str(&text)
         .map_err(|error| format!("primes fixture {}: {error}", path.display()))

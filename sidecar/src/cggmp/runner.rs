@@ -32,8 +32,9 @@ pub struct RawIncoming {
 pub struct RawOutgoing {
     /// The recipient's index in the protocol; `None` for a broadcast.
     pub recipient: Option<u16>,
-    /// The serialised `cggmp21` message.
-    pub payload: Vec<u8>,
+    /// The serialised `cggmp21` message (a P2P one carries secret shares for its recipient
+    /// until it is sealed).
+    pub payload: zeroize::Zeroizing<Vec<u8>>,
 }
 
 /// Why a run ended without output.
@@ -141,7 +142,10 @@ where
                     MessageDestination::OneParty(index) => Some(index),
                 };
                 match serde_json::to_vec(&outgoing.msg) {
-                    Ok(payload) => sent.push(RawOutgoing { recipient, payload }),
+                    Ok(payload) => sent.push(RawOutgoing {
+                        recipient,
+                        payload: zeroize::Zeroizing::new(payload),
+                    }),
                     Err(error) => {
                         break Err(RunFailure {
                             message: format!("cannot encode an outgoing message: {error}"),
