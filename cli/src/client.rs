@@ -204,7 +204,8 @@ pub fn run(args: ClientArgs) -> ExitCode {
                          manifest: give --data-dir or --manifest",
                     );
                 };
-                if let Err(error) = attestation::verify_answer(&result, manifest) {
+                let shape = attestation::AnswerShape::of_method(&method);
+                if let Err(error) = attestation::verify_answer(&result, shape, manifest) {
                     eprintln!("error: the coordinator's answer does not verify: {error}");
                     return ExitCode::from(UNATTESTED);
                 }

@@ -73,7 +73,7 @@ pub fn run(args: WalletArgs) -> ExitCode {
         Ok(answer) => answer,
         Err(error) => return crate::malformed(format!("the answer is not JSON: {error}")),
     };
-    match attestation::verify_answer(&answer, &manifest) {
+    match attestation::verify_answer(&answer, None, &manifest) {
         Ok(wallets) => {
             println!("{}", json!({ "valid": true, "wallets": wallets }));
             ExitCode::SUCCESS

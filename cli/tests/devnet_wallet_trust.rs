@@ -361,6 +361,32 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
     assert_eq!(answer.status.code(), Some(3), "{}", stderr(&answer));
     assert!(answer.stdout.is_empty());
     assert!(stderr(&answer).contains("node-1"), "{}", stderr(&answer));
+    // Answers that need no signature: the coordinator's key with no holder named, or beside an
+    // empty `wallets` a reader might take for a listing.
+    let mut unheld = tampered.clone();
+    unheld["nodes"] = json!([]);
+    unheld["attestations"] = json!([]);
+    unheld["parties"] = json!(0);
+    let mut decoy = tampered.clone();
+    decoy["wallets"] = json!([]);
+    for lie in [unheld, decoy] {
+        assert_eq!(verify(&lie).status.code(), Some(2), "{lie}");
+        let fake = fake_coordinator(move |_| lie.clone());
+        let answer = thresig(
+            &[
+                "client",
+                "--url",
+                &fake,
+                "--data-dir",
+                &dir,
+                "thresig_getWallet",
+                &json!({ "walletId": created_id }).to_string(),
+            ],
+            None,
+        );
+        assert_eq!(answer.status.code(), Some(3), "{}", stderr(&answer));
+        assert!(answer.stdout.is_empty());
+    }
 
     // `thresig client proxy` refuses to serve an Ethereum account that its holders do not
     // attest (here: signatures by nobody).
@@ -399,6 +425,28 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
     assert!(
         stderr(&proxy).contains("refusing to serve the account")
             && stderr(&proxy).contains("node-1"),
+        "{}",
+        stderr(&proxy)
+    );
+    // A listing whose cursor never moves on does not keep the proxy listing forever.
+    let endless = json!({ "wallets": [], "nextCursor": "w-0" });
+    let fake = fake_coordinator(move |_| endless.clone());
+    let proxy = thresig(
+        &[
+            "client",
+            "proxy",
+            "--url",
+            &fake,
+            "--data-dir",
+            &dir,
+            "--listen",
+            &format!("127.0.0.1:{}", support::free_port()),
+        ],
+        None,
+    );
+    assert_eq!(proxy.status.code(), Some(2), "{}", stderr(&proxy));
+    assert!(
+        stderr(&proxy).contains("wallet listing does not end"),
         "{}",
         stderr(&proxy)
     );

@@ -200,6 +200,29 @@ pub fn verify_view(view: &WalletView, manifest: &Manifest) -> Result<(), Attesta
     };
     let public_key = crate::requests::decode_hex(&view.public_key)
         .map_err(|error| malformed(format!("publicKey: {error}")))?;
+    // The holders are what the attestations are counted against: a wallet with none, or with a
+    // count or threshold that does not fit them, would need no signature at all.
+    if view.nodes.is_empty() {
+        return Err(malformed("it names no node holding a share".into()));
+    }
+    if usize::from(view.parties) != view.nodes.len() {
+        return Err(malformed(format!(
+            "parties is {} but {} nodes are named",
+            view.parties,
+            view.nodes.len()
+        )));
+    }
+    if view.threshold < 2 || view.threshold > view.parties {
+        return Err(malformed(format!(
+            "threshold {} is not between 2 and its {} parties",
+            view.threshold, view.parties
+        )));
+    }
+    for (position, node) in view.nodes.iter().enumerate() {
+        if view.nodes[..position].contains(node) {
+            return Err(malformed(format!("{node} is named twice")));
+        }
+    }
     for node in &view.nodes {
         if manifest.node(node).is_none() {
             return Err(AttestationError::UnknownNode {
@@ -263,29 +286,91 @@ pub fn verify_view(view: &WalletView, manifest: &Manifest) -> Result<(), Attesta
     Ok(())
 }
 
-/// Checks a wallet answer as JSON: one wallet (createWallet, deriveWallet, getWallet), a page
-/// of them (listWallets), or either inside a JSON-RPC response's `result`; returns how many
-/// wallets it checked.
-pub fn verify_answer(answer: &Value, manifest: &Manifest) -> Result<usize, AttestationError> {
-    if let Some(result) = answer.get("result") {
-        return verify_answer(result, manifest);
-    }
-    if let Some(wallets) = answer.get("wallets") {
-        let wallets = wallets
-            .as_array()
-            .ok_or_else(|| AttestationError::Malformed("wallets is not an array".into()))?;
-        for wallet in wallets {
-            verify_view(&parse_view(wallet)?, manifest)?;
-        }
-        return Ok(wallets.len());
-    }
-    verify_view(&parse_view(answer)?, manifest)?;
-    Ok(1)
+/// What a wallet answer holds: one wallet (createWallet, deriveWallet, getWallet) or a page of
+/// them (listWallets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerShape {
+    /// One wallet.
+    OneWallet,
+    /// `{wallets, nextCursor}`.
+    Page,
 }
 
-fn parse_view(value: &Value) -> Result<WalletView, AttestationError> {
-    serde_json::from_value(value.clone())
-        .map_err(|error| AttestationError::Malformed(error.to_string()))
+impl AnswerShape {
+    /// The shape of `method`'s result, for the methods that answer wallets.
+    pub fn of_method(method: &str) -> Option<Self> {
+        match method {
+            "thresig_createWallet" | "thresig_deriveWallet" | "thresig_getWallet" => {
+                Some(AnswerShape::OneWallet)
+            }
+            "thresig_listWallets" => Some(AnswerShape::Page),
+            _ => None,
+        }
+    }
+}
+
+/// A page of wallets as `thresig_listWallets` answers it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WalletPage {
+    wallets: Vec<WalletView>,
+    #[allow(dead_code)]
+    next_cursor: Option<String>,
+}
+
+/// A JSON-RPC response holding a wallet answer (a saved `thresig_*` response).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    #[allow(dead_code)]
+    jsonrpc: String,
+    #[allow(dead_code)]
+    id: Value,
+    result: Value,
+}
+
+/// Checks a wallet answer as JSON, parsed strictly as `shape` (no field that is not checked):
+/// returns how many wallets it checked. With no shape (a saved answer of unknown method), a
+/// JSON-RPC response is unwrapped once, and an object with `wallets` is read as a page, any
+/// other as one wallet, strictly too.
+pub fn verify_answer(
+    answer: &Value,
+    shape: Option<AnswerShape>,
+    manifest: &Manifest,
+) -> Result<usize, AttestationError> {
+    let shape = match shape {
+        Some(shape) => shape,
+        None if answer.get("jsonrpc").is_some() => {
+            let envelope: Envelope = strict(answer)?;
+            return verify_answer(&envelope.result, Some(shape_of(&envelope.result)), manifest);
+        }
+        None => shape_of(answer),
+    };
+    match shape {
+        AnswerShape::OneWallet => {
+            verify_view(&strict(answer)?, manifest)?;
+            Ok(1)
+        }
+        AnswerShape::Page => {
+            let page: WalletPage = strict(answer)?;
+            for wallet in &page.wallets {
+                verify_view(wallet, manifest)?;
+            }
+            Ok(page.wallets.len())
+        }
+    }
+}
+
+fn shape_of(answer: &Value) -> AnswerShape {
+    if answer.get("wallets").is_some() {
+        AnswerShape::Page
+    } else {
+        AnswerShape::OneWallet
+    }
+}
+
+fn strict<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, AttestationError> {
+    T::deserialize(value).map_err(|error| AttestationError::Malformed(error.to_string()))
 }
 
 #[cfg(test)]
@@ -375,14 +460,16 @@ mod tests {
         let view = view_of(&record, &identities);
         verify_view(&view, &manifest).unwrap();
         let json = serde_json::to_value(&view).unwrap();
-        assert_eq!(verify_answer(&json, &manifest), Ok(1));
         assert_eq!(
-            verify_answer(
-                &serde_json::json!({ "wallets": [json.clone(), json] }),
-                &manifest
-            ),
+            verify_answer(&json, Some(AnswerShape::OneWallet), &manifest),
+            Ok(1)
+        );
+        let page = serde_json::json!({ "wallets": [json.clone(), json], "nextCursor": null });
+        assert_eq!(
+            verify_answer(&page, Some(AnswerShape::Page), &manifest),
             Ok(2)
         );
+        assert_eq!(verify_answer(&page, None, &manifest), Ok(2));
 
         // The coordinator's own key, with the address it gives: node-1 (the first holder) is
         // named, since its signature no longer verifies.
@@ -453,6 +540,7 @@ mod tests {
         );
         let mut stranger = view.clone();
         stranger.nodes.push("node-9".into());
+        stranger.parties += 1;
         assert!(matches!(
             verify_view(&stranger, &manifest),
             Err(AttestationError::UnknownNode { node, .. }) if node == "node-9"
@@ -464,6 +552,81 @@ mod tests {
         assert!(matches!(
             verify_view(&threshold, &manifest),
             Err(AttestationError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn an_answer_that_needs_no_signature_or_hides_fields_is_refused() {
+        let (manifest, identities, record) = fixture();
+        let view = view_of(&record, &identities);
+        // The coordinator's own key and its address, with no holder to attest it.
+        let other = "02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5";
+        let mut forged = view.clone();
+        forged.public_key = format!("0x{other}");
+        forged.addresses = addresses(
+            WalletScheme::Cggmp21Secp256k1,
+            &hex::decode(other).unwrap(),
+            bitcoin::Network::Regtest,
+        )
+        .unwrap();
+        let mut empty = forged.clone();
+        empty.nodes.clear();
+        empty.attestations.clear();
+        empty.parties = 0;
+        empty.threshold = 0;
+        assert!(matches!(
+            verify_view(&empty, &manifest),
+            Err(AttestationError::Malformed(reason)) if reason.contains("names no node")
+        ));
+        // Counts that do not fit the holders, or a holder named twice.
+        let mut count = view.clone();
+        count.parties = 2;
+        assert!(matches!(
+            verify_view(&count, &manifest),
+            Err(AttestationError::Malformed(_))
+        ));
+        let mut low = view.clone();
+        low.threshold = 1;
+        assert!(matches!(
+            verify_view(&low, &manifest),
+            Err(AttestationError::Malformed(_))
+        ));
+        let mut twice = view.clone();
+        twice.nodes[2] = "node-1".into();
+        assert!(matches!(
+            verify_view(&twice, &manifest),
+            Err(AttestationError::Malformed(reason)) if reason.contains("named twice")
+        ));
+
+        // Decoys: an empty page, or a verified wallet, beside the fields a reader would use.
+        let forged = serde_json::to_value(&forged).unwrap();
+        let mut decoy_page = forged.clone();
+        decoy_page["wallets"] = serde_json::json!([]);
+        for shape in [Some(AnswerShape::OneWallet), None] {
+            assert!(
+                matches!(
+                    verify_answer(&decoy_page, shape, &manifest),
+                    Err(AttestationError::Malformed(_))
+                ),
+                "{shape:?}"
+            );
+        }
+        let mut decoy_result = forged;
+        decoy_result["result"] = serde_json::to_value(&view).unwrap();
+        assert!(matches!(
+            verify_answer(&decoy_result, Some(AnswerShape::OneWallet), &manifest),
+            Err(AttestationError::Malformed(_))
+        ));
+        // A saved JSON-RPC response is unwrapped once, strictly.
+        let envelope = serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "result": serde_json::to_value(&view).unwrap()
+        });
+        assert_eq!(verify_answer(&envelope, None, &manifest), Ok(1));
+        let mut padded = envelope;
+        padded["addresses"] = serde_json::json!({ "ethereum": "0x01" });
+        assert!(matches!(
+            verify_answer(&padded, None, &manifest),
+            Err(AttestationError::Malformed(_))
         ));
     }
 }

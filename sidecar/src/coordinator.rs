@@ -293,9 +293,10 @@ fn describe(error: &reqwest::Error) -> String {
     crate::error_chain(error)
 }
 
-/// A wallet as the API returns it.
+/// A wallet as the API returns it. Read strictly: a client checks every field it is given
+/// (attestations cover all but `createdAt` and the addresses, which must be the key's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WalletView {
     /// The wallet id.
     pub wallet_id: String,

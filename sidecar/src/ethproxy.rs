@@ -37,6 +37,9 @@ pub struct EthProxy {
     accounts: BTreeMap<eth::Address, String>,
 }
 
+/// The most wallets the proxy lists from a coordinator before it gives up.
+const MAX_LISTED_WALLETS: usize = 1_000_000;
+
 impl EthProxy {
     /// A proxy for `wallets` (wallet ids; all cggmp21-secp256k1 wallets of the cluster when
     /// empty), asking the coordinator `client` talks to for their addresses. Each account's
@@ -59,10 +62,25 @@ impl EthProxy {
                     .await
                     .map_err(|error| error.to_string())?;
                 views.extend(page["wallets"].as_array().cloned().unwrap_or_default());
-                cursor = page["nextCursor"].clone();
-                if cursor.is_null() {
+                let next = page["nextCursor"].clone();
+                if next.is_null() {
                     break;
                 }
+                // Pages come in wallet-id order: a cursor that does not move forward would keep
+                // the proxy listing forever.
+                let advances = match (next.as_str(), cursor.as_str()) {
+                    (Some(next), Some(previous)) => next > previous,
+                    (Some(_), None) => cursor.is_null(),
+                    _ => false,
+                };
+                if !advances || views.len() > MAX_LISTED_WALLETS {
+                    return Err(format!(
+                        "the coordinator's wallet listing does not end (cursor {next} after \
+                         {cursor}, {} wallets so far)",
+                        views.len()
+                    ));
+                }
+                cursor = next;
             }
         } else {
             for wallet in wallets {

@@ -167,6 +167,8 @@ const AUDIT_ANCHOR_KEY: &str = "audit/anchor";
 /// A record's key and value as stored.
 type KeyValue = (Vec<u8>, Vec<u8>);
 
+/// Where re-sealing keeps records that would not open, for an operator to look at.
+const QUARANTINE_PREFIX: &str = "quarantine/";
 /// Present once every sealed record is under its per-wallet (or per-secret) key.
 const SEALING_V2_KEY: &str = "meta/sealing-v2";
 /// `claim/<wallet id>` holds the session that claimed the id: an id is claimed once, forever.
@@ -284,12 +286,15 @@ impl NodeStore {
     /// Re-seals, once, every record that earlier versions sealed under the node-wide storage key
     /// itself: key packages, nonces, presignatures and node secrets, with the marker, in one
     /// synced write (a crash leaves all of them as they were, and the next start does it again).
+    /// A record that does not open is not allowed to stop the node: nonces and presignatures
+    /// are deleted (deleting one only ever fails a signature), key packages and secrets are
+    /// kept aside under `quarantine/` for an operator, each with a warning naming it.
     fn migrate_sealing(&self) -> Result<(), StoreError> {
         if self.db.get(SEALING_V2_KEY.as_bytes())?.is_some() {
             return Ok(());
         }
         let mut batch = WriteBatch::default();
-        let mut moved = 0usize;
+        let (mut moved, mut dropped) = (0usize, 0usize);
         let reseal = |key: &[u8], aad: &[u8], new_key: &SecretKey, sealed: &[u8]| {
             let shown = String::from_utf8_lossy(key).into_owned();
             let plain =
@@ -302,72 +307,114 @@ impl NodeStore {
             sealing::seal(new_key, aad, &plain)
                 .map_err(|source| StoreError::Seal { key: shown, source })
         };
-        for (key, value) in self.scan(SHARE_PREFIX)? {
-            let wallet_id = String::from_utf8_lossy(&key[SHARE_PREFIX.len()..]).into_owned();
-            let aad = self.aad(&wallet_id, "key-package");
-            batch.put(
-                &key,
-                reseal(&key, &aad, &self.wallet_key(&wallet_id), &value)?,
-            );
-            moved += 1;
-        }
-        for (key, value) in self.scan(SECRET_PREFIX)? {
-            let name = String::from_utf8_lossy(&key[SECRET_PREFIX.len()..]).into_owned();
-            let aad = self.aad("node", &name);
-            batch.put(&key, reseal(&key, &aad, &self.secret_key(&name), &value)?);
-            moved += 1;
+        let corrupt = |key: &[u8], reason: String| StoreError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason,
+        };
+        for (key, value) in self
+            .scan(SHARE_PREFIX)?
+            .into_iter()
+            .chain(self.scan(SECRET_PREFIX)?)
+        {
+            let resealed = match key.strip_prefix(SHARE_PREFIX.as_bytes()) {
+                Some(wallet_id) => {
+                    let wallet_id = String::from_utf8_lossy(wallet_id);
+                    let aad = self.aad(&wallet_id, "key-package");
+                    reseal(&key, &aad, &self.wallet_key(&wallet_id), &value)
+                }
+                None => {
+                    let name = String::from_utf8_lossy(&key[SECRET_PREFIX.len()..]);
+                    let aad = self.aad("node", &name);
+                    reseal(&key, &aad, &self.secret_key(&name), &value)
+                }
+            };
+            match resealed {
+                Ok(resealed) => {
+                    batch.put(&key, resealed);
+                    moved += 1;
+                }
+                Err(error) => {
+                    let mut aside = QUARANTINE_PREFIX.as_bytes().to_vec();
+                    aside.extend_from_slice(&key);
+                    batch.put(&aside, &value);
+                    batch.delete(&key);
+                    dropped += 1;
+                    tracing::warn!(node = %self.node_id, %error,
+                        "a sealed record does not open: kept aside under quarantine/, not re-sealed");
+                }
+            }
         }
         for (key, value) in self.scan(NONCE_PREFIX)? {
-            let corrupt = |reason: String| StoreError::Corrupt {
-                key: String::from_utf8_lossy(&key).into_owned(),
-                reason,
-            };
-            let mut record: NonceRecord =
-                serde_json::from_slice(&value).map_err(|error| corrupt(error.to_string()))?;
-            let session = String::from_utf8_lossy(&key[NONCE_PREFIX.len()..]).into_owned();
-            let aad = self.nonce_aad(
-                &session,
-                &record.wallet_id,
-                &record.message,
-                &record.tweak,
-                &record.commitments,
-            );
-            let sealed =
-                hex::decode(&record.sealed_nonces).map_err(|error| corrupt(error.to_string()))?;
-            let resealed = reseal(&key, &aad, &self.wallet_key(&record.wallet_id), &sealed)?;
-            record.sealed_nonces = hex::encode(resealed);
-            let json = serde_json::to_vec(&record).map_err(|error| corrupt(error.to_string()))?;
-            batch.put(&key, json);
-            moved += 1;
+            let resealed = (|| {
+                let mut record: NonceRecord = serde_json::from_slice(&value)
+                    .map_err(|error| corrupt(&key, error.to_string()))?;
+                let session = String::from_utf8_lossy(&key[NONCE_PREFIX.len()..]);
+                let aad = self.nonce_aad(
+                    &session,
+                    &record.wallet_id,
+                    &record.message,
+                    &record.tweak,
+                    &record.commitments,
+                );
+                let sealed = hex::decode(&record.sealed_nonces)
+                    .map_err(|error| corrupt(&key, error.to_string()))?;
+                let resealed = reseal(&key, &aad, &self.wallet_key(&record.wallet_id), &sealed)?;
+                record.sealed_nonces = hex::encode(resealed);
+                serde_json::to_vec(&record).map_err(|error| corrupt(&key, error.to_string()))
+            })();
+            self.reseal_or_drop(&mut batch, &key, resealed, &mut moved, &mut dropped);
         }
         for (key, value) in self.scan(PRESIGNATURE_PREFIX)? {
-            let corrupt = |reason: String| StoreError::Corrupt {
-                key: String::from_utf8_lossy(&key).into_owned(),
-                reason,
-            };
-            let path = String::from_utf8_lossy(&key[PRESIGNATURE_PREFIX.len()..]).into_owned();
-            let (wallet_id, id) = path
-                .split_once('/')
-                .ok_or_else(|| corrupt("no wallet/id in the key".into()))?;
-            let mut record: PresignatureRecord =
-                serde_json::from_slice(&value).map_err(|error| corrupt(error.to_string()))?;
-            let aad = self.presignature_aad(wallet_id, id, &record.signers);
-            let sealed = hex::decode(&record.sealed).map_err(|error| corrupt(error.to_string()))?;
-            record.sealed = hex::encode(reseal(&key, &aad, &self.wallet_key(wallet_id), &sealed)?);
-            let json = serde_json::to_vec(&record).map_err(|error| corrupt(error.to_string()))?;
-            batch.put(&key, json);
-            moved += 1;
+            let resealed = (|| {
+                let path = String::from_utf8_lossy(&key[PRESIGNATURE_PREFIX.len()..]);
+                let (wallet_id, id) = path
+                    .split_once('/')
+                    .ok_or_else(|| corrupt(&key, "no wallet/id in the key".into()))?;
+                let mut record: PresignatureRecord = serde_json::from_slice(&value)
+                    .map_err(|error| corrupt(&key, error.to_string()))?;
+                let aad = self.presignature_aad(wallet_id, id, &record.signers);
+                let sealed = hex::decode(&record.sealed)
+                    .map_err(|error| corrupt(&key, error.to_string()))?;
+                record.sealed =
+                    hex::encode(reseal(&key, &aad, &self.wallet_key(wallet_id), &sealed)?);
+                serde_json::to_vec(&record).map_err(|error| corrupt(&key, error.to_string()))
+            })();
+            self.reseal_or_drop(&mut batch, &key, resealed, &mut moved, &mut dropped);
         }
         batch.put(SEALING_V2_KEY.as_bytes(), b"");
         self.db.write_opt(batch, &Self::synced())?;
-        if moved > 0 {
+        if moved + dropped > 0 {
             tracing::info!(
                 node = %self.node_id,
-                records = moved,
+                resealed = moved,
+                set_aside = dropped,
                 "re-sealed records under per-wallet keys"
             );
         }
         Ok(())
+    }
+
+    /// Puts a re-sealed nonce or presignature record, or deletes one that did not open.
+    fn reseal_or_drop(
+        &self,
+        batch: &mut WriteBatch,
+        key: &[u8],
+        resealed: Result<Vec<u8>, StoreError>,
+        moved: &mut usize,
+        dropped: &mut usize,
+    ) {
+        match resealed {
+            Ok(resealed) => {
+                batch.put(key, resealed);
+                *moved += 1;
+            }
+            Err(error) => {
+                batch.delete(key);
+                *dropped += 1;
+                tracing::warn!(node = %self.node_id, %error,
+                    "a sealed nonce or presignature does not open: deleted (it can only fail a signature)");
+            }
+        }
     }
 
     /// Every record under `prefix`, in key order.
@@ -1428,6 +1475,12 @@ mod tests {
                 serde_json::to_vec(&presignature).unwrap(),
             )
             .unwrap();
+        // And records that no longer open: they must not keep the node from starting.
+        store
+            .db
+            .put(b"share/w-rotten", b"not a sealed record at all")
+            .unwrap();
+        store.db.put(b"nonce/s-rotten", b"{}").unwrap();
         store.db.delete(SEALING_V2_KEY.as_bytes()).unwrap();
         let storage_key = store.storage_key.clone();
         drop(store);
@@ -1438,6 +1491,12 @@ mod tests {
             store.key_package("w-2").unwrap().unwrap().as_slice(),
             b"share of w-2"
         );
+        assert_eq!(store.raw("share/w-rotten").unwrap(), None);
+        assert_eq!(
+            store.raw("quarantine/share/w-rotten").unwrap().as_deref(),
+            Some(b"not a sealed record at all".as_slice())
+        );
+        assert_eq!(store.raw("nonce/s-rotten").unwrap(), None);
         let resealed = store.raw("share/w-2").unwrap().unwrap();
         assert_ne!(resealed, share);
         let aad = store.aad("w-2", "key-package");
