@@ -120,6 +120,9 @@ pub enum AuditError {
         /// The sequence number the store's anchor names.
         anchored: u64,
     },
+    /// The anchor of a record just written could not be kept.
+    #[error("keeping the audit anchor: {0}")]
+    Anchor(String),
     /// The store's anchor itself does not verify against the node's identity.
     #[error("audit anchor of {path}: {reason}")]
     BadAnchor {
@@ -434,11 +437,23 @@ impl AuditLog {
     }
 
     /// Appends `entry`, signed by `identity`, and syncs it to disk before returning the new
-    /// anchor, which the caller keeps in the node's store.
+    /// anchor.
     pub fn append(
         &self,
         entry: AuditEntry,
         identity: &NodeIdentity,
+    ) -> Result<AuditAnchor, AuditError> {
+        self.append_and_keep(entry, identity, |_| Ok(()))
+    }
+
+    /// [`AuditLog::append`], then `keep` (which stores the anchor in the node's store) while the
+    /// log is still locked, so anchors are kept in the order of their records and never move
+    /// back.
+    pub fn append_and_keep(
+        &self,
+        entry: AuditEntry,
+        identity: &NodeIdentity,
+        keep: impl FnOnce(&AuditAnchor) -> Result<(), String>,
     ) -> Result<AuditAnchor, AuditError> {
         let io = |source| AuditError::Io {
             path: self.path.display().to_string(),
@@ -478,7 +493,9 @@ impl AuditLog {
         tail.file.sync_data().map_err(io)?;
         tail.seq = seq;
         tail.prev = hash.clone();
-        Ok(AuditAnchor::new(&self.node_id, seq, hash, identity))
+        let anchor = AuditAnchor::new(&self.node_id, seq, hash, identity);
+        keep(&anchor).map_err(AuditError::Anchor)?;
+        Ok(anchor)
     }
 }
 

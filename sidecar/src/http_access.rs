@@ -298,7 +298,21 @@ impl AccessPolicy {
 /// The host part of a Host value (`[v6]`, a name or a v4 address), without the port.
 fn host_name(value: &str) -> &str {
     if value.starts_with('[') {
-        return value.split_inclusive(']').next().unwrap_or(value);
+        // `[v6]` or `[v6]:port`; anything else after the bracket is not a host this server has.
+        return match value.find(']') {
+            Some(end) => {
+                let rest = &value[end + 1..];
+                let port = rest.strip_prefix(':').is_some_and(|port| {
+                    !port.is_empty() && port.bytes().all(|byte| byte.is_ascii_digit())
+                });
+                if rest.is_empty() || port {
+                    &value[..=end]
+                } else {
+                    value
+                }
+            }
+            None => value,
+        };
     }
     match value.rsplit_once(':') {
         Some((name, port)) if port.bytes().all(|byte| byte.is_ascii_digit()) => name,
@@ -497,6 +511,22 @@ mod tests {
     fn refused(result: Result<(), Refusal>) -> (u16, &'static str) {
         let refusal = result.unwrap_err();
         (refusal.status.as_u16(), refusal.refused)
+    }
+
+    #[test]
+    fn a_bracketed_host_is_the_address_alone_or_with_a_port_and_nothing_else() {
+        assert_eq!(host_name("[::1]"), "[::1]");
+        assert_eq!(host_name("[::1]:8545"), "[::1]");
+        // Anything else after the bracket keeps the whole value, which no listen address is.
+        for odd in ["[::1]garbage", "[::1]:", "[::1]:80x", "[::1"] {
+            assert_eq!(host_name(odd), odd);
+        }
+        let policy = AccessPolicy::new("[::1]:8545".parse().unwrap());
+        assert!(check(&policy, &[("host", "[::1]:8545")]).is_ok());
+        assert_eq!(
+            refused(check(&policy, &[("host", "[::1]garbage:8545")])),
+            (403, "host")
+        );
     }
 
     #[test]

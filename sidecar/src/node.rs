@@ -306,11 +306,14 @@ impl NodeState {
 
     /// Records a DKG or signature in the audit log; nothing leaves the node unrecorded.
     fn record(&self, entry: AuditEntry) -> Result<(), NodeError> {
-        let anchor = self
-            .audit
-            .append(entry, &self.identity)
-            .map_err(|error| NodeError::internal(error.to_string()))?;
-        Ok(self.store.put_audit_anchor(&anchor)?)
+        self.audit
+            .append_and_keep(entry, &self.identity, |anchor| {
+                self.store
+                    .put_audit_anchor(anchor)
+                    .map_err(|error| error.to_string())
+            })
+            .map(|_| ())
+            .map_err(|error| NodeError::internal(error.to_string()))
     }
 
     fn index_of(&self, node_id: &str) -> Result<u16, NodeError> {

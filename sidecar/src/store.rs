@@ -167,6 +167,8 @@ const AUDIT_ANCHOR_KEY: &str = "audit/anchor";
 /// A record's key and value as stored.
 type KeyValue = (Vec<u8>, Vec<u8>);
 
+/// The latest time request ids were pruned at (8 bytes, big-endian seconds).
+const PRUNED_UNTIL_KEY: &str = "meta/pruned-until";
 /// Where re-sealing keeps records that would not open, for an operator to look at.
 const QUARANTINE_PREFIX: &str = "quarantine/";
 /// Present once every sealed record is under its per-wallet (or per-secret) key.
@@ -445,14 +447,25 @@ impl NodeStore {
     /// Checked again under the claims lock, which pruning holds too: a request is claimed only
     /// while unexpired (expires_at > now) and pruned only once expired (expires_at <= now), so
     /// its id can never be forgotten and then claimed again.
-    fn unexpired(claim: &RequestClaim<'_>) -> Result<(), StoreError> {
-        if claim.expires_at <= crate::auth::now_secs() {
+    /// Time is the later of the clock and the latest pruning, so a clock stepped back cannot
+    /// make a forgotten request id claimable again.
+    fn unexpired(&self, claim: &RequestClaim<'_>) -> Result<(), StoreError> {
+        let now = crate::auth::now_secs().max(self.pruned_until()?);
+        if claim.expires_at <= now {
             return Err(StoreError::Expired {
                 request_id: claim.request_id.to_owned(),
                 expires_at: claim.expires_at,
             });
         }
         Ok(())
+    }
+
+    fn pruned_until(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .db
+            .get(PRUNED_UNTIL_KEY.as_bytes())?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .map_or(0, u64::from_be_bytes))
     }
 
     fn wallet_claims(&self) -> Result<std::sync::MutexGuard<'_, ()>, StoreError> {
@@ -474,7 +487,7 @@ impl NodeStore {
         mark_session: bool,
     ) -> Result<WalletClaim, StoreError> {
         let _serial = self.wallet_claims()?;
-        Self::unexpired(request)?;
+        self.unexpired(request)?;
         let request_key = Self::request_key(request);
         if self.db.get(request_key.as_bytes())?.is_some() {
             return Ok(WalletClaim::Replayed);
@@ -851,7 +864,7 @@ impl NodeStore {
             key: REQUEST_PREFIX.into(),
             reason: "request table lock poisoned".into(),
         })?;
-        Self::unexpired(claim)?;
+        self.unexpired(claim)?;
         let key = Self::request_key(claim);
         if self.db.get(key.as_bytes())?.is_some() {
             return Ok(false);
@@ -869,6 +882,14 @@ impl NodeStore {
             key: REQUEST_PREFIX.into(),
             reason: "request table lock poisoned".into(),
         })?;
+        // Remembered before anything is forgotten: claims are judged against it from now on.
+        if now > self.pruned_until()? {
+            self.db.put_opt(
+                PRUNED_UNTIL_KEY.as_bytes(),
+                now.to_be_bytes(),
+                &Self::synced(),
+            )?;
+        }
         self.prune(REQUEST_PREFIX, |value| {
             <[u8; 8]>::try_from(value).map_or(0, u64::from_be_bytes) <= now
         })
@@ -1423,6 +1444,13 @@ mod tests {
         assert_eq!(store.prune_requests(now + 29).unwrap(), 0);
         assert!(!store.claim_request(&claim("r-1", now + 30)).unwrap());
         assert_eq!(store.prune_requests(now + 30).unwrap(), 1);
+        // Pruned as of now + 30 while the clock says now (it was stepped back): a request that
+        // expires by then was forgotten, or could have been, so it is not claimed.
+        assert!(matches!(
+            store.claim_request(&claim("r-1", now + 30)),
+            Err(StoreError::Expired { .. })
+        ));
+        assert!(store.claim_request(&claim("r-2", now + 31)).unwrap());
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
