@@ -112,13 +112,6 @@ fn sign_personal(devnet: &Devnet, wallet: &str, message: &[u8]) -> (Value, [u8; 
     (answer, alloy_primitives::eip191_hash_message(message).0)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Asks `node` directly for a partial signature with presignature `id`, as a coordinator
 /// would: for the EIP-191 digest of `message` under a fresh client request for it, or (`raw`)
 /// for `message` itself as a raw digest under a client request for that.
@@ -150,12 +143,17 @@ fn sign_at_node(
         authorization: devnet.signed_request("thresig_signMessage", params),
     };
     let client = node_client(&devnet.dir, CoordinatorRole::All);
-    runtime().block_on(client.call(node, paths::CGGMP_SIGN, &request, Duration::from_secs(10)))
+    support::runtime().block_on(client.call(
+        node,
+        paths::CGGMP_SIGN,
+        &request,
+        Duration::from_secs(10),
+    ))
 }
 
 fn presignatures_at(devnet: &Devnet, node: &str, wallet: &str) -> CggmpPresignaturesResponse {
     let client = node_client(&devnet.dir, CoordinatorRole::All);
-    runtime()
+    support::runtime()
         .block_on(client.call(
             node,
             paths::CGGMP_PRESIGNATURES,
@@ -169,7 +167,7 @@ fn presignatures_at(devnet: &Devnet, node: &str, wallet: &str) -> CggmpPresignat
 
 fn aux_digest_at(devnet: &Devnet, node: &str) -> Option<String> {
     let client = node_client(&devnet.dir, CoordinatorRole::All);
-    let health: HealthResponse = runtime()
+    let health: HealthResponse = support::runtime()
         .block_on(client.call(node, paths::HEALTH, &json!({}), Duration::from_secs(10)))
         .unwrap();
     health.cggmp21.aux_info
@@ -252,6 +250,18 @@ fn exit_of(mut command: Command) -> (std::process::ExitStatus, String) {
     (status, stderr)
 }
 
+/// Asserts that a node refused the call because the wallet id is taken.
+fn taken<T: std::fmt::Debug>(answer: Result<T, NodeCallError>) {
+    match answer {
+        Err(NodeCallError::Refused { status, body, .. }) => assert_eq!(
+            (status, body.kind.as_str()),
+            (409, "wallet-id-taken"),
+            "{body:?}"
+        ),
+        other => panic!("expected the wallet id to be refused, got {other:?}"),
+    }
+}
+
 /// EIP-712 typed data of a bridge withdrawal.
 fn typed_data() -> Value {
     json!({
@@ -324,7 +334,7 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     // A hostile address-role coordinator cannot reuse a wallet id: not the funded wallet's
     // (by keygen or FROST DKG), and not one another keygen claimed before storing anything.
     let hostile = node_client(&dir, CoordinatorRole::Address);
-    let hostile_runtime = runtime();
+    let hostile_runtime = support::runtime();
     let keygen = |session: &str, wallet_id: &str| {
         CggmpStartRequest::Keygen(DkgRound1Request {
             session: session.to_owned(),
@@ -344,16 +354,6 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
             Duration::from_secs(60),
         ))
     };
-    let taken = |answer: Result<CggmpStepResponse, NodeCallError>| match answer {
-        Err(NodeCallError::Refused { status, body, .. }) => {
-            assert_eq!(
-                (status, body.kind.as_str()),
-                (409, "wallet-id-taken"),
-                "{body:?}"
-            )
-        }
-        other => panic!("expected the wallet id to be refused, got {other:?}"),
-    };
     taken(start_at("node-1", &keygen("hostile-keygen-1", &wallet_id)));
     let mut frost = match keygen("hostile-dkg-1", &wallet_id) {
         CggmpStartRequest::Keygen(request) => request,
@@ -364,21 +364,12 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
         "thresig_createWallet",
         json!({ "scheme": "frost-secp256k1-tr", "threshold": 3 }),
     );
-    match hostile_runtime.block_on(hostile.call::<_, SignedStatement>(
+    taken(hostile_runtime.block_on(hostile.call::<_, SignedStatement>(
         "node-1",
         paths::DKG_ROUND1,
         &frost,
         Duration::from_secs(10),
-    )) {
-        Err(NodeCallError::Refused { status, body, .. }) => {
-            assert_eq!(
-                (status, body.kind.as_str()),
-                (409, "wallet-id-taken"),
-                "{body:?}"
-            )
-        }
-        other => panic!("expected the wallet id to be refused, got {other:?}"),
-    }
+    )));
     let fresh = format!("w-hostile-{}", rand::random::<u32>());
     start_at("node-2", &keygen("hostile-keygen-2", &fresh)).expect("a keygen under a new id");
     taken(start_at("node-2", &keygen("hostile-keygen-3", &fresh)));
@@ -646,7 +637,7 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     // One coordinator (here one with the signing role, which the devnet's own does not use)
     // may keep only so many CGGMP21 runs, a thread each, open at a node.
     let client = node_client(&devnet.dir, CoordinatorRole::Signing);
-    let runtime = runtime();
+    let runtime = support::runtime();
     let open = |n: u32| {
         let start = CggmpStartRequest::Presign {
             session: format!("flood-{n}-{}", rand::random::<u32>()),

@@ -196,14 +196,6 @@ fn node_directories_hold_no_share_and_no_passphrase_in_the_clear() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    thresig_sidecar::install_crypto_provider();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Sends signing round 1 for `message` under `authorization` to `node`; the node's refusal
 /// kind and message, or `None` if it answered.
 fn round1(
@@ -222,7 +214,7 @@ fn round1(
         tweak: Tweak::None,
         authorization: authorization.clone(),
     };
-    let answer: Result<SignedStatement, NodeCallError> = runtime().block_on(client.call(
+    let answer: Result<SignedStatement, NodeCallError> = support::runtime().block_on(client.call(
         node,
         paths::SIGN_ROUND1,
         &request,
@@ -344,7 +336,7 @@ fn forged_replayed_and_out_of_role_requests_are_refused_by_every_node() {
             parties: nodes.iter().map(|node| node.to_string()).collect(),
             authorization: create.clone(),
         };
-        let refused: Result<SignedStatement, NodeCallError> = runtime().block_on(
+        let refused: Result<SignedStatement, NodeCallError> = support::runtime().block_on(
             signing_client.call(node, paths::DKG_ROUND1, &request, Duration::from_secs(10)),
         );
         match refused {

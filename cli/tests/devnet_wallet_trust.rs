@@ -27,14 +27,6 @@ use thresig_sidecar::scheme::WalletScheme;
 const NODES: [&str; 3] = ["node-1", "node-2", "node-3"];
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn runtime() -> tokio::runtime::Runtime {
-    thresig_sidecar::install_crypto_provider();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// A DKG round-1 request for `wallet_id` in `session`, under a fresh client request.
 fn round1_request(devnet: &Devnet, session: &str, wallet_id: &str) -> DkgRound1Request {
     DkgRound1Request {
@@ -202,7 +194,7 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
     let devnet = Devnet::start(3, 2);
     let dir = devnet.data_dir().display().to_string();
     let hostile = node_client(devnet.data_dir(), CoordinatorRole::Address);
-    let runtime = runtime();
+    let runtime = support::runtime();
 
     // Two DKGs under one new id, the second started before the first stored anything: every
     // node refuses the second at round 1, so it can never overwrite the first one's key.
@@ -344,33 +336,7 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
 
     // `thresig client` in front of a coordinator that answers the tampered wallet refuses it,
     // naming the node, and prints nothing.
-    let lie = tampered.clone();
-    let fake = fake_coordinator(move |_| lie.clone());
-    let answer = thresig(
-        &[
-            "client",
-            "--url",
-            &fake,
-            "--data-dir",
-            &dir,
-            "thresig_getWallet",
-            &json!({ "walletId": created_id }).to_string(),
-        ],
-        None,
-    );
-    assert_eq!(answer.status.code(), Some(3), "{}", stderr(&answer));
-    assert!(answer.stdout.is_empty());
-    assert!(stderr(&answer).contains("node-1"), "{}", stderr(&answer));
-    // Answers that need no signature: the coordinator's key with no holder named, or beside an
-    // empty `wallets` a reader might take for a listing.
-    let mut unheld = tampered.clone();
-    unheld["nodes"] = json!([]);
-    unheld["attestations"] = json!([]);
-    unheld["parties"] = json!(0);
-    let mut decoy = tampered.clone();
-    decoy["wallets"] = json!([]);
-    for lie in [unheld, decoy] {
-        assert_eq!(verify(&lie).status.code(), Some(2), "{lie}");
+    let get_from = |lie: Value| {
         let fake = fake_coordinator(move |_| lie.clone());
         let answer = thresig(
             &[
@@ -386,6 +352,21 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
         );
         assert_eq!(answer.status.code(), Some(3), "{}", stderr(&answer));
         assert!(answer.stdout.is_empty());
+        stderr(&answer)
+    };
+    let said = get_from(tampered.clone());
+    assert!(said.contains("node-1"), "{said}");
+    // Answers that need no signature: the coordinator's key with no holder named, or beside an
+    // empty `wallets` a reader might take for a listing.
+    let mut unheld = tampered.clone();
+    unheld["nodes"] = json!([]);
+    unheld["attestations"] = json!([]);
+    unheld["parties"] = json!(0);
+    let mut decoy = tampered.clone();
+    decoy["wallets"] = json!([]);
+    for lie in [unheld, decoy] {
+        assert_eq!(verify(&lie).status.code(), Some(2), "{lie}");
+        get_from(lie);
     }
 
     // `thresig client proxy` refuses to serve an Ethereum account that its holders do not
@@ -405,21 +386,23 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
         "createdAt": 1,
         "attestations": NODES.map(|node| json!({ "node": node, "signature": "00".repeat(64) })),
     });
-    let page = json!({ "wallets": [forged], "nextCursor": null });
-    let fake = fake_coordinator(move |_| page.clone());
-    let proxy = thresig(
-        &[
-            "client",
-            "proxy",
-            "--url",
-            &fake,
-            "--data-dir",
-            &dir,
-            "--listen",
-            &format!("127.0.0.1:{}", support::free_port()),
-        ],
-        None,
-    );
+    let proxy_before = |listing: Value| {
+        let fake = fake_coordinator(move |_| listing.clone());
+        thresig(
+            &[
+                "client",
+                "proxy",
+                "--url",
+                &fake,
+                "--data-dir",
+                &dir,
+                "--listen",
+                &format!("127.0.0.1:{}", support::free_port()),
+            ],
+            None,
+        )
+    };
+    let proxy = proxy_before(json!({ "wallets": [forged], "nextCursor": null }));
     assert_eq!(proxy.status.code(), Some(2), "{}", stderr(&proxy));
     assert!(proxy.stdout.is_empty(), "the proxy served");
     assert!(
@@ -429,21 +412,7 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
         stderr(&proxy)
     );
     // A listing whose cursor never moves on does not keep the proxy listing forever.
-    let endless = json!({ "wallets": [], "nextCursor": "w-0" });
-    let fake = fake_coordinator(move |_| endless.clone());
-    let proxy = thresig(
-        &[
-            "client",
-            "proxy",
-            "--url",
-            &fake,
-            "--data-dir",
-            &dir,
-            "--listen",
-            &format!("127.0.0.1:{}", support::free_port()),
-        ],
-        None,
-    );
+    let proxy = proxy_before(json!({ "wallets": [], "nextCursor": "w-0" }));
     assert_eq!(proxy.status.code(), Some(2), "{}", stderr(&proxy));
     assert!(
         stderr(&proxy).contains("wallet listing does not end"),

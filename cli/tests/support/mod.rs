@@ -18,6 +18,16 @@ use thresig_sidecar::layout::{ClusterLayout, read_certified_key};
 use thresig_sidecar::manifest::Manifest;
 use thresig_sidecar::pki::CoordinatorRole;
 
+/// A current-thread runtime (with the crypto provider installed) for tests that call nodes
+/// directly.
+pub fn runtime() -> tokio::runtime::Runtime {
+    thresig_sidecar::install_crypto_provider();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Runs a `thresig` process for up to five seconds (stdout discarded, stderr kept): its exit
 /// status if it ended by then, `None` if it was still running (it is then killed), and what it
 /// wrote to stderr.
