@@ -176,6 +176,19 @@ impl PeerRole {
     }
 }
 
+/// The SHA-256 digest of a connection's client certificate (DER): which coordinator it is, so
+/// that per-coordinator caps hold for each certificate, not each role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PeerCert(pub [u8; 32]);
+
+impl PeerCert {
+    /// The digest of the certificate `der`.
+    pub fn of(der: &[u8]) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha256::digest(der).into())
+    }
+}
+
 /// A passphrase derivation at this node: the DKG randomness and the index tag, both HMACs of
 /// the request under the node's root key.
 struct Derivation {
@@ -1407,4 +1420,6 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 mod listener;
 
-pub use self::listener::{HANDSHAKE_TIMEOUT, MAX_CONNECTIONS, MAX_HANDSHAKES, serve_tls};
+pub use self::listener::{
+    HANDSHAKE_TIMEOUT, MAX_CONNECTIONS, MAX_HANDSHAKES, MAX_HANDSHAKES_PER_SOURCE, serve_tls,
+};

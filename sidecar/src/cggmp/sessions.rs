@@ -1,5 +1,6 @@
 //! A node's table of CGGMP21 runs in progress. Each run is a thread computing Paillier
-//! arithmetic, so the table caps how many one peer (a coordinator role) may have open at once,
+//! arithmetic, so the table caps how many one peer (a coordinator's client certificate, so
+//! that coordinators sharing a role do not share a cap) may have open at once,
 //! and forgets runs that expired or that their coordinator abandoned.
 
 use std::collections::HashMap;
@@ -155,6 +156,41 @@ mod tests {
         table.remove("a");
         table.reserve("e", 1, never).unwrap();
         assert_eq!(table.len(), 4);
+    }
+
+    #[test]
+    fn two_coordinators_of_one_role_have_a_cap_each() {
+        use crate::node::PeerCert;
+        use crate::pki::{CoordinatorRole, Role, coordinator_role, generate_ca, issue};
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+
+        let ca = generate_ca().unwrap();
+        let [hostile, honest] = ["hostile", "honest"].map(|name| {
+            let cert = issue(&ca, name, Role::Coordinator(CoordinatorRole::Signing)).unwrap();
+            CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap()
+        });
+        // Keyed by role, as before, both would share one cap.
+        assert_eq!(coordinator_role(&hostile), coordinator_role(&honest));
+        let (hostile, honest) = (PeerCert::of(&hostile), PeerCert::of(&honest));
+        assert_ne!(hostile, honest);
+
+        let mut table: SessionTable<PeerCert, bool> =
+            SessionTable::new(16, Duration::from_secs(60));
+        let never = |_: &bool| false;
+        // The hostile one takes all its places first; the honest one still gets its own.
+        for (name, peer) in [("hostile", hostile), ("honest", honest)] {
+            for run in 0..16 {
+                table
+                    .reserve(&format!("{name}-{run}"), peer, never)
+                    .unwrap();
+            }
+            assert_eq!(
+                table.reserve(&format!("{name}-16"), peer, never),
+                Err(SessionRefusal::Busy { open: 16 })
+            );
+        }
+        assert_eq!(table.len(), 32);
     }
 
     #[test]

@@ -39,7 +39,9 @@ const MAX_PENDING_PRESIGNATURES: usize = 32;
 const PENDING_PRESIGNATURE_TTL: u64 = 600;
 /// How long an unfinished run is kept.
 const SESSION_TTL: Duration = Duration::from_secs(900);
-/// The most CGGMP21 runs (a thread each) one coordinator role may have open at a node.
+/// The most CGGMP21 runs (a thread each) one coordinator (client certificate) may have open at
+/// a node; counted per certificate, not per role, so that a hostile coordinator cannot take the
+/// places of an honest one with the same role.
 const MAX_SESSIONS_PER_PEER: usize = 16;
 /// How long a keygen or presigning run may wait for its next round before it counts as
 /// abandoned (the coordinator gives each round 60 s).
@@ -58,7 +60,7 @@ pub enum PrimesSource {
 
 /// The node's CGGMP21 state.
 pub(super) struct CggmpState {
-    sessions: Mutex<SessionTable<Option<CoordinatorRole>, Session>>,
+    sessions: Mutex<SessionTable<PeerCert, Session>>,
     primes_ready: AtomicBool,
     primes_error: Mutex<Option<String>>,
     /// The digest of the stored aux info, kept here so health answers need not open it.
@@ -343,13 +345,14 @@ fn check_whole_cluster(state: &NodeState, parties: &[String]) -> Result<(), Node
 pub(super) async fn start(
     State(state): State<Arc<NodeState>>,
     Extension(peer): Extension<PeerRole>,
+    Extension(cert): Extension<PeerCert>,
     Json(request): Json<CggmpStartRequest>,
 ) -> NodeResult<CggmpStepResponse> {
     let session_id = request.session().to_owned();
     check_id("session", &session_id)?;
     // A place in the session table is held before any run's thread starts, and given back if
     // the start fails.
-    let reservation = Reservation::new(&state, &session_id, peer.0)?;
+    let reservation = Reservation::new(&state, &session_id, cert)?;
     let (protocol, wallet_id, parties, run) = match request {
         CggmpStartRequest::AuxInfo { parties, .. } => {
             peer.require(CoordinatorRole::may_create, "generate aux info")?;
@@ -551,11 +554,7 @@ struct Reservation<'a> {
 }
 
 impl<'a> Reservation<'a> {
-    fn new(
-        state: &'a NodeState,
-        id: &str,
-        peer: Option<CoordinatorRole>,
-    ) -> Result<Self, NodeError> {
+    fn new(state: &'a NodeState, id: &str, peer: PeerCert) -> Result<Self, NodeError> {
         state
             .cggmp
             .sessions
