@@ -43,7 +43,7 @@ pub fn run_all<O: Send + 'static>(mut runs: Vec<ProtocolRun<O>>) -> (Vec<O>, Vec
                                     inbox.push(RawIncoming {
                                         sender: i as u16,
                                         broadcast: true,
-                                        payload: message.payload.clone().into(),
+                                        payload: message.payload.clone(),
                                     });
                                 }
                             }
@@ -51,7 +51,7 @@ pub fn run_all<O: Send + 'static>(mut runs: Vec<ProtocolRun<O>>) -> (Vec<O>, Vec
                         Some(j) => next[usize::from(j)].push(RawIncoming {
                             sender: i as u16,
                             broadcast: false,
-                            payload: message.payload.clone().into(),
+                            payload: message.payload.clone(),
                         }),
                     }
                 }
