@@ -209,14 +209,7 @@ fn body_hash(body: &Body) -> String {
     hex::encode(Sha256::digest(&json))
 }
 
-/// Checks the log at `path` against the node's public identity; returns how many records it
-/// holds and the last hash, or the first bad record. A missing file is an empty log. A torn last
-/// line is not an error here (see [`verify_log`]).
-pub fn verify_file(path: &Path, node: &PublicIdentity) -> Result<(u64, String), AuditError> {
-    verify_log(path, node, None).map(|summary| (summary.records, summary.last_hash))
-}
-
-/// Checks the log at `path`: every whole record chains, is canonical and carries `node`'s
+/// Checks the log at `path` (a missing file is an empty log): every whole record chains, is canonical and carries `node`'s
 /// signature; with an `anchor` (already verified), the log must still hold the anchored record,
 /// with the anchored hash. An unterminated last line is reported as [`LogSummary::torn_tail`].
 pub fn verify_log(
@@ -545,11 +538,14 @@ mod tests {
         // Reopening continues the chain.
         let (log, _) = AuditLog::open(&path, "node-1", &identity, None).unwrap();
         log.append(entry(9), &identity).unwrap();
-        assert_eq!(verify_file(&path, &identity.public()).unwrap().0, 6);
+        assert_eq!(
+            verify_log(&path, &identity.public(), None).unwrap().records,
+            6
+        );
         // Another node's key does not verify it.
         let other = NodeIdentity::generate().public();
         assert!(matches!(
-            verify_file(&path, &other),
+            verify_log(&path, &other, None),
             Err(AuditError::Broken { line: 1, .. })
         ));
 
@@ -565,7 +561,7 @@ mod tests {
             let mut tampered = original.clone();
             tampered[at] ^= 0x01;
             std::fs::write(&path, &tampered).unwrap();
-            match verify_file(&path, &identity.public()) {
+            match verify_log(&path, &identity.public(), None) {
                 Err(AuditError::Broken { line: 3, .. }) => {}
                 other => panic!("byte {at}: {other:?}"),
             }
@@ -581,7 +577,7 @@ mod tests {
         }
         std::fs::write(&path, &dropped).unwrap();
         assert!(matches!(
-            verify_file(&path, &identity.public()),
+            verify_log(&path, &identity.public(), None),
             Err(AuditError::Broken { line: 2, .. })
         ));
         // A node will not extend a broken log.
@@ -662,7 +658,10 @@ mod tests {
             .rposition(|&byte| byte == b'\n')
             .unwrap();
         std::fs::write(&path, &whole[..=last]).unwrap();
-        assert_eq!(verify_file(&path, &identity.public()).unwrap().0, 3);
+        assert_eq!(
+            verify_log(&path, &identity.public(), None).unwrap().records,
+            3
+        );
         match AuditLog::open(&path, "node-1", &identity, Some(&anchor)) {
             Err(AuditError::Truncated {
                 records: 3,
