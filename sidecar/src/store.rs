@@ -152,6 +152,9 @@ pub struct NodeStore {
     presignatures: std::sync::Mutex<()>,
     /// Confirmed wallets, counted once at open and kept up to date (health reports it).
     confirmed_wallets: std::sync::atomic::AtomicUsize,
+    /// The latest time request ids were pruned at, as stored under `meta/pruned-until`: claims
+    /// are judged against it (every claim reads it; only pruning, under the claims lock, writes).
+    pruned_until: std::sync::atomic::AtomicU64,
 }
 
 const WALLET_PREFIX: &str = "wallet/";
@@ -251,6 +254,7 @@ impl NodeStore {
         options.create_if_missing(true);
         let db = DB::open(&options, path)?;
         let storage_key = provider.derive_key("record sealing key v1")?;
+        let pruned_until = Self::stored_pruned_until(&db)?;
         let store = Self {
             db,
             node_id: node_id.to_owned(),
@@ -258,6 +262,7 @@ impl NodeStore {
             claims: std::sync::Mutex::new(()),
             presignatures: std::sync::Mutex::new(()),
             confirmed_wallets: std::sync::atomic::AtomicUsize::new(0),
+            pruned_until: std::sync::atomic::AtomicU64::new(pruned_until),
         };
         store.migrate_sealing()?;
         let count = store.count_confirmed_wallets()?;
@@ -443,14 +448,13 @@ impl NodeStore {
         sealing::binding(&[self.node_id.as_bytes(), place.as_bytes(), kind.as_bytes()])
     }
 
-    /// Serialises wallet claims with request claims: a check and its write see one store.
     /// Checked again under the claims lock, which pruning holds too: a request is claimed only
     /// while unexpired (expires_at > now) and pruned only once expired (expires_at <= now), so
-    /// its id can never be forgotten and then claimed again.
-    /// Time is the later of the clock and the latest pruning, so a clock stepped back cannot
-    /// make a forgotten request id claimable again.
+    /// its id can never be forgotten and then claimed again. Time is the later of the clock and
+    /// the latest pruning, so a clock stepped back cannot make a forgotten id claimable again.
     fn unexpired(&self, claim: &RequestClaim<'_>) -> Result<(), StoreError> {
-        let now = crate::auth::now_secs().max(self.pruned_until()?);
+        let pruned_until = self.pruned_until.load(Ordering::Relaxed);
+        let now = crate::auth::now_secs().max(pruned_until);
         if claim.expires_at <= now {
             return Err(StoreError::Expired {
                 request_id: claim.request_id.to_owned(),
@@ -460,14 +464,15 @@ impl NodeStore {
         Ok(())
     }
 
-    fn pruned_until(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .db
+    /// The stored latest pruning time (read once at open; kept in memory after).
+    fn stored_pruned_until(db: &DB) -> Result<u64, StoreError> {
+        Ok(db
             .get(PRUNED_UNTIL_KEY.as_bytes())?
             .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
             .map_or(0, u64::from_be_bytes))
     }
 
+    /// Serialises wallet claims with request claims: a check and its write see one store.
     fn wallet_claims(&self) -> Result<std::sync::MutexGuard<'_, ()>, StoreError> {
         self.claims.lock().map_err(|_| StoreError::Corrupt {
             key: WALLET_CLAIM_PREFIX.into(),
@@ -841,8 +846,10 @@ impl NodeStore {
 
     /// Records that the client's request was used for the claim's scope, durably; `false` if
     /// it was used for that scope before (a replay). Entries are kept until the request
-    /// expires.
-    pub fn claim_request(&self, claim: &RequestClaim<'_>) -> Result<bool, StoreError> {
+    /// expires. Nodes claim through the records a claim goes with (a wallet id, nonces, a
+    /// presignature); the claim alone is for the tests of its rules.
+    #[cfg(test)]
+    pub(crate) fn claim_request(&self, claim: &RequestClaim<'_>) -> Result<bool, StoreError> {
         self.write_claimed(WriteBatch::default(), claim)
     }
 
@@ -883,12 +890,13 @@ impl NodeStore {
             reason: "request table lock poisoned".into(),
         })?;
         // Remembered before anything is forgotten: claims are judged against it from now on.
-        if now > self.pruned_until()? {
+        if now > self.pruned_until.load(Ordering::Relaxed) {
             self.db.put_opt(
                 PRUNED_UNTIL_KEY.as_bytes(),
                 now.to_be_bytes(),
                 &Self::synced(),
             )?;
+            self.pruned_until.store(now, Ordering::Relaxed);
         }
         self.prune(REQUEST_PREFIX, |value| {
             <[u8; 8]>::try_from(value).map_or(0, u64::from_be_bytes) <= now
