@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Devnet;
-use thresig_sidecar::client::RpcClient;
+use thresig_sidecar::api::client::RpcClient;
 
 /// Calls `method` (signed with the devnet's client key where the method needs it).
 async fn call(client: &RpcClient, method: &str, params: Value) -> Value {

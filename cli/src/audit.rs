@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use thresig_sidecar::audit::{AuditError, verify_log};
-use thresig_sidecar::layout::ClusterLayout;
-use thresig_sidecar::manifest::Manifest;
-use thresig_sidecar::store::read_audit_anchor;
+use thresig_sidecar::cluster::layout::ClusterLayout;
+use thresig_sidecar::cluster::manifest::Manifest;
+use thresig_sidecar::custody::audit::{AuditError, verify_log};
+use thresig_sidecar::custody::store::read_audit_anchor;
 
 /// Arguments of `thresig audit`.
 #[derive(Debug, Args)]

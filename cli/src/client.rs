@@ -8,13 +8,13 @@ use clap::{Args, Subcommand};
 
 use crate::cluster::AccessArgs;
 use serde_json::{Value, json};
-use thresig_sidecar::attestation;
-use thresig_sidecar::auth::ClientKey;
-use thresig_sidecar::client::{ClientError, RpcClient, RpcError};
-use thresig_sidecar::ethproxy::{self, EthProxy};
-use thresig_sidecar::http_access;
-use thresig_sidecar::layout::ClusterLayout;
-use thresig_sidecar::manifest::Manifest;
+use thresig_sidecar::api::attestation;
+use thresig_sidecar::api::client::{ClientError, RpcClient, RpcError};
+use thresig_sidecar::api::ethproxy::{self, EthProxy};
+use thresig_sidecar::api::http_access;
+use thresig_sidecar::cluster::client_auth::ClientKey;
+use thresig_sidecar::cluster::layout::ClusterLayout;
+use thresig_sidecar::cluster::manifest::Manifest;
 use zeroize::Zeroizing;
 
 /// Arguments of `thresig client`.
@@ -295,7 +295,7 @@ fn run_proxy(args: ProxyArgs) -> ExitCode {
                 "tokenFile": token_file,
             })
         );
-        thresig_sidecar::shutdown_signal().await;
+        thresig_sidecar::run::shutdown_signal().await;
         let _ = handle.stop();
         handle.stopped().await;
         Ok::<_, String>(())

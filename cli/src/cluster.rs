@@ -6,15 +6,15 @@ use std::process::ExitCode;
 use std::path::Path;
 
 use clap::{Args, ValueEnum};
-use thresig_sidecar::coordinator::{self, CoordinatorOptions};
-use thresig_sidecar::devnet::{self, DevnetOptions, HsmChoice, ROOT_KEY_LABEL};
-use thresig_sidecar::hsm::{self, MissingKey, Pkcs11Config, Pkcs11KeyProvider};
-use thresig_sidecar::http_access::AccessOptions;
-use thresig_sidecar::identity::NodeIdentity;
-use thresig_sidecar::keyprovider::{FileKeyProvider, KeyProvider};
-use thresig_sidecar::layout::{ClusterLayout, NodeLayout};
-use thresig_sidecar::node::{self, NodeOptions};
-use thresig_sidecar::pki::CoordinatorRole;
+use thresig_sidecar::api::http_access::AccessOptions;
+use thresig_sidecar::cluster::layout::{ClusterLayout, NodeLayout};
+use thresig_sidecar::cluster::pki::CoordinatorRole;
+use thresig_sidecar::custody::key_provider::{FileKeyProvider, KeyProvider};
+use thresig_sidecar::custody::pkcs11::{self as hsm, MissingKey, Pkcs11Config, Pkcs11KeyProvider};
+use thresig_sidecar::model::identity::NodeIdentity;
+use thresig_sidecar::run::coordinator::{self, CoordinatorOptions};
+use thresig_sidecar::run::devnet::{self, DevnetOptions, HsmChoice, ROOT_KEY_LABEL};
+use thresig_sidecar::run::node::{self, NodeOptions};
 use zeroize::Zeroizing;
 
 /// Where a node's root secret lives.
@@ -103,7 +103,7 @@ pub struct CoordinatorArgs {
     role: RoleArg,
     /// Presignatures to keep ready per cggmp21-secp256k1 wallet, made in the background
     /// (0: each signature makes its own first, which adds the presigning rounds to it).
-    #[arg(long, default_value_t = coordinator::DEFAULT_PRESIGNATURE_POOL)]
+    #[arg(long, default_value_t = thresig_sidecar::coordinator::DEFAULT_PRESIGNATURE_POOL)]
     presignature_pool: usize,
     #[command(flatten)]
     access: AccessArgs,
@@ -189,7 +189,7 @@ pub struct DevnetArgs {
     #[arg(long, value_enum, default_value = "on")]
     cggmp21: Switch,
     /// Presignatures the coordinator keeps ready per cggmp21-secp256k1 wallet.
-    #[arg(long, default_value_t = coordinator::DEFAULT_PRESIGNATURE_POOL)]
+    #[arg(long, default_value_t = thresig_sidecar::coordinator::DEFAULT_PRESIGNATURE_POOL)]
     presignature_pool: usize,
 }
 
@@ -221,7 +221,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 /// Prints `message` and exits with the status that tells a devnet to try another port.
 fn port_taken(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
-    ExitCode::from(thresig_sidecar::EXIT_ADDRESS_IN_USE)
+    ExitCode::from(thresig_sidecar::run::EXIT_ADDRESS_IN_USE)
 }
 
 /// A secret from `file` (its first line), or else from the environment variable `variable`.
@@ -317,7 +317,12 @@ fn init_node(args: &NodeArgs, node: &NodeLayout) -> ExitCode {
         Err(message) => return fail(format!("node {}: {message}", args.node_id)),
     };
     let identity = NodeIdentity::generate();
-    if let Err(error) = identity.save(&node.identity_file(), &args.node_id, provider.as_ref()) {
+    if let Err(error) = thresig_sidecar::custody::identity::save(
+        &identity,
+        &node.identity_file(),
+        &args.node_id,
+        provider.as_ref(),
+    ) {
         return fail(format!("node {}: {error}", args.node_id));
     }
     match serde_json::to_string(&identity.public()) {
@@ -351,9 +356,9 @@ pub fn node(args: NodeArgs) -> ExitCode {
                 .clone()
                 .or_else(|| std::env::var_os("THRESIG_CGGMP21_PRIMES").map(PathBuf::from)),
         ) {
-            (Switch::Off, _) => node::PrimesSource::Disabled,
-            (Switch::On, Some(path)) => node::PrimesSource::Fixture(path),
-            (Switch::On, None) => node::PrimesSource::Generate,
+            (Switch::Off, _) => thresig_sidecar::node::PrimesSource::Disabled,
+            (Switch::On, Some(path)) => thresig_sidecar::node::PrimesSource::Fixture(path),
+            (Switch::On, None) => thresig_sidecar::node::PrimesSource::Generate,
         },
         insecure_test_primes: args.insecure_test_primes,
     };

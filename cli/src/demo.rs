@@ -26,10 +26,10 @@ use thresig_adapters::solana::{self as sol, Pubkey, SolanaTransaction};
 use thresig_contracts::Chain;
 use thresig_contracts::bindings::BridgeVault::BridgeVaultErrors;
 use thresig_contracts::eip712::{self, Withdraw};
-use thresig_sidecar::auth::ClientKey;
-use thresig_sidecar::client::RpcClient;
-use thresig_sidecar::devnet::{self, DevnetOptions, HsmChoice};
-use thresig_sidecar::layout::ClusterLayout;
+use thresig_sidecar::api::client::RpcClient;
+use thresig_sidecar::cluster::client_auth::ClientKey;
+use thresig_sidecar::cluster::layout::ClusterLayout;
+use thresig_sidecar::run::devnet::{self, DevnetOptions, HsmChoice};
 
 /// Arguments of `thresig demo`.
 #[derive(Debug, Args)]

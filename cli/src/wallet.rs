@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use thresig_sidecar::attestation;
-use thresig_sidecar::layout::ClusterLayout;
-use thresig_sidecar::manifest::Manifest;
+use thresig_sidecar::api::attestation;
+use thresig_sidecar::cluster::layout::ClusterLayout;
+use thresig_sidecar::cluster::manifest::Manifest;
 
 /// Arguments of `thresig wallet`.
 #[derive(Debug, Args)]

@@ -17,15 +17,15 @@ use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, PublicKey, SECP256K1};
 use serde_json::{Value, json};
 use support::{Devnet, Proxy, node_client, temp_dir, unhex};
+use thresig_sidecar::cluster::layout::ClusterLayout;
+use thresig_sidecar::cluster::pki::CoordinatorRole;
 use thresig_sidecar::coordinator::NodeCallError;
-use thresig_sidecar::envelope::SignedStatement;
-use thresig_sidecar::layout::ClusterLayout;
-use thresig_sidecar::pki::CoordinatorRole;
-use thresig_sidecar::protocol::{
+use thresig_sidecar::model::scheme::WalletScheme;
+use thresig_sidecar::wire::envelope::SignedStatement;
+use thresig_sidecar::wire::{
     CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
     CggmpStepResponse, DkgRound1Request, HealthResponse, paths,
 };
-use thresig_sidecar::scheme::WalletScheme;
 
 const PRIMES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

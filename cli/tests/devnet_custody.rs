@@ -11,16 +11,16 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{Devnet, node_client, temp_dir, unhex, verify_bip340, verify_ed25519};
-use thresig_sidecar::auth::{ClientKey, ClientRequest};
+use thresig_sidecar::cluster::client_auth::{ClientKey, ClientRequest};
+use thresig_sidecar::cluster::layout::ClusterLayout;
+use thresig_sidecar::cluster::manifest::Manifest;
+use thresig_sidecar::cluster::pki::CoordinatorRole;
 use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
-use thresig_sidecar::envelope::SignedStatement;
-use thresig_sidecar::keyprovider::FileKeyProvider;
-use thresig_sidecar::layout::ClusterLayout;
-use thresig_sidecar::manifest::Manifest;
-use thresig_sidecar::pki::CoordinatorRole;
-use thresig_sidecar::protocol::{DkgRound1Request, SignRound1Request, paths};
-use thresig_sidecar::scheme::{Tweak, WalletScheme};
-use thresig_sidecar::store::NodeStore;
+use thresig_sidecar::custody::key_provider::FileKeyProvider;
+use thresig_sidecar::custody::store::NodeStore;
+use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
+use thresig_sidecar::wire::envelope::SignedStatement;
+use thresig_sidecar::wire::{DkgRound1Request, SignRound1Request, paths};
 
 const SCHEMES: [&str; 2] = ["frost-secp256k1-tr", "frost-ed25519"];
 
@@ -391,7 +391,7 @@ fn expired_and_tampered_client_requests_get_clear_errors() {
             "thresig_createWallet",
             &create,
             "expired-1",
-            thresig_sidecar::auth::now_secs() - 5,
+            thresig_sidecar::cluster::client_auth::now_secs() - 5,
         )
         .unwrap();
     let response = devnet.call_unsigned("thresig_createWallet", expired);

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{Devnet, devnet_command, temp_dir, unhex, verify_ed25519};
-use thresig_sidecar::EXIT_ADDRESS_IN_USE;
-use thresig_sidecar::auth::ClientKey;
-use thresig_sidecar::client::RpcClient;
-use thresig_sidecar::devnet::{self, DevnetOptions, HsmChoice};
-use thresig_sidecar::layout::ClusterLayout;
-use thresig_sidecar::manifest::Manifest;
+use thresig_sidecar::api::client::RpcClient;
+use thresig_sidecar::cluster::client_auth::ClientKey;
+use thresig_sidecar::cluster::layout::ClusterLayout;
+use thresig_sidecar::cluster::manifest::Manifest;
+use thresig_sidecar::run::EXIT_ADDRESS_IN_USE;
+use thresig_sidecar::run::devnet::{self, DevnetOptions, HsmChoice};
 
 fn endpoints(dir: &std::path::Path) -> Vec<String> {
     Manifest::load(&ClusterLayout::new(dir).manifest())

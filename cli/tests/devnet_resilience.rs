@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{Devnet, Proxy, raw_http, raw_text_call, temp_dir, unhex, verify_ed25519};
-use thresig_sidecar::layout::ClusterLayout;
-use thresig_sidecar::manifest::Manifest;
+use thresig_sidecar::cluster::layout::ClusterLayout;
+use thresig_sidecar::cluster::manifest::Manifest;
 use thresig_sidecar::node::MAX_HANDSHAKES;
 
 #[test]

@@ -13,16 +13,16 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{Devnet, node_client, unhex, verify_ed25519};
+use thresig_sidecar::cluster::layout::{ClusterLayout, read_certified_key};
+use thresig_sidecar::cluster::manifest::Manifest;
+use thresig_sidecar::cluster::pki::CoordinatorRole;
 use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
-use thresig_sidecar::envelope::{self, SignedStatement};
-use thresig_sidecar::layout::{ClusterLayout, read_certified_key};
-use thresig_sidecar::manifest::Manifest;
-use thresig_sidecar::pki::CoordinatorRole;
-use thresig_sidecar::protocol::{
+use thresig_sidecar::model::scheme::WalletScheme;
+use thresig_sidecar::wire::envelope::{self, SignedStatement};
+use thresig_sidecar::wire::{
     DkgConfirmRequest, DkgConfirmResponse, DkgRound1Request, DkgRound2Request, DkgRound2Response,
     DkgRound3Request, HealthResponse, paths, purposes,
 };
-use thresig_sidecar::scheme::WalletScheme;
 
 const NODES: [&str; 3] = ["node-1", "node-2", "node-3"];
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -310,7 +310,8 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
     let own_key = own.verifying_key().to_bytes();
     let mut tampered = created.clone();
     tampered["publicKey"] = json!(format!("0x{}", hex::encode(own_key)));
-    tampered["addresses"]["solana"] = json!(thresig_sidecar::addresses::solana(&own_key).unwrap());
+    tampered["addresses"]["solana"] =
+        json!(thresig_sidecar::chains::addresses::solana(&own_key).unwrap());
     let refused = verify(&tampered);
     assert_eq!(refused.status.code(), Some(1));
     assert!(

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use frost_core::Ciphersuite;
-use thresig_sidecar::envelope::{self, SealedEnvelope, SignedStatement};
-use thresig_sidecar::frost_ops::{self, DkgSecret};
-use thresig_sidecar::identity::{NodeIdentity, PublicIdentity};
+use thresig_sidecar::model::identity::{NodeIdentity, PublicIdentity};
+use thresig_sidecar::protocols::frost::{self as frost_ops, DkgSecret};
+use thresig_sidecar::wire::envelope::{self, SealedEnvelope, SignedStatement};
 use zeroize::Zeroizing;
 
 type Tr = frost_secp256k1_tr::Secp256K1Sha256TR;

@@ -13,7 +13,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let fixture = thresig_sidecar::cggmp::primes::generate_fixture(nodes);
+    let fixture = thresig_sidecar::protocols::cggmp::primes::generate_fixture(nodes);
     match serde_json::to_string_pretty(&fixture) {
         Ok(json) => println!("{json}"),
         Err(error) => {

@@ -18,9 +18,9 @@ use k256::{AffinePoint, EncodedPoint, ProjectivePoint, Scalar, U256};
 use secp256k1::ecdsa::Signature;
 use secp256k1::{Message, PublicKey, SECP256K1};
 use sha2::{Digest, Sha256};
-use thresig_sidecar::cggmp::{self, KeygenRandomness, Protocol};
-use thresig_sidecar::requests::SignMessageParams;
-use thresig_sidecar::scheme::WalletScheme;
+use thresig_sidecar::model::requests::SignMessageParams;
+use thresig_sidecar::model::scheme::WalletScheme;
+use thresig_sidecar::protocols::cggmp::{self, KeygenRandomness, Protocol};
 
 const PRIMES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

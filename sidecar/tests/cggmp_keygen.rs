@@ -6,7 +6,7 @@
 mod cggmp_support;
 
 use serde_json::Value;
-use thresig_sidecar::cggmp::{self, KeygenRandomness, Protocol};
+use thresig_sidecar::protocols::cggmp::{self, KeygenRandomness, Protocol};
 
 const N: u16 = 3;
 

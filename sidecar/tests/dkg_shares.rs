@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use frost_core::keys::dkg::{self, round1, round2};
 use frost_core::{Ciphersuite, Field, Identifier};
-use thresig_sidecar::dkg_shares;
+use thresig_sidecar::protocols::frost::dkg_shares;
 
 type Tr = frost_secp256k1_tr::Secp256K1Sha256TR;
 type Ed = frost_ed25519::Ed25519Sha512;

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use thresig_sidecar::addresses;
-use thresig_sidecar::frost_ops::{self, DkgSecret, FrostOpError};
+use thresig_sidecar::chains::addresses;
+use thresig_sidecar::protocols::frost::{self as frost_ops, DkgSecret, FrostOpError};
 use zeroize::Zeroizing;
 
 type Tr = frost_secp256k1_tr::Secp256K1Sha256TR;

@@ -11,12 +11,14 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use thresig_sidecar::auth::{AUTHORIZED_METHODS, ClientKey, ClientRequest, DEFAULT_VALIDITY_SECS};
-use thresig_sidecar::client::RpcClient;
+use thresig_sidecar::api::client::RpcClient;
+use thresig_sidecar::cluster::client_auth::{
+    AUTHORIZED_METHODS, ClientKey, ClientRequest, DEFAULT_VALIDITY_SECS,
+};
+use thresig_sidecar::cluster::layout::{ClusterLayout, read_certified_key};
+use thresig_sidecar::cluster::manifest::Manifest;
+use thresig_sidecar::cluster::pki::CoordinatorRole;
 use thresig_sidecar::coordinator::NodeClient;
-use thresig_sidecar::layout::{ClusterLayout, read_certified_key};
-use thresig_sidecar::manifest::Manifest;
-use thresig_sidecar::pki::CoordinatorRole;
 
 /// A current-thread runtime (with the crypto provider installed) for tests that call nodes
 /// directly.
@@ -66,7 +68,7 @@ pub struct Devnet {
 }
 
 pub fn free_port() -> u16 {
-    thresig_sidecar::devnet::free_port().unwrap()
+    thresig_sidecar::run::devnet::free_port().unwrap()
 }
 
 /// `thresig devnet --nodes N --threshold T --data-dir DIR`, for a test to add to and run.

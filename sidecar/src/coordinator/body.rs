@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-use crate::protocol::paths;
+use crate::wire::paths;
 
 /// The largest answer read for most paths: statements, envelopes and records are kilobytes.
 pub const ANSWER_LIMIT: usize = 4 << 20;

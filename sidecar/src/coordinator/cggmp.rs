@@ -4,11 +4,28 @@
 //! signatures into `r ‖ s ‖ v`, verified before it is returned.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::*;
-use crate::cggmp::{self as engine, Protocol};
+use futures_util::future::join_all;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Coordinator, CoordinatorError, LocatedWallet, PROBE_TIMEOUT, SESSION_TIMEOUT, abort_from,
+};
+use crate::cluster::client_auth::ClientRequest;
+use crate::cluster::pki::CoordinatorRole;
+use crate::model::scheme::WalletScheme;
+use crate::model::wallet::WalletRecord;
+use crate::protocols::cggmp::{self as engine, Protocol};
+use crate::wire::envelope::{self, SignedStatement};
+use crate::wire::{
+    CggmpMessage, CggmpNodeStatus, CggmpPresignConfirmRequest, CggmpPresignDiscardRequest,
+    CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
+    CggmpStepRequest, CggmpStepResponse, DkgRound1Request, HealthResponse, PresignatureInfo, paths,
+    purposes,
+};
 
 /// The most rounds a run may take (aux info and presigning take four with the reliability
 /// check, keygen five).
@@ -775,8 +792,8 @@ impl Coordinator {
                 unreachable: wallet.unreachable.clone(),
             });
         }
-        let public_key =
-            crate::transactions::wallet_public_key(record).map_err(CoordinatorError::Internal)?;
+        let public_key = crate::chains::transactions::wallet_public_key(record)
+            .map_err(CoordinatorError::Internal)?;
         self.serve_pool(record);
         self.load_pool(wallet).await;
         let presignature = match self.take_from_pool(&record.wallet_id, &wallet.reachable) {

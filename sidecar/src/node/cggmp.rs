@@ -10,17 +10,35 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Extension;
+use std::path::PathBuf;
+
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use cggmp21::key_share::{AuxInfo, IncompleteKeyShare, KeyShare};
 use cggmp21::{PregeneratedPrimes, Presignature};
 
-use super::*;
-use crate::cggmp::runner::{ProtocolRun, RawIncoming, RawOutgoing, RunEvent, RunFailure};
-use crate::cggmp::sessions::{SessionRefusal, SessionTable};
-use crate::cggmp::{self, Curve, Level, Protocol};
-use crate::store::PresignatureTake;
+use super::{
+    DkgSession, DkgStep, NodeError, NodeResult, NodeState, PeerCert, PeerRole, check_id,
+    parse_scheme, put_session, request_claim,
+};
+use crate::cluster::client_auth as auth;
+use crate::cluster::pki::CoordinatorRole;
+use crate::custody::audit::{self, AuditEntry, AuditEvent};
+use crate::custody::store::PresignatureTake;
+use crate::model::scheme::{Tweak, WalletScheme};
+use crate::model::wallet::WalletRecord;
+use crate::node::cggmp_sessions::{SessionRefusal, SessionTable};
+use crate::protocols::cggmp::runner::{
+    ProtocolRun, RawIncoming, RawOutgoing, RunEvent, RunFailure,
+};
+use crate::protocols::cggmp::{self, Curve, Level, Protocol};
+use crate::wire::envelope::{self, SignedStatement};
+use crate::wire::{
+    CggmpMessage, CggmpNodeStatus, CggmpPresignConfirmRequest, CggmpPresignDiscardRequest,
+    CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
+    CggmpStepRequest, CggmpStepResponse, PresignatureInfo, purposes,
+};
 
 /// The store's name for the node's safe primes.
 const PRIMES: &str = "cggmp21-primes";
@@ -938,7 +956,7 @@ pub(super) async fn presignatures(
         .presignatures(&request.wallet_id)?
         .into_iter()
         .partition(|held| held.complete);
-    let info = |held: Vec<crate::store::PresignatureSummary>| {
+    let info = |held: Vec<crate::custody::store::PresignatureSummary>| {
         held.into_iter()
             .map(|held| PresignatureInfo {
                 id: held.id,

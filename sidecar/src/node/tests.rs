@@ -1,7 +1,7 @@
 //! Unit tests of the node's local logic.
 
-use crate::keyprovider::FileKeyProvider;
-use crate::scheme::WalletScheme;
+use crate::custody::key_provider::FileKeyProvider;
+use crate::model::scheme::WalletScheme;
 
 use super::derive_wallet_secrets;
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use thresig_sidecar::cggmp::runner::{ProtocolRun, RawIncoming, RunEvent};
+use thresig_sidecar::protocols::cggmp::runner::{ProtocolRun, RawIncoming, RunEvent};
 
 /// Runs `runs` (party `i` at position `i`) to their ends: each party's output and the
 /// broadcasts it sent, decoded.

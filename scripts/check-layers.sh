@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The sidecar's layering rule (docs/sidecar.md, "Code map"; ../shared/ARCHITECTURE.md): each area
+# of sidecar/src may name only the areas below it. Above all, node code never names the
+# coordinator, the API or the composition roots, and coordinator code never names node code or
+# what a node keeps at rest (custody), so no change to the coordinator can change what a node
+# accepts.
+#
+#   scripts/check-layers.sh              checks sidecar/src
+#   scripts/check-layers.sh DIR          checks DIR laid out like sidecar/src
+#   scripts/check-layers.sh --self-test  shows that the check catches each kind of violation
+#
+# A reference is a path that starts `crate::AREA` or `$crate::AREA`. Grouped imports from the
+# crate root (`use crate::{a, b}`) and `super::super` (which climbs out of an area) are refused
+# outright, so no reference can hide from the check.
+set -euo pipefail
+
+# What each area may name besides itself. Root items (fsutil, error_chain,
+# install_crypto_provider, with_ciphersuite) are open to every area.
+declare -A allowed=(
+  [model]=""
+  [protocols]="model"
+  [chains]="model protocols"
+  [cluster]="model protocols chains"
+  [custody]="model protocols chains cluster"
+  [wire]="model protocols chains cluster"
+  [node]="model protocols chains cluster wire custody"
+  [coordinator]="model protocols chains cluster wire"
+  [api]="model protocols chains cluster wire coordinator"
+  [run]="model protocols chains cluster wire custody node coordinator api"
+)
+root_items="fsutil error_chain install_crypto_provider with_ciphersuite"
+
+check() {
+  local src=$1 failures=0 area file
+  for area in "${!allowed[@]}"; do
+    [[ -d "$src/$area" ]] || continue
+    local ok=" $area ${allowed[$area]} $root_items "
+    while IFS= read -r -d '' file; do
+      # One reference per line: "line:area".
+      while IFS=: read -r line named; do
+        if [[ "$named" == "{" ]]; then
+          echo "$file:$line: grouped import from the crate root; name each area's path on its own line" >&2
+          failures=$((failures + 1))
+        elif [[ "$named" == "super::super" ]]; then
+          echo "$file:$line: super::super climbs out of the $area area; name the path from crate::" >&2
+          failures=$((failures + 1))
+        elif [[ "$ok" != *" $named "* ]]; then
+          echo "$file:$line: the $area area names crate::$named, which it may not use (allowed: ${allowed[$area]:-nothing})" >&2
+          failures=$((failures + 1))
+        fi
+      done < <(perl -ne '
+        while (/\$?\bcrate::(\{|[a-z_][a-z0-9_]*)/g) { print "$.:$1\n" }
+        while (/\bsuper::super\b/g) { print "$.:super::super\n" }
+      ' "$file")
+    done < <(find "$src/$area" -name '*.rs' -print0)
+  done
+  if ((failures > 0)); then
+    echo "check-layers: $failures reference(s) across the sidecar's layers (see docs/sidecar.md, \"Code map\")" >&2
+    return 1
+  fi
+}
+
+self_test() {
+  local dir
+  dir=$(mktemp -d)
+  trap 'rm -rf "$dir"' RETURN
+  mkdir -p "$dir/node" "$dir/coordinator" "$dir/model"
+  echo 'use crate::wire::paths;' >"$dir/node/ok.rs"
+  echo 'use crate::model::scheme::WalletScheme;' >"$dir/coordinator/ok.rs"
+  check "$dir" || { echo "self-test: a clean tree was refused" >&2; return 1; }
+  local case
+  for case in 'node/bad.rs:use crate::coordinator::NodeClient;' \
+    'node/bad.rs:    let x = crate::api::rpc::serve;' \
+    'node/bad.rs:use crate::run::shutdown_signal;' \
+    'coordinator/bad.rs:use crate::node::NodeState;' \
+    'coordinator/bad.rs:use crate::custody::store::NodeStore;' \
+    'coordinator/bad.rs:use crate::{model, node};' \
+    'coordinator/bad.rs:use super::super::node::NodeState;' \
+    'model/bad.rs:        $crate::protocols::frost::FrostOpError::Failed' ; do
+    local path=${case%%:*} text=${case#*:}
+    echo "$text" >"$dir/$path"
+    if check "$dir" 2>/dev/null; then
+      echo "self-test: not caught: $path: $text" >&2
+      return 1
+    fi
+    rm "$dir/$path"
+  done
+  echo "check-layers self-test: every violation caught"
+}
+
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+  --self-test) self_test ;;
+  "") check sidecar/src && echo "check-layers: sidecar/src keeps its layers" ;;
+  *) check "$1" ;;
+esac

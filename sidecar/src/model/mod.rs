@@ -1,0 +1,8 @@
+//! Domain types with no I/O: schemes, the client-signed requests nodes re-check, node
+//! identities and the one transcript encoder every signed or sealed byte string goes through.
+
+pub mod identity;
+pub mod requests;
+pub mod scheme;
+pub mod transcript;
+pub mod wallet;

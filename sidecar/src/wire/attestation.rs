@@ -1,0 +1,144 @@
+//! Wallet attestations: every node that holds a share of a wallet signs, with its Ed25519
+//! identity key (the one the cluster manifest lists), what the wallet is: its id, scheme,
+//! threshold, parties, holders and public key. Clients check the coordinator's wallet
+//! answers against the manifest (`api::attestation`), so a coordinator cannot hand out a key or
+//! an address of its own. The byte encoding is documented in docs/sidecar.md ("Wallet attestations").
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::manifest::Manifest;
+use crate::model::identity::NodeIdentity;
+use crate::model::scheme::WalletScheme;
+use crate::model::wallet::WalletRecord;
+use crate::with_ciphersuite;
+
+/// The domain tag that starts every attested statement.
+pub const DOMAIN: &[u8] = b"thresig/wallet-attestation/v1";
+
+/// One node's signature over a wallet's statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// The node, as the manifest names it.
+    pub node: String,
+    /// Its Ed25519 signature over the statement, hex (64 bytes).
+    pub signature: String,
+}
+
+fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// The bytes a node signs for a wallet: each variable field is a 4-byte big-endian length
+/// then its bytes; numbers are big-endian (docs/sidecar.md, "Wallet attestations").
+pub fn statement(
+    wallet_id: &str,
+    scheme: &str,
+    threshold: u16,
+    parties: u16,
+    nodes: &[String],
+    public_key: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + 16 * nodes.len());
+    field(&mut out, DOMAIN);
+    field(&mut out, wallet_id.as_bytes());
+    field(&mut out, scheme.as_bytes());
+    out.extend_from_slice(&threshold.to_be_bytes());
+    out.extend_from_slice(&parties.to_be_bytes());
+    out.extend_from_slice(&(nodes.len() as u32).to_be_bytes());
+    for node in nodes {
+        field(&mut out, node.as_bytes());
+    }
+    field(&mut out, public_key);
+    out
+}
+
+/// The wallet's public key as answers show it: x-only (32 bytes) for frost-secp256k1-tr,
+/// 32 bytes for frost-ed25519, 33-byte compressed SEC1 for cggmp21-secp256k1.
+pub fn public_key(record: &WalletRecord) -> Result<Vec<u8>, String> {
+    let scheme: WalletScheme = record.scheme.parse()?;
+    if scheme == WalletScheme::Cggmp21Secp256k1 {
+        return crate::chains::transactions::wallet_public_key(record).map(|key| key.to_vec());
+    }
+    let package = hex::decode(&record.public_key_package).map_err(|error| error.to_string())?;
+    let group_key =
+        with_ciphersuite!(scheme, C => crate::protocols::frost::group_key::<C>(&package))
+            .map_err(|error| error.to_string())?;
+    match scheme {
+        WalletScheme::FrostSecp256k1Tr => {
+            crate::chains::addresses::x_only(&group_key).map(Vec::from)
+        }
+        _ if group_key.len() == 32 => Ok(group_key),
+        _ => Err(format!("{scheme} key of {} bytes", group_key.len())),
+    }
+}
+
+/// The chain addresses of a wallet's public key (as [`public_key`] gives it).
+pub fn addresses(
+    scheme: WalletScheme,
+    public_key: &[u8],
+    network: bitcoin::Network,
+) -> Result<BTreeMap<String, String>, String> {
+    let (chain, address) = match scheme {
+        WalletScheme::FrostSecp256k1Tr => {
+            let key: [u8; 32] = public_key
+                .try_into()
+                .map_err(|_| "an x-only key is 32 bytes".to_owned())?;
+            (
+                "bitcoin",
+                crate::chains::addresses::p2tr_bip86(&key, network)?,
+            )
+        }
+        WalletScheme::FrostEd25519 => {
+            let key: [u8; 32] = public_key
+                .try_into()
+                .map_err(|_| "an Ed25519 key is 32 bytes".to_owned())?;
+            ("solana", crate::chains::addresses::solana(&key)?)
+        }
+        WalletScheme::Cggmp21Secp256k1 => (
+            "ethereum",
+            thresig_adapters::ethereum::eip55_address(public_key)
+                .map_err(|error| error.to_string())?,
+        ),
+    };
+    Ok(BTreeMap::from([(chain.to_owned(), address)]))
+}
+
+/// The statement of a stored wallet.
+pub fn record_statement(record: &WalletRecord) -> Result<Vec<u8>, String> {
+    let parties = u16::try_from(record.parties.len()).map_err(|_| "too many parties")?;
+    Ok(statement(
+        &record.wallet_id,
+        &record.scheme,
+        record.threshold,
+        parties,
+        &record.parties,
+        &public_key(record)?,
+    ))
+}
+
+/// A node's attestation of a wallet it holds (confirmed: the caller makes sure).
+pub fn attest(
+    record: &WalletRecord,
+    node_id: &str,
+    identity: &NodeIdentity,
+) -> Result<Attestation, String> {
+    Ok(Attestation {
+        node: node_id.to_owned(),
+        signature: hex::encode(identity.sign(&record_statement(record)?)),
+    })
+}
+
+/// Whether `attestation` is a valid signature over `statement` by the manifest's node it names.
+pub fn verifies(statement: &[u8], attestation: &Attestation, manifest: &Manifest) -> bool {
+    let (Some(node), Ok(signature)) = (
+        manifest.node(&attestation.node),
+        hex::decode(&attestation.signature),
+    ) else {
+        return false;
+    };
+    node.identity.verify(statement, &signature)
+}
