@@ -115,6 +115,35 @@ pub enum BitcoinError {
         /// The tweaked output key it was checked against.
         output_key: XOnlyPublicKey,
     },
+    /// No input of the PSBT is a key-path spend of the group key.
+    #[error(
+        "no input spends the wallet's Taproot output {address}; an input is signed when its \
+         witness_utxo or non_witness_utxo pays to that address"
+    )]
+    NothingToSign {
+        /// The wallet's BIP-86 address.
+        address: String,
+    },
+    /// An input asks for a sighash type that leaves outputs or other inputs unsigned, and the
+    /// caller did not allow it.
+    #[error(
+        "input {index} asks for sighash type {sighash_type}, which does not commit to every \
+         output and input, so whoever holds the signature can change what the transaction pays"
+    )]
+    PartialSighash {
+        /// The input.
+        index: usize,
+        /// The sighash type it asks for.
+        sighash_type: TapSighashType,
+    },
+    /// [`crate::ChainAdapter::assemble`] got a number of signatures other than one per message.
+    #[error("{found} signatures for {expected} messages to sign")]
+    WrongSignatureCount {
+        /// Messages to sign.
+        expected: usize,
+        /// Signatures given.
+        found: usize,
+    },
     /// Some inputs have no final scriptSig or witness yet, so no transaction can be extracted.
     #[error("inputs {0:?} are not finalised (signatures of other keys are still missing)")]
     NotFinalized(Vec<usize>),

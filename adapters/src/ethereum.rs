@@ -53,6 +53,14 @@ pub enum EthereumError {
         /// The address the signature should have recovered to.
         expected: Address,
     },
+    /// [`crate::ChainAdapter::assemble`] got a number of signatures other than one per message.
+    #[error("{found} signatures for {expected} messages to sign")]
+    WrongSignatureCount {
+        /// Messages to sign.
+        expected: usize,
+        /// Signatures given.
+        found: usize,
+    },
     /// Public-key recovery failed.
     #[error("sender recovery failed: {0}")]
     Recovery(#[from] alloy_primitives::SignatureError),
@@ -84,13 +92,23 @@ const SECP256K1_ORDER: U256 = U256::from_be_bytes([
 /// The address of a secp256k1 public key given as 33 (compressed) or 65 (uncompressed) SEC1
 /// bytes: the last 20 bytes of keccak256 of the uncompressed x‖y.
 pub fn address_from_public_key(sec1: &[u8]) -> Result<Address> {
+    parse_public_key(sec1).map(|key| address_of(&key))
+}
+
+/// Parses a secp256k1 public key of 33 (compressed) or 65 (uncompressed) SEC1 bytes.
+pub fn parse_public_key(sec1: &[u8]) -> Result<k256::PublicKey> {
     if sec1.len() != 33 && sec1.len() != 65 {
         return Err(EthereumError::KeyLength(sec1.len()));
     }
-    let key = k256::PublicKey::from_sec1_bytes(sec1).map_err(|_| EthereumError::InvalidKey)?;
-    let point = k256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key, false);
-    let xy = point.as_bytes().get(1..).ok_or(EthereumError::InvalidKey)?;
-    Ok(Address::from_word(keccak256(xy)))
+    k256::PublicKey::from_sec1_bytes(sec1).map_err(|_| EthereumError::InvalidKey)
+}
+
+/// The address of a secp256k1 public key: the last 20 bytes of keccak256 of its uncompressed
+/// x‖y.
+pub fn address_of(key: &k256::PublicKey) -> Address {
+    let point = k256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(key, false);
+    // An uncompressed SEC1 point is the tag 0x04 and then x‖y.
+    Address::from_word(keccak256(&point.as_bytes()[1..]))
 }
 
 /// The EIP-55 mixed-case checksum form of an address.

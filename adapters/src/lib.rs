@@ -16,12 +16,27 @@
 //! [`solana::SolanaTransaction::signing_request`]), then one that assembles the signed
 //! transaction ([`bitcoin::sign_and_finalize`], [`ethereum::assemble_signed`],
 //! [`solana::assemble`]). Decoders return errors, never panic, on arbitrary input.
+//!
+//! The same four operations are one seam, [`ChainAdapter`] (module [`chain`]), implemented by
+//! [`Bitcoin`] (a PSBT; the network and whether partial sighash types may be signed are the
+//! adapter's fields), [`Ethereum`] (a [`ethereum::TxEip1559`]) and [`Solana`] (a
+//! [`solana::Message`]). A caller written once over the trait parses the group key, shows the
+//! [`PolicyView`] to its policy, signs each [`MessageToSign`] as its [`SignatureScheme`] says
+//! (BIP-340 under the Taproot-tweaked key, Ed25519, or ECDSA on a prehash), and passes the
+//! 64-byte signatures, in order, to [`ChainAdapter::assemble`], which verifies each before it
+//! inserts it; the result says through [`SignedTransaction`] whether it is complete, its
+//! broadcast form and its id. The trait is a thin layer over the chain functions above.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bitcoin;
+pub mod chain;
 pub mod ethereum;
 pub mod policy;
 pub mod solana;
 
+pub use chain::{
+    AssembledPsbt, Bitcoin, ChainAdapter, Ethereum, MessageToSign, SignatureScheme,
+    SignedTransaction, Solana,
+};
 pub use policy::{Chain, PolicyView, Transfer};

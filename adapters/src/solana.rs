@@ -66,6 +66,14 @@ pub enum SolanaError {
         /// Signatures present.
         found: usize,
     },
+    /// [`crate::ChainAdapter::assemble`] got a number of signatures other than one per message.
+    #[error("{found} signatures for {expected} messages to sign")]
+    WrongSignatureCount {
+        /// Messages to sign.
+        expected: usize,
+        /// Signatures given.
+        found: usize,
+    },
     /// An array too long for a compact-u16 length, or a legacy message with lookups.
     #[error("cannot serialise: {0}")]
     Unencodable(String),
@@ -152,12 +160,17 @@ pub const LAMPORTS_PER_SIGNATURE: u128 = 5_000;
 
 /// The base58 address of an Ed25519 public key (32 bytes, a valid curve point).
 pub fn address(ed25519_public_key: &[u8]) -> Result<String> {
+    parse_public_key(ed25519_public_key).map(|key| key.to_string())
+}
+
+/// Parses an Ed25519 public key: 32 bytes that are a valid curve point.
+pub fn parse_public_key(ed25519_public_key: &[u8]) -> Result<Pubkey> {
     let bytes: [u8; 32] = ed25519_public_key
         .try_into()
         .map_err(|_| SolanaError::KeyLength(ed25519_public_key.len()))?;
     let key = Pubkey(bytes);
     ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| SolanaError::InvalidKey(key))?;
-    Ok(key.to_string())
+    Ok(key)
 }
 
 /// Appends `value` as a compact-u16.

@@ -4,27 +4,16 @@
 //! One input per sighash type, ANYONECANPAY included.
 
 use bitcoin::absolute::LockTime;
-use bitcoin::hashes::Hash;
 use bitcoin::key::{Keypair, Secp256k1, TapTweak};
 use bitcoin::psbt::PsbtSighashType;
 use bitcoin::secp256k1::{Message, SecretKey};
 use bitcoin::transaction::Version;
-use bitcoin::{
-    Amount, OutPoint, Psbt, ScriptBuf, Sequence, TapSighashType, Transaction, TxIn, TxOut, Txid,
-    Witness, XOnlyPublicKey, consensus,
-};
+use bitcoin::{Amount, Psbt, Transaction, TxOut, Witness, XOnlyPublicKey, consensus};
 use thresig_adapters::bitcoin as btc;
 use thresig_testkit::bitcoin_core;
 
-const TYPES: [TapSighashType; 7] = [
-    TapSighashType::Default,
-    TapSighashType::All,
-    TapSighashType::None,
-    TapSighashType::Single,
-    TapSighashType::AllPlusAnyoneCanPay,
-    TapSighashType::NonePlusAnyoneCanPay,
-    TapSighashType::SinglePlusAnyoneCanPay,
-];
+mod support;
+use support::TYPES;
 
 struct Wallet {
     keypair: Keypair,
@@ -69,17 +58,7 @@ fn build_psbt(ours: &Wallet, theirs: &Wallet) -> Psbt {
     let network = bitcoin::Network::Regtest;
     let our_script = btc::p2tr_address(ours.group_key, network).script_pubkey();
     let their_script = btc::p2tr_address(theirs.group_key, network).script_pubkey();
-    let inputs = (0..8u8)
-        .map(|i| TxIn {
-            previous_output: OutPoint {
-                txid: Txid::from_byte_array([i + 1; 32]),
-                vout: u32::from(i),
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-            witness: Witness::new(),
-        })
-        .collect();
+    let inputs = (0..8u8).map(support::input).collect();
     let outputs = (0..8u64)
         .map(|i| TxOut {
             value: Amount::from_sat(40_000 + i * 1_000),
