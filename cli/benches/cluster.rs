@@ -7,14 +7,14 @@
 //! `cargo bench -p thresig --bench cluster` (`-- --quick` for fewer rounds; `-- frost` or
 //! `-- cggmp` for one part).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::Devnet;
 use thresig_sidecar::api::client::RpcClient;
+use thresig_testkit::devnet::{Devnet, ThresigBinary, temp_dir};
+
+/// The `thresig` binary Cargo built for this bench.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 /// Calls `method` (signed with the devnet's client key where the method needs it).
 async fn call(client: &RpcClient, method: &str, params: Value) -> Value {
@@ -86,7 +86,8 @@ fn report(label: &str, mut samples: Vec<Duration>) {
 /// secrets as `hsm` says (`file` or `softhsm`).
 async fn latency(nodes: u16, threshold: u16, rounds: usize, hsm: &str) {
     let cluster = Devnet::start_with(
-        support::temp_dir("bench"),
+        THRESIG,
+        temp_dir("bench"),
         nodes,
         threshold,
         &[],
@@ -132,7 +133,7 @@ async fn latency(nodes: u16, threshold: u16, rounds: usize, hsm: &str) {
 }
 
 async fn throughput(clients: usize, per_client: usize) {
-    let cluster = Devnet::start(5, 3);
+    let cluster = Devnet::start(THRESIG, 5, 3);
     let client = cluster.rpc_client();
     let wallet = call(
         &client,
@@ -198,7 +199,8 @@ async fn cggmp(rounds: usize) {
     const POOL: u64 = 4;
     let started = Instant::now();
     let cluster = Devnet::start_with(
-        support::temp_dir("bench"),
+        THRESIG,
+        temp_dir("bench"),
         5,
         3,
         &[],

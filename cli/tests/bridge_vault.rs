@@ -4,14 +4,15 @@
 //! contract's named errors; the key rotates only with the current key's signature (and the new
 //! key's), after which the old key is refused. Gas per call is printed (docs/benchmarks.md).
 
-mod support;
-
 use alloy_primitives::{Address, B256, Bytes, U256, address};
 use serde_json::json;
-use support::{Devnet, unhex};
 use thresig_contracts::Chain;
 use thresig_contracts::bindings::BridgeVault::{self, BridgeVaultErrors};
 use thresig_contracts::eip712::{self, RotateGroupKey, Withdraw};
+use thresig_testkit::devnet::{Devnet, ThresigBinary, unhex};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 const RECIPIENT: Address = address!("0x00000000000000000000000000000000000be5e1");
 const ETHER: u64 = 1_000_000_000_000_000_000;
@@ -144,7 +145,7 @@ fn nonce_used(nonce: u64) -> Option<BridgeVaultErrors> {
 
 #[test]
 fn withdrawals_signed_by_the_cluster_pay_out_and_everything_else_reverts() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let wallet = create_wallet(&devnet);
     let other = create_wallet(&devnet);
     let (mut vault, deploy_gas) = Vault::deploy(&wallet, 10 * ETHER);
@@ -277,7 +278,7 @@ fn withdrawals_signed_by_the_cluster_pay_out_and_everything_else_reverts() {
 
 #[test]
 fn the_group_key_rotates_only_with_the_current_keys_signature() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let current = create_wallet(&devnet);
     let next = create_wallet(&devnet);
     let attacker = create_wallet(&devnet);

@@ -1,15 +1,16 @@
 //! `thresig demo` (the README's main job) and `thresig client`, run as a user runs them.
 
-mod support;
-
 use std::process::Command;
 
 use serde_json::Value;
-use support::Devnet;
+use thresig_testkit::devnet::{Devnet, ThresigBinary, free_port, temp_dir};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 #[test]
 fn demo_runs_every_step_and_verifies() {
-    let dir = support::temp_dir("demo");
+    let dir = temp_dir("demo");
     let output = Command::new(env!("CARGO_BIN_EXE_thresig"))
         .arg("demo")
         .arg("--data-dir")
@@ -47,7 +48,7 @@ fn demo_runs_every_step_and_verifies() {
 
 #[test]
 fn client_prints_results_and_errors_as_json() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let client = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_thresig"))
             .args(["client", "--url", &devnet.url()])
@@ -97,7 +98,7 @@ fn client_prints_results_and_errors_as_json() {
         .args([
             "client",
             "--url",
-            &format!("http://127.0.0.1:{}", support::free_port()),
+            &format!("http://127.0.0.1:{}", free_port()),
         ])
         .arg("thresig_health")
         .output()

@@ -2,30 +2,31 @@
 //! these tests replay and alter signing requests, capture everything relayed during a DKG, and
 //! run a cluster with a node that corrupts its DKG shares.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use support::{Devnet, temp_dir};
 use thresig_sidecar::cluster::client_auth::ClientRequest;
+use thresig_sidecar::coordinator::{Coordinator, NodeCallError, NodeClient};
+use thresig_sidecar::wire::envelope::{self, SignedStatement};
+use thresig_sidecar::protocols::frost as frost_ops;
+use thresig_sidecar::custody::key_provider::FileKeyProvider;
 use thresig_sidecar::cluster::layout::ClusterLayout;
 use thresig_sidecar::cluster::manifest::Manifest;
 use thresig_sidecar::cluster::pki::CoordinatorRole;
-use thresig_sidecar::coordinator::{Coordinator, NodeCallError, NodeClient};
-use thresig_sidecar::custody::key_provider::FileKeyProvider;
-use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
-use thresig_sidecar::protocols::frost as frost_ops;
-use thresig_sidecar::wire::envelope::{self, SignedStatement};
 use thresig_sidecar::wire::{
     DkgRound3Request, SignRound1Request, SignRound2Request, paths, purposes,
 };
+use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
+use thresig_testkit::devnet::{Devnet, ThresigBinary, node_client, temp_dir};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 type Ed = frost_ed25519::Ed25519Sha512;
 
 fn client(dir: &std::path::Path) -> NodeClient {
-    support::node_client(dir, CoordinatorRole::All)
+    node_client(dir, CoordinatorRole::All)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -101,7 +102,7 @@ fn refusal(result: Result<SignedStatement, NodeCallError>) -> (u16, String) {
 #[test]
 fn replayed_or_altered_round_two_requests_are_refused_even_across_a_restart() {
     let dir = temp_dir("replay");
-    let mut devnet = Devnet::start_in(dir.clone(), 3, 2, &[], false);
+    let mut devnet = Devnet::start_in(THRESIG, dir.clone(), 3, 2, &[], false);
     let wallet = devnet.result("thresig_createWallet", json!({ "scheme": "frost-ed25519" }));
     let wallet = wallet["walletId"].as_str().unwrap().to_owned();
     let message = b"pay 1 BTC to alice".to_vec();
@@ -164,7 +165,7 @@ fn replayed_or_altered_round_two_requests_are_refused_even_across_a_restart() {
     assert!(outcomes[0].starts_with("refused: ") && outcomes[0].contains("round 1"));
     assert!(outcomes[1].starts_with("refused: ") && outcomes[1].contains("needs 2"));
     assert_eq!(outcomes[2], "ok");
-    let devnet = Devnet::start_in(dir.clone(), 3, 2, &[], true);
+    let devnet = Devnet::start_in(THRESIG, dir.clone(), 3, 2, &[], true);
     let client = support_client(&devnet);
     runtime.block_on(async {
         let (status, _) = refusal(round2(&client, "node-1", session, &package).await);
@@ -190,7 +191,7 @@ type Relayed = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
 #[test]
 fn nothing_the_coordinator_relays_during_a_dkg_contains_a_share() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let captured: Relayed = Arc::default();
     let sink = captured.clone();
     let coordinator = Coordinator::new(support_client(&devnet))
@@ -230,12 +231,8 @@ fn nothing_the_coordinator_relays_during_a_dkg_contains_a_share() {
             let passphrase = std::fs::read_to_string(node.passphrase_file()).unwrap();
             let provider =
                 FileKeyProvider::open(&node.key_file(), passphrase.trim().as_bytes()).unwrap();
-            let identity = thresig_sidecar::custody::identity::load(
-                &node.identity_file(),
-                &sealed.recipient,
-                &provider,
-            )
-            .unwrap();
+            let identity =
+                thresig_sidecar::custody::identity::load(&node.identity_file(), &sealed.recipient, &provider).unwrap();
             let sender = &manifest.node(&sealed.sender).unwrap().identity;
             let plaintext = envelope::open(
                 sealed,
@@ -261,12 +258,9 @@ fn nothing_the_coordinator_relays_during_a_dkg_contains_a_share() {
             let other_provider =
                 FileKeyProvider::open(&other_layout.key_file(), other_passphrase.trim().as_bytes())
                     .unwrap();
-            let other_identity = thresig_sidecar::custody::identity::load(
-                &other_layout.identity_file(),
-                &other.id,
-                &other_provider,
-            )
-            .unwrap();
+            let other_identity =
+                thresig_sidecar::custody::identity::load(&other_layout.identity_file(), &other.id, &other_provider)
+                    .unwrap();
             assert!(
                 envelope::open(
                     sealed,
@@ -298,6 +292,7 @@ fn nothing_the_coordinator_relays_during_a_dkg_contains_a_share() {
 #[test]
 fn a_node_that_corrupts_its_dkg_shares_is_named_and_the_dkg_aborts() {
     let devnet = Devnet::start_in(
+        THRESIG,
         temp_dir("corrupt"),
         3,
         2,

@@ -3,12 +3,15 @@
 //! short or deleted (through the anchor each node keeps in its store), and a node refuses to
 //! start on such a log; a torn last record (a crash mid-write) is repaired at start.
 
-mod support;
-
 use std::process::Command;
 
 use serde_json::{Value, json};
-use support::{Devnet, temp_dir};
+use thresig_testkit::devnet::{
+    Devnet, ThresigBinary, run_briefly, temp_dir, unhex, verify_ed25519,
+};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 fn audit_verify(dir: &std::path::Path) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_thresig"))
@@ -33,7 +36,7 @@ fn records(dir: &std::path::Path, node: &str) -> Vec<Value> {
 #[test]
 fn the_audit_chain_verifies_after_a_workload_and_reports_a_changed_byte() {
     let dir = temp_dir("audit");
-    let mut devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &[], false);
+    let mut devnet = Devnet::start_with(THRESIG, dir.clone(), 3, 2, &[], &[], false);
     let wallet = devnet.result("thresig_createWallet", json!({ "scheme": "frost-ed25519" }));
     let id = wallet["walletId"].as_str().unwrap();
     let mut signed_by = Vec::new();
@@ -152,15 +155,15 @@ fn the_audit_chain_verifies_after_a_workload_and_reports_a_changed_byte() {
         )),
         "{stdout}"
     );
-    let devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &[], false);
+    let devnet = Devnet::start_with(THRESIG, dir.clone(), 3, 2, &[], &[], false);
     let signed = devnet.result(
         "thresig_signMessage",
         json!({ "walletId": id, "message": "0x0a" }),
     );
-    assert!(support::verify_ed25519(
-        &support::unhex(signed["publicKey"].as_str().unwrap()),
+    assert!(verify_ed25519(
+        &unhex(signed["publicKey"].as_str().unwrap()),
         &[0x0a],
-        &support::unhex(signed["signature"].as_str().unwrap()),
+        &unhex(signed["signature"].as_str().unwrap()),
     ));
     let node_3 = records(&dir, "node-3");
     assert_eq!(node_3[records_3]["event"], "repair", "{node_3:?}");
@@ -180,7 +183,7 @@ fn the_audit_chain_verifies_after_a_workload_and_reports_a_changed_byte() {
 /// Runs `thresig node` for `node` of the devnet cluster in `dir` (its key file and passphrase
 /// as the devnet made them); returns (still serving after a moment, stderr).
 fn start_node(dir: &std::path::Path, node: &str) -> (bool, String) {
-    let (ended, stderr) = support::run_briefly(
+    let (ended, stderr) = run_briefly(
         Command::new(env!("CARGO_BIN_EXE_thresig"))
             .args(["node", "--node-id", node, "--data-dir"])
             .arg(dir)

@@ -4,8 +4,6 @@
 //! which shares no code with `cggmp21` or the precompiles; Ethereum transactions are decoded by
 //! alloy and executed in revm.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,16 +14,21 @@ use alloy_primitives::{Address, U256, keccak256};
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, PublicKey, SECP256K1};
 use serde_json::{Value, json};
-use support::{Devnet, Proxy, node_client, temp_dir, unhex};
+use thresig_sidecar::coordinator::NodeCallError;
+use thresig_sidecar::wire::envelope::SignedStatement;
 use thresig_sidecar::cluster::layout::ClusterLayout;
 use thresig_sidecar::cluster::pki::CoordinatorRole;
-use thresig_sidecar::coordinator::NodeCallError;
-use thresig_sidecar::model::scheme::WalletScheme;
-use thresig_sidecar::wire::envelope::SignedStatement;
 use thresig_sidecar::wire::{
     CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
     CggmpStepResponse, DkgRound1Request, HealthResponse, paths,
 };
+use thresig_sidecar::model::scheme::WalletScheme;
+use thresig_testkit::devnet::{
+    Devnet, Proxy, ThresigBinary, node_client, raw_http, runtime, temp_dir, unhex,
+};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 const PRIMES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -35,6 +38,7 @@ const SCHEME: &str = "cggmp21-secp256k1";
 
 fn start(dir: &std::path::Path) -> Devnet {
     Devnet::start_with(
+        THRESIG,
         dir.to_path_buf(),
         5,
         3,
@@ -143,17 +147,12 @@ fn sign_at_node(
         authorization: devnet.signed_request("thresig_signMessage", params),
     };
     let client = node_client(&devnet.dir, CoordinatorRole::All);
-    support::runtime().block_on(client.call(
-        node,
-        paths::CGGMP_SIGN,
-        &request,
-        Duration::from_secs(10),
-    ))
+    runtime().block_on(client.call(node, paths::CGGMP_SIGN, &request, Duration::from_secs(10)))
 }
 
 fn presignatures_at(devnet: &Devnet, node: &str, wallet: &str) -> CggmpPresignaturesResponse {
     let client = node_client(&devnet.dir, CoordinatorRole::All);
-    support::runtime()
+    runtime()
         .block_on(client.call(
             node,
             paths::CGGMP_PRESIGNATURES,
@@ -167,7 +166,7 @@ fn presignatures_at(devnet: &Devnet, node: &str, wallet: &str) -> CggmpPresignat
 
 fn aux_digest_at(devnet: &Devnet, node: &str) -> Option<String> {
     let client = node_client(&devnet.dir, CoordinatorRole::All);
-    let health: HealthResponse = support::runtime()
+    let health: HealthResponse = runtime()
         .block_on(client.call(node, paths::HEALTH, &json!({}), Duration::from_secs(10)))
         .unwrap();
     health.cggmp21.aux_info
@@ -334,7 +333,7 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     // A hostile address-role coordinator cannot reuse a wallet id: not the funded wallet's
     // (by keygen or FROST DKG), and not one another keygen claimed before storing anything.
     let hostile = node_client(&dir, CoordinatorRole::Address);
-    let hostile_runtime = support::runtime();
+    let hostile_runtime = runtime();
     let keygen = |session: &str, wallet_id: &str| {
         CggmpStartRequest::Keygen(DkgRound1Request {
             session: session.to_owned(),
@@ -557,7 +556,7 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     // Without the proxy's bearer token (a web page, another local user) nothing is signed.
     let sign_request = json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_sign",
         "params": [address.to_checksum(None), "0x00"] });
-    let anonymous = support::raw_http(
+    let anonymous = raw_http(
         &proxy.listen,
         &format!(
             "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json",
@@ -637,7 +636,7 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     // One coordinator (here one with the signing role, which the devnet's own does not use)
     // may keep only so many CGGMP21 runs, a thread each, open at a node.
     let client = node_client(&devnet.dir, CoordinatorRole::Signing);
-    let runtime = support::runtime();
+    let runtime = runtime();
     let open = |n: u32| {
         let start = CggmpStartRequest::Presign {
             session: format!("flood-{n}-{}", rand::random::<u32>()),

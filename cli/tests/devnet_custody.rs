@@ -3,24 +3,28 @@
 //! neither forge, replay nor exceed its role: every node checks the client's signed request and
 //! the role in the coordinator's certificate itself.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Devnet, node_client, temp_dir, unhex, verify_bip340, verify_ed25519};
 use thresig_sidecar::cluster::client_auth::{ClientKey, ClientRequest};
+use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
+use thresig_sidecar::wire::envelope::SignedStatement;
+use thresig_sidecar::custody::key_provider::FileKeyProvider;
 use thresig_sidecar::cluster::layout::ClusterLayout;
 use thresig_sidecar::cluster::manifest::Manifest;
 use thresig_sidecar::cluster::pki::CoordinatorRole;
-use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
-use thresig_sidecar::custody::key_provider::FileKeyProvider;
-use thresig_sidecar::custody::store::NodeStore;
-use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
-use thresig_sidecar::wire::envelope::SignedStatement;
 use thresig_sidecar::wire::{DkgRound1Request, SignRound1Request, paths};
+use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
+use thresig_sidecar::custody::store::NodeStore;
+use thresig_testkit::devnet::{
+    Devnet, ThresigBinary, free_port, node_client, raw_call, runtime, temp_dir, unhex,
+    verify_bip340, verify_ed25519,
+};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 const SCHEMES: [&str; 2] = ["frost-secp256k1-tr", "frost-ed25519"];
 
@@ -50,7 +54,7 @@ fn sign_and_verify(devnet: &Devnet, wallet: &Value, message: &[u8]) {
 fn slow_recovery_drill_derives_the_same_wallets_after_every_database_is_deleted() {
     let dir = temp_dir("recovery");
     let hsm = ["--hsm", "softhsm"];
-    let mut devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &hsm, false);
+    let mut devnet = Devnet::start_with(THRESIG, dir.clone(), 3, 2, &[], &hsm, false);
     let passphrases: Vec<String> = (0..20)
         .map(|index| format!("recovery drill passphrase #{index}"))
         .collect();
@@ -82,7 +86,7 @@ fn slow_recovery_drill_derives_the_same_wallets_after_every_database_is_deleted(
         std::fs::remove_dir_all(node.db_dir()).unwrap();
         assert!(node.token_dir().is_dir(), "the token stays");
     }
-    let devnet = Devnet::start_with(dir, 3, 2, &[], &hsm, true);
+    let devnet = Devnet::start_with(THRESIG, dir, 3, 2, &[], &hsm, true);
     assert_eq!(
         devnet.result("thresig_listWallets", json!({}))["wallets"],
         json!([]),
@@ -136,7 +140,7 @@ fn signing_share(scheme: &str, key_package: &[u8]) -> Vec<u8> {
 #[test]
 fn node_directories_hold_no_share_and_no_passphrase_in_the_clear() {
     let dir = temp_dir("at-rest");
-    let mut devnet = Devnet::start_in(dir.clone(), 3, 2, &[], false);
+    let mut devnet = Devnet::start_in(THRESIG, dir.clone(), 3, 2, &[], false);
     let passphrase = "at-rest passphrase that must never be written";
     let mut wallets = Vec::new();
     for scheme in SCHEMES {
@@ -214,7 +218,7 @@ fn round1(
         tweak: Tweak::None,
         authorization: authorization.clone(),
     };
-    let answer: Result<SignedStatement, NodeCallError> = support::runtime().block_on(client.call(
+    let answer: Result<SignedStatement, NodeCallError> = runtime().block_on(client.call(
         node,
         paths::SIGN_ROUND1,
         &request,
@@ -251,7 +255,7 @@ fn call_at(port: u16, method: &str, params: Value) -> Value {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    support::raw_call(
+    raw_call(
         &url,
         &json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }),
     )
@@ -259,7 +263,7 @@ fn call_at(port: u16, method: &str, params: Value) -> Value {
 
 #[test]
 fn forged_replayed_and_out_of_role_requests_are_refused_by_every_node() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let dir = devnet.data_dir().to_path_buf();
     let wallet = devnet.result("thresig_createWallet", json!({ "scheme": "frost-ed25519" }));
     let wallet = wallet["walletId"].as_str().unwrap().to_owned();
@@ -336,7 +340,7 @@ fn forged_replayed_and_out_of_role_requests_are_refused_by_every_node() {
             parties: nodes.iter().map(|node| node.to_string()).collect(),
             authorization: create.clone(),
         };
-        let refused: Result<SignedStatement, NodeCallError> = support::runtime().block_on(
+        let refused: Result<SignedStatement, NodeCallError> = runtime().block_on(
             signing_client.call(node, paths::DKG_ROUND1, &request, Duration::from_secs(10)),
         );
         match refused {
@@ -350,9 +354,9 @@ fn forged_replayed_and_out_of_role_requests_are_refused_by_every_node() {
 
     // The coordinator processes: `--role address` creates but does not sign, `--role signing`
     // signs but does not create.
-    let address_port = support::free_port();
+    let address_port = free_port();
     let mut address = coordinator(&dir, "address", address_port);
-    let signing_port = support::free_port();
+    let signing_port = free_port();
     let mut signing = coordinator(&dir, "signing", signing_port);
     let key = devnet.client_key();
     let call = |port: u16, method: &str, params: Value| {
@@ -383,7 +387,7 @@ fn forged_replayed_and_out_of_role_requests_are_refused_by_every_node() {
 
 #[test]
 fn expired_and_tampered_client_requests_get_clear_errors() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let key = devnet.client_key();
     let create = json!({ "scheme": "frost-ed25519" });
     let expired = key

@@ -3,20 +3,23 @@
 //! `--hsm file`, and a node with the wrong PIN, a missing token or a missing key refuses to start
 //! and says which.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::json;
-use support::{Devnet, temp_dir};
+use thresig_testkit::devnet::{
+    Devnet, ThresigBinary, devnet_command, free_port, run_briefly, temp_dir,
+};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 /// Runs `thresig node` for `node-1` of the cluster in `dir` with the token environment and
 /// `extra` arguments; returns (exit success, stderr).
 fn start_node_1(dir: &Path, pin_file: &Path, extra: &[&str]) -> (bool, String) {
     let node = dir.join("node-1");
     // A node that opens its token serves until stopped: it is given a moment, then stopped.
-    let (ended, stderr) = support::run_briefly(
+    let (ended, stderr) = run_briefly(
         Command::new(env!("CARGO_BIN_EXE_thresig"))
             .args(["node", "--node-id", "node-1", "--key-provider", "pkcs11"])
             .arg("--data-dir")
@@ -35,6 +38,7 @@ fn softhsm_nodes_keep_wallets_across_restarts_and_refuse_a_wrong_pin_token_or_ke
     // With nothing on PATH the devnet cannot run softhsm2-util: it initialises the tokens
     // itself, through PKCS#11, and no PIN is ever on a command line.
     let mut devnet = Devnet::start_with(
+        THRESIG,
         dir.clone(),
         3,
         2,
@@ -55,7 +59,15 @@ fn softhsm_nodes_keep_wallets_across_restarts_and_refuse_a_wrong_pin_token_or_ke
     drop(devnet);
 
     // The same tokens open the same records: the wallet is there and signs.
-    let mut devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &["--hsm", "softhsm"], false);
+    let mut devnet = Devnet::start_with(
+        THRESIG,
+        dir.clone(),
+        3,
+        2,
+        &[],
+        &["--hsm", "softhsm"],
+        false,
+    );
     assert_eq!(
         devnet.result("thresig_getWallet", json!({ "walletId": id })),
         wallet
@@ -69,9 +81,9 @@ fn softhsm_nodes_keep_wallets_across_restarts_and_refuse_a_wrong_pin_token_or_ke
     drop(devnet);
 
     // The cluster's nodes keep their secrets in tokens: a file-key restart is refused.
-    let output = support::devnet_command(&dir, 3, 2)
+    let output = devnet_command(THRESIG, &dir, 3, 2)
         .args(["--hsm", "file"])
-        .args(["--port", &support::free_port().to_string()])
+        .args(["--port", &free_port().to_string()])
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -139,7 +151,15 @@ fn softhsm_nodes_keep_wallets_across_restarts_and_refuse_a_wrong_pin_token_or_ke
         "{stderr}"
     );
     // node-1's token still holds its key: the cluster restarts and the wallet signs.
-    let mut devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &["--hsm", "softhsm"], false);
+    let mut devnet = Devnet::start_with(
+        THRESIG,
+        dir.clone(),
+        3,
+        2,
+        &[],
+        &["--hsm", "softhsm"],
+        false,
+    );
     devnet.result(
         "thresig_signMessage",
         json!({ "walletId": id, "message": "0x03" }),

@@ -1,20 +1,23 @@
 //! Ports: a devnet finds free ones, moves a new cluster's processes when another program takes
 //! a port first, and says clearly which port is taken when it may not move.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Devnet, devnet_command, temp_dir, unhex, verify_ed25519};
-use thresig_sidecar::api::client::RpcClient;
+use thresig_sidecar::run::EXIT_ADDRESS_IN_USE;
 use thresig_sidecar::cluster::client_auth::ClientKey;
+use thresig_sidecar::api::client::RpcClient;
+use thresig_sidecar::run::devnet::{self, DevnetOptions, HsmChoice};
 use thresig_sidecar::cluster::layout::ClusterLayout;
 use thresig_sidecar::cluster::manifest::Manifest;
-use thresig_sidecar::run::EXIT_ADDRESS_IN_USE;
-use thresig_sidecar::run::devnet::{self, DevnetOptions, HsmChoice};
+use thresig_testkit::devnet::{
+    Devnet, ThresigBinary, devnet_command, temp_dir, unhex, verify_ed25519,
+};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 fn endpoints(dir: &std::path::Path) -> Vec<String> {
     Manifest::load(&ClusterLayout::new(dir).manifest())
@@ -31,7 +34,7 @@ fn port_of(endpoint: &str) -> u16 {
 
 #[test]
 fn a_node_or_coordinator_on_a_taken_port_says_so_and_an_existing_cluster_keeps_its_ports() {
-    let mut devnet = Devnet::start(3, 2);
+    let mut devnet = Devnet::start(THRESIG, 3, 2);
     let dir = devnet.data_dir().to_path_buf();
     devnet.stop();
     let before = endpoints(&dir);
@@ -92,7 +95,7 @@ fn a_node_or_coordinator_on_a_taken_port_says_so_and_an_existing_cluster_keeps_i
 /// Runs `thresig devnet` on the 2-of-3 cluster in `dir` with `--port port`, asserts that it
 /// fails, and returns what it printed on stderr.
 fn devnet_fails_to_start(dir: &std::path::Path, port: u16) -> String {
-    let output = devnet_command(dir, 3, 2)
+    let output = devnet_command(THRESIG, dir, 3, 2)
         .args(["--cggmp21", "off", "--port", &port.to_string()])
         .env("THRESIG_LOG", "warn")
         .output()

@@ -2,8 +2,6 @@
 //! connection floods: clear JSON-RPC errors, never a hang, and wallets that outlive the
 //! processes.
 
-mod support;
-
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,14 +11,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Devnet, Proxy, raw_http, raw_text_call, temp_dir, unhex, verify_ed25519};
 use thresig_sidecar::cluster::layout::ClusterLayout;
 use thresig_sidecar::cluster::manifest::Manifest;
 use thresig_sidecar::node::MAX_HANDSHAKES;
+use thresig_testkit::devnet::{
+    Devnet, Proxy, RawAnswer, ThresigBinary, devnet_command, free_port, raw_http, raw_text_call,
+    temp_dir, unhex, verify_ed25519,
+};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 #[test]
 fn signing_goes_on_without_one_node_and_names_the_missing_ones_below_threshold() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let wallet = devnet.result("thresig_createWallet", json!({ "scheme": "frost-ed25519" }));
     let id = wallet["walletId"].as_str().unwrap();
 
@@ -69,7 +73,7 @@ fn signing_goes_on_without_one_node_and_names_the_missing_ones_below_threshold()
 fn a_restarted_cluster_keeps_its_wallets_and_signs() {
     let dir = temp_dir("restart");
     let (taproot, ed) = {
-        let devnet = Devnet::start_in(dir.clone(), 3, 2, &[], false);
+        let devnet = Devnet::start_in(THRESIG, dir.clone(), 3, 2, &[], false);
         let taproot = devnet.result(
             "thresig_createWallet",
             json!({ "scheme": "frost-secp256k1-tr" }),
@@ -77,7 +81,7 @@ fn a_restarted_cluster_keeps_its_wallets_and_signs() {
         let ed = devnet.result("thresig_createWallet", json!({ "scheme": "frost-ed25519" }));
         (taproot, ed)
     };
-    let devnet = Devnet::start_in(dir.clone(), 3, 2, &[], true);
+    let devnet = Devnet::start_in(THRESIG, dir.clone(), 3, 2, &[], true);
     for wallet in [&taproot, &ed] {
         let id = wallet["walletId"].as_str().unwrap();
         assert_eq!(
@@ -92,8 +96,8 @@ fn a_restarted_cluster_keeps_its_wallets_and_signs() {
         assert_eq!(unhex(signed["signature"].as_str().unwrap()).len(), 64);
     }
     // The same directory cannot be reused with another shape.
-    let output = support::devnet_command(&dir, 5, 3)
-        .args(["--port", &support::free_port().to_string()])
+    let output = devnet_command(THRESIG, &dir, 5, 3)
+        .args(["--port", &free_port().to_string()])
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -102,7 +106,7 @@ fn a_restarted_cluster_keeps_its_wallets_and_signs() {
 
 #[test]
 fn malformed_requests_foreign_web_callers_and_connection_floods_leave_the_cluster_working() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let wallet = devnet.result("thresig_createWallet", json!({ "scheme": "frost-ed25519" }));
     let id = wallet["walletId"].as_str().unwrap();
     let cases = [
@@ -204,7 +208,7 @@ fn malformed_requests_foreign_web_callers_and_connection_floods_leave_the_cluste
 
 /// An HTTP refusal as the servers answer it: the status, and a JSON-RPC error whose data names
 /// what was refused.
-fn assert_refused(answer: &support::RawAnswer, status: u16, refused: &str, case: &str) {
+fn assert_refused(answer: &RawAnswer, status: u16, refused: &str, case: &str) {
     assert_eq!(answer.status, status, "{case}: {}", answer.body);
     let body = answer.json();
     let code = if status == 401 { -32007 } else { -32008 };

@@ -2,11 +2,14 @@
 //! schemes and sign, and the signatures verify with libraries independent of the frost crates
 //! (libsecp256k1 for BIP-340 with and without the BIP-86 tweak, ed25519-dalek for Ed25519).
 
-mod support;
-
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{Devnet, unhex, verify_bip340, verify_ed25519};
+use thresig_testkit::devnet::{
+    Devnet, ThresigBinary, temp_dir, unhex, verify_bip340, verify_ed25519,
+};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 fn tagged_hash(tag: &str, data: &[u8]) -> [u8; 32] {
     let tag = Sha256::digest(tag.as_bytes());
@@ -134,13 +137,13 @@ fn exercise(devnet: &Devnet) {
 
 #[test]
 fn two_of_three_devnet_signs_with_both_schemes() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     exercise(&devnet);
 }
 
 #[test]
 fn three_of_five_devnet_signs_with_both_schemes() {
-    let devnet = Devnet::start(5, 3);
+    let devnet = Devnet::start(THRESIG, 5, 3);
     exercise(&devnet);
     // A 2-of-3 wallet among the five nodes works too.
     let small = devnet.result(
@@ -164,8 +167,8 @@ fn three_of_five_devnet_signs_with_both_schemes() {
 
 #[test]
 fn a_devnet_whose_root_keys_are_in_softhsm_tokens_signs_with_both_schemes() {
-    let dir = support::temp_dir("softhsm");
-    let devnet = Devnet::start_with(dir.clone(), 3, 2, &[], &["--hsm", "softhsm"], true);
+    let dir = temp_dir("softhsm");
+    let devnet = Devnet::start_with(THRESIG, dir.clone(), 3, 2, &[], &["--hsm", "softhsm"], true);
     // Each node has a token of its own and no key file: its root secret is in the token.
     for index in 1..=3 {
         let node = dir.join(format!("node-{index}"));

@@ -4,8 +4,6 @@
 //! (`solana-transaction` with `verify`, decoded with `wincode`). Neither checker shares code with
 //! thresig or the frost crates.
 
-mod support;
-
 use std::str::FromStr;
 
 use base64::Engine;
@@ -19,9 +17,12 @@ use bitcoin::{
 };
 use serde_json::{Value, json};
 use solana_transaction::versioned::VersionedTransaction;
-use support::{Devnet, unhex};
 use thresig_adapters::solana::{self as sol, Pubkey};
 use thresig_testkit::bitcoin_core;
+use thresig_testkit::devnet::{Devnet, ThresigBinary, unhex};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 const INVALID_PARAMS: i64 = -32602;
 
@@ -108,7 +109,7 @@ fn error_of(response: &Value) -> (i64, String) {
 
 #[test]
 fn taproot_psbt_signed_by_the_cluster_passes_bitcoin_core() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let wallet = create(&devnet, "frost-secp256k1-tr");
     let id = wallet["walletId"].as_str().unwrap();
     let ours = wallet_script(&wallet);
@@ -180,7 +181,7 @@ fn taproot_psbt_signed_by_the_cluster_passes_bitcoin_core() {
 
 #[test]
 fn taproot_psbt_with_other_inputs_comes_back_partly_signed() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let wallet = create(&devnet, "frost-secp256k1-tr");
     let id = wallet["walletId"].as_str().unwrap();
     let ours = wallet_script(&wallet);
@@ -250,7 +251,7 @@ fn b64(bytes: &[u8]) -> String {
 
 #[test]
 fn solana_transfer_signed_by_the_cluster_verifies_with_solana_crates() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let wallet = create(&devnet, "frost-ed25519");
     let id = wallet["walletId"].as_str().unwrap();
     let address = wallet["addresses"]["solana"].as_str().unwrap();
@@ -297,7 +298,7 @@ fn solana_transfer_signed_by_the_cluster_verifies_with_solana_crates() {
 
 #[test]
 fn solana_message_with_another_signer_and_bad_messages() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let wallet = create(&devnet, "frost-ed25519");
     let id = wallet["walletId"].as_str().unwrap();
     let ours: Pubkey = wallet["addresses"]["solana"]

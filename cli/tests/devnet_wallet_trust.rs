@@ -4,25 +4,28 @@
 //! `thresig wallet verify` check the attestations against the cluster manifest; and the
 //! coordinator accepts at a node's endpoint only that node's certificate.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Devnet, node_client, unhex, verify_ed25519};
+use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
+use thresig_sidecar::wire::envelope::{self, SignedStatement};
 use thresig_sidecar::cluster::layout::{ClusterLayout, read_certified_key};
 use thresig_sidecar::cluster::manifest::Manifest;
 use thresig_sidecar::cluster::pki::CoordinatorRole;
-use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
-use thresig_sidecar::model::scheme::WalletScheme;
-use thresig_sidecar::wire::envelope::{self, SignedStatement};
 use thresig_sidecar::wire::{
     DkgConfirmRequest, DkgConfirmResponse, DkgRound1Request, DkgRound2Request, DkgRound2Response,
     DkgRound3Request, HealthResponse, paths, purposes,
 };
+use thresig_sidecar::model::scheme::WalletScheme;
+use thresig_testkit::devnet::{
+    Devnet, ThresigBinary, free_port, node_client, runtime, unhex, verify_ed25519,
+};
+
+/// The `thresig` binary Cargo built for these tests.
+const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
 const NODES: [&str; 3] = ["node-1", "node-2", "node-3"];
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -191,10 +194,10 @@ fn fake_coordinator(answer: impl Fn(&str) -> Value + Send + 'static) -> String {
 
 #[test]
 fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key() {
-    let devnet = Devnet::start(3, 2);
+    let devnet = Devnet::start(THRESIG, 3, 2);
     let dir = devnet.data_dir().display().to_string();
     let hostile = node_client(devnet.data_dir(), CoordinatorRole::Address);
-    let runtime = support::runtime();
+    let runtime = runtime();
 
     // Two DKGs under one new id, the second started before the first stored anything: every
     // node refuses the second at round 1, so it can never overwrite the first one's key.
@@ -310,8 +313,7 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
     let own_key = own.verifying_key().to_bytes();
     let mut tampered = created.clone();
     tampered["publicKey"] = json!(format!("0x{}", hex::encode(own_key)));
-    tampered["addresses"]["solana"] =
-        json!(thresig_sidecar::chains::addresses::solana(&own_key).unwrap());
+    tampered["addresses"]["solana"] = json!(thresig_sidecar::chains::addresses::solana(&own_key).unwrap());
     let refused = verify(&tampered);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
@@ -398,7 +400,7 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
                 "--data-dir",
                 &dir,
                 "--listen",
-                &format!("127.0.0.1:{}", support::free_port()),
+                &format!("127.0.0.1:{}", free_port()),
             ],
             None,
         )

@@ -5,3 +5,6 @@ pub mod vectors;
 
 #[cfg(feature = "bitcoin-core")]
 pub mod bitcoin_core;
+
+#[cfg(feature = "devnet")]
+pub mod devnet;

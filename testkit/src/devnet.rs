@@ -1,6 +1,7 @@
 //! A devnet started from the built `thresig` binary, for tests: free ports, a temporary data
-//! directory, JSON-RPC calls, and every process stopped when the handle drops.
-#![allow(dead_code)]
+//! directory, JSON-RPC calls, and every process stopped when the handle drops. Only Cargo knows
+//! where the binary is (`CARGO_BIN_EXE_thresig`, set for the `thresig` package's own tests and
+//! benches), so callers hand it in as a [`ThresigBinary`].
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -11,19 +12,33 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use thresig_sidecar::api::client::RpcClient;
-use thresig_sidecar::cluster::client_auth::{
-    AUTHORIZED_METHODS, ClientKey, ClientRequest, DEFAULT_VALIDITY_SECS,
+// Every sidecar item this module uses, in one place.
+use thresig_sidecar::{
+    api::client::RpcClient,
+    cluster::client_auth::{AUTHORIZED_METHODS, ClientKey, ClientRequest, DEFAULT_VALIDITY_SECS},
+    cluster::layout::{ClusterLayout, read_certified_key},
+    cluster::manifest::Manifest,
+    cluster::pki::CoordinatorRole,
+    coordinator::NodeClient,
+    install_crypto_provider,
+    run::devnet::free_port as sidecar_free_port,
 };
-use thresig_sidecar::cluster::layout::{ClusterLayout, read_certified_key};
-use thresig_sidecar::cluster::manifest::Manifest;
-use thresig_sidecar::cluster::pki::CoordinatorRole;
-use thresig_sidecar::coordinator::NodeClient;
+
+/// The path of a built `thresig` binary: `ThresigBinary(env!("CARGO_BIN_EXE_thresig"))`.
+#[derive(Clone, Copy, Debug)]
+pub struct ThresigBinary(pub &'static str);
+
+impl ThresigBinary {
+    /// A command that runs this binary.
+    pub fn command(self) -> Command {
+        Command::new(self.0)
+    }
+}
 
 /// A current-thread runtime (with the crypto provider installed) for tests that call nodes
 /// directly.
 pub fn runtime() -> tokio::runtime::Runtime {
-    thresig_sidecar::install_crypto_provider();
+    install_crypto_provider();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -57,23 +72,29 @@ pub fn run_briefly(command: &mut Command) -> (Option<std::process::ExitStatus>, 
 
 /// A running devnet.
 pub struct Devnet {
+    /// Its data directory.
     pub dir: PathBuf,
+    /// The coordinator's JSON-RPC port.
     pub port: u16,
+    /// How many nodes it runs.
     pub nodes: u16,
+    /// Its signing threshold.
     pub threshold: u16,
+    binary: ThresigBinary,
     child: Option<Child>,
     /// Process ids by name (node-1 ..., coordinator).
     pub pids: Vec<(String, u32)>,
     owns_dir: bool,
 }
 
+/// A port on 127.0.0.1 that was free when asked.
 pub fn free_port() -> u16 {
-    thresig_sidecar::run::devnet::free_port().unwrap()
+    sidecar_free_port().expect("a free port on 127.0.0.1")
 }
 
 /// `thresig devnet --nodes N --threshold T --data-dir DIR`, for a test to add to and run.
-pub fn devnet_command(dir: &Path, nodes: u16, threshold: u16) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_thresig"));
+pub fn devnet_command(binary: ThresigBinary, dir: &Path, nodes: u16, threshold: u16) -> Command {
+    let mut command = binary.command();
     command
         .args(["devnet", "--nodes", &nodes.to_string()])
         .args(["--threshold", &threshold.to_string()])
@@ -82,6 +103,7 @@ pub fn devnet_command(dir: &Path, nodes: u16, threshold: u16) -> Command {
     command
 }
 
+/// A fresh directory under the system's temporary directory, named after `label`.
 pub fn temp_dir(label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "thresig-test-{label}-{}-{}",
@@ -94,24 +116,26 @@ pub fn temp_dir(label: &str) -> PathBuf {
 
 impl Devnet {
     /// Starts an n-node devnet with threshold t in a fresh directory.
-    pub fn start(nodes: u16, threshold: u16) -> Self {
-        Self::start_in(temp_dir("devnet"), nodes, threshold, &[], true)
+    pub fn start(binary: ThresigBinary, nodes: u16, threshold: u16) -> Self {
+        Self::start_in(binary, temp_dir("devnet"), nodes, threshold, &[], true)
     }
 
     /// Starts a devnet in `dir` (reusing a cluster there), with extra environment.
     pub fn start_in(
+        binary: ThresigBinary,
         dir: PathBuf,
         nodes: u16,
         threshold: u16,
         env: &[(&str, &str)],
         owns_dir: bool,
     ) -> Self {
-        Self::start_with(dir, nodes, threshold, env, &[], owns_dir)
+        Self::start_with(binary, dir, nodes, threshold, env, &[], owns_dir)
     }
 
     /// Starts a devnet in `dir` (reusing a cluster there), with extra environment and extra
     /// `thresig devnet` arguments.
     pub fn start_with(
+        binary: ThresigBinary,
         dir: PathBuf,
         nodes: u16,
         threshold: u16,
@@ -126,7 +150,7 @@ impl Devnet {
         } else {
             &["--cggmp21", "off"]
         };
-        let mut command = devnet_command(&dir, nodes, threshold);
+        let mut command = devnet_command(binary, &dir, nodes, threshold);
         command
             // The devnet picks a free port, and another if a process finds its port taken.
             .args(["--port", "0"])
@@ -162,6 +186,7 @@ impl Devnet {
             port: 0,
             nodes,
             threshold,
+            binary,
             child: Some(child),
             pids: Vec::new(),
             owns_dir,
@@ -202,16 +227,18 @@ impl Devnet {
         devnet
     }
 
+    /// The coordinator's JSON-RPC URL.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The process id of `name` (node-1 ..., coordinator).
     pub fn pid(&self, name: &str) -> u32 {
         self.pids
             .iter()
             .find(|(process, _)| process == name)
             .map(|(_, pid)| *pid)
-            .unwrap()
+            .unwrap_or_else(|| panic!("no process {name:?} in the devnet: {:?}", self.pids))
     }
 
     /// SIGKILLs one process of the cluster.
@@ -292,6 +319,7 @@ impl Devnet {
         response["result"].clone()
     }
 
+    /// Its data directory.
     pub fn data_dir(&self) -> &Path {
         &self.dir
     }
@@ -324,12 +352,7 @@ pub fn raw_call(url: &str, body: &Value) -> Value {
 
 /// POSTs a JSON body to a JSON-RPC endpoint with `Authorization: Bearer TOKEN` when given.
 pub fn bearer_call(url: &str, token: Option<&str>, body: &Value) -> Value {
-    thresig_sidecar::install_crypto_provider();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         let mut request = reqwest::Client::new()
             .post(url)
             .timeout(Duration::from_secs(60))
@@ -430,21 +453,28 @@ pub struct Proxy {
     child: Child,
     /// host:port it serves on.
     pub listen: String,
+    /// Its URL.
     pub url: String,
+    /// The accounts it announced.
     pub accounts: Vec<String>,
     /// Its bearer token, read from the token file it announced.
     pub token: String,
+    /// The token file it announced.
     pub token_file: PathBuf,
 }
 
 impl Proxy {
+    /// Starts a proxy for `devnet` (from the devnet's binary).
     pub fn start(devnet: &Devnet) -> Self {
         Self::start_with(devnet, &[])
     }
 
+    /// Starts a proxy for `devnet` with extra `thresig client proxy` arguments.
     pub fn start_with(devnet: &Devnet, args: &[&str]) -> Self {
         let listen = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_thresig"))
+        let mut child = devnet
+            .binary
+            .command()
             .args([
                 "client",
                 "proxy",
@@ -513,12 +543,7 @@ impl Drop for Proxy {
 
 /// Posts raw text (for malformed-JSON tests).
 pub fn raw_text_call(url: &str, text: &str) -> Value {
-    thresig_sidecar::install_crypto_provider();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         reqwest::Client::new()
             .post(url)
             .header("content-type", "application/json")
@@ -532,6 +557,7 @@ pub fn raw_text_call(url: &str, text: &str) -> Value {
     })
 }
 
+/// Hex (with or without `0x`) decoded.
 pub fn unhex(text: &str) -> Vec<u8> {
     hex::decode(text.trim_start_matches("0x")).unwrap()
 }
