@@ -7,17 +7,17 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 use thresig_sidecar::cluster::client_auth::ClientRequest;
-use thresig_sidecar::coordinator::{Coordinator, NodeCallError, NodeClient};
-use thresig_sidecar::wire::envelope::{self, SignedStatement};
-use thresig_sidecar::protocols::frost as frost_ops;
-use thresig_sidecar::custody::key_provider::FileKeyProvider;
 use thresig_sidecar::cluster::layout::ClusterLayout;
 use thresig_sidecar::cluster::manifest::Manifest;
 use thresig_sidecar::cluster::pki::CoordinatorRole;
+use thresig_sidecar::coordinator::{Coordinator, NodeCallError, NodeClient};
+use thresig_sidecar::custody::key_provider::FileKeyProvider;
+use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
+use thresig_sidecar::protocols::frost as frost_ops;
+use thresig_sidecar::wire::envelope::{self, SignedStatement};
 use thresig_sidecar::wire::{
     DkgRound3Request, SignRound1Request, SignRound2Request, paths, purposes,
 };
-use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
 use thresig_testkit::devnet::{Devnet, ThresigBinary, node_client, temp_dir};
 
 /// The `thresig` binary Cargo built for these tests.
@@ -231,8 +231,12 @@ fn nothing_the_coordinator_relays_during_a_dkg_contains_a_share() {
             let passphrase = std::fs::read_to_string(node.passphrase_file()).unwrap();
             let provider =
                 FileKeyProvider::open(&node.key_file(), passphrase.trim().as_bytes()).unwrap();
-            let identity =
-                thresig_sidecar::custody::identity::load(&node.identity_file(), &sealed.recipient, &provider).unwrap();
+            let identity = thresig_sidecar::custody::identity::load(
+                &node.identity_file(),
+                &sealed.recipient,
+                &provider,
+            )
+            .unwrap();
             let sender = &manifest.node(&sealed.sender).unwrap().identity;
             let plaintext = envelope::open(
                 sealed,
@@ -258,9 +262,12 @@ fn nothing_the_coordinator_relays_during_a_dkg_contains_a_share() {
             let other_provider =
                 FileKeyProvider::open(&other_layout.key_file(), other_passphrase.trim().as_bytes())
                     .unwrap();
-            let other_identity =
-                thresig_sidecar::custody::identity::load(&other_layout.identity_file(), &other.id, &other_provider)
-                    .unwrap();
+            let other_identity = thresig_sidecar::custody::identity::load(
+                &other_layout.identity_file(),
+                &other.id,
+                &other_provider,
+            )
+            .unwrap();
             assert!(
                 envelope::open(
                     sealed,

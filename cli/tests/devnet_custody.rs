@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use thresig_sidecar::cluster::client_auth::{ClientKey, ClientRequest};
-use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
-use thresig_sidecar::wire::envelope::SignedStatement;
-use thresig_sidecar::custody::key_provider::FileKeyProvider;
 use thresig_sidecar::cluster::layout::ClusterLayout;
 use thresig_sidecar::cluster::manifest::Manifest;
 use thresig_sidecar::cluster::pki::CoordinatorRole;
-use thresig_sidecar::wire::{DkgRound1Request, SignRound1Request, paths};
-use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
+use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
+use thresig_sidecar::custody::key_provider::FileKeyProvider;
 use thresig_sidecar::custody::store::NodeStore;
+use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
+use thresig_sidecar::wire::envelope::SignedStatement;
+use thresig_sidecar::wire::{DkgRound1Request, SignRound1Request, paths};
 use thresig_testkit::devnet::{
     Devnet, ThresigBinary, free_port, node_client, raw_call, runtime, temp_dir, unhex,
     verify_bip340, verify_ed25519,

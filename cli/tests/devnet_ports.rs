@@ -6,12 +6,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
-use thresig_sidecar::run::EXIT_ADDRESS_IN_USE;
-use thresig_sidecar::cluster::client_auth::ClientKey;
 use thresig_sidecar::api::client::RpcClient;
-use thresig_sidecar::run::devnet::{self, DevnetOptions, HsmChoice};
+use thresig_sidecar::cluster::client_auth::ClientKey;
 use thresig_sidecar::cluster::layout::ClusterLayout;
 use thresig_sidecar::cluster::manifest::Manifest;
+use thresig_sidecar::run::EXIT_ADDRESS_IN_USE;
+use thresig_sidecar::run::devnet::{self, DevnetOptions, HsmChoice};
 use thresig_testkit::devnet::{
     Devnet, ThresigBinary, devnet_command, temp_dir, unhex, verify_ed25519,
 };
