@@ -11,7 +11,8 @@
 #
 # A reference is a path that starts `crate::AREA` or `$crate::AREA`. Grouped imports from the
 # crate root (`use crate::{a, b}`) and `super::super` (which climbs out of an area) are refused
-# outright, so no reference can hide from the check.
+# outright, so no reference can hide from the check; so is a module-level `use super::*`, which
+# hides what a file takes from its parent (a test module's indented `use super::*` is fine).
 set -euo pipefail
 
 # What each area may name besides itself. Root items (fsutil, error_chain,
@@ -41,6 +42,9 @@ check() {
         if [[ "$named" == "{" ]]; then
           echo "$file:$line: grouped import from the crate root; name each area's path on its own line" >&2
           failures=$((failures + 1))
+        elif [[ "$named" == "super::*" ]]; then
+          echo "$file:$line: use super::* at module level; import what the file uses by name" >&2
+          failures=$((failures + 1))
         elif [[ "$named" == "super::super" ]]; then
           echo "$file:$line: super::super climbs out of the $area area; name the path from crate::" >&2
           failures=$((failures + 1))
@@ -51,6 +55,7 @@ check() {
       done < <(perl -ne '
         while (/\$?\bcrate::(\{|[a-z_][a-z0-9_]*)/g) { print "$.:$1\n" }
         while (/\bsuper::super\b/g) { print "$.:super::super\n" }
+        print "$.:super::*\n" if /^(pub(\([a-z]+\))? )?use super::\*;/;
       ' "$file")
     done < <(find "$src/$area" -name '*.rs' -print0)
   done
@@ -76,6 +81,7 @@ self_test() {
     'coordinator/bad.rs:use crate::custody::store::NodeStore;' \
     'coordinator/bad.rs:use crate::{model, node};' \
     'coordinator/bad.rs:use super::super::node::NodeState;' \
+    'node/bad.rs:use super::*;' \
     'model/bad.rs:        $crate::protocols::frost::FrostOpError::Failed' ; do
     local path=${case%%:*} text=${case#*:}
     echo "$text" >"$dir/$path"
