@@ -6,5 +6,5 @@ pub mod audit;
 pub mod identity;
 pub mod key_provider;
 pub mod pkcs11;
-pub mod sealing;
+pub(crate) mod sealing;
 pub mod store;

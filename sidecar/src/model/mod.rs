@@ -4,5 +4,5 @@
 pub mod identity;
 pub mod requests;
 pub mod scheme;
-pub mod transcript;
+pub(crate) mod transcript;
 pub mod wallet;
