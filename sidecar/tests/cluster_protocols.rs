@@ -1,0 +1,469 @@
+//! The FROST protocols, the node handlers and the JSON-RPC API against an in-process cluster
+//! (`thresig_testkit::cluster`): real node states over loopback mutual TLS and a coordinator in
+//! this process, no spawned processes. The protocol checks are written once over the FROST
+//! ciphersuite and run for both suites, at 2-of-3 and 3-of-5; every abort path has a hostile
+//! node (a hook that rewrites what it sends, signing or sealing as that node where a hostile
+//! node could) and must end with the coordinator naming it, and with no honest node keeping
+//! the wallet. Spawned devnets (cli/tests) stay for what needs processes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use frost_core::{Ciphersuite, Field, Group};
+use serde_json::{Value, json};
+use thresig_sidecar::api::rpc::codes;
+use thresig_sidecar::model::identity::NodeIdentity;
+use thresig_sidecar::wire::envelope::{self, SealedEnvelope, SignedStatement};
+use thresig_sidecar::wire::{paths, purposes};
+use thresig_testkit::cluster::{Hook, InProcessCluster};
+use thresig_testkit::devnet::{unhex, verify_bip340, verify_ed25519};
+
+type Tr = frost_secp256k1_tr::Secp256K1Sha256TR;
+type Ed = frost_ed25519::Ed25519Sha512;
+
+/// What the generic tests need of a FROST suite besides its ciphersuite.
+trait Suite: Ciphersuite {
+    /// The scheme name the API takes.
+    const SCHEME: &'static str;
+    /// Tweaks a wallet of the suite signs with besides none.
+    const TWEAKS: &'static [&'static str];
+    /// Where the low byte of a serialized proof-of-knowledge `z` is, counted from the end of a
+    /// round-1 package (flipping its low bit keeps the scalar canonical and breaks the proof).
+    const PROOF_Z_LOW_BYTE_FROM_END: usize;
+    /// Verifies with a library the project did not write.
+    fn verifies(key: &[u8], message: &[u8], signature: &[u8]) -> bool;
+}
+
+impl Suite for Tr {
+    const SCHEME: &'static str = "frost-secp256k1-tr";
+    const TWEAKS: &'static [&'static str] = &["bip86"];
+    // z is a big-endian scalar at the end.
+    const PROOF_Z_LOW_BYTE_FROM_END: usize = 1;
+    fn verifies(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        verify_bip340(key, message, signature)
+    }
+}
+
+impl Suite for Ed {
+    const SCHEME: &'static str = "frost-ed25519";
+    const TWEAKS: &'static [&'static str] = &[];
+    // z is a little-endian scalar, the last 32 bytes.
+    const PROOF_Z_LOW_BYTE_FROM_END: usize = 32;
+    fn verifies(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        verify_ed25519(key, message, signature)
+    }
+}
+
+/// A serialized scalar (a signing share, a signature share) plus one: still a valid encoding,
+/// now a wrong value.
+fn scalar_plus_one<C: Ciphersuite>(bytes: &[u8]) -> Vec<u8> {
+    let share = frost_core::keys::SigningShare::<C>::deserialize(bytes).unwrap();
+    let one = <<C::Group as Group>::Field as Field>::one();
+    frost_core::keys::SigningShare::<C>::new(share.to_scalar() + one).serialize()
+}
+
+fn statement(value: &Value) -> SignedStatement {
+    serde_json::from_value(value.clone()).unwrap()
+}
+
+/// Flips one hex digit of a string field: the same length, another value.
+fn flip_hex(field: &mut Value) {
+    let mut text = field.as_str().unwrap().to_owned();
+    let last = text.pop().unwrap();
+    text.push(if last == '0' { '1' } else { '0' });
+    *field = Value::String(text);
+}
+
+/// The payload of `statement` replaced by `rewrite(payload)`, signed again by its sender with
+/// its `identity` (a hostile node holds its own) for `purpose`.
+fn resigned(
+    identity: &NodeIdentity,
+    purpose: String,
+    statement_json: &Value,
+    rewrite: impl Fn(&mut Vec<u8>),
+) -> Value {
+    let original = statement(statement_json);
+    let mut payload = hex::decode(&original.payload).unwrap();
+    rewrite(&mut payload);
+    serde_json::to_value(envelope::sign_statement(
+        &purpose,
+        &original.session,
+        &original.sender,
+        identity,
+        &payload,
+    ))
+    .unwrap()
+}
+
+async fn create(cluster: &InProcessCluster, scheme: &str, threshold: u16) -> Value {
+    cluster
+        .rpc(
+            "thresig_createWallet",
+            json!({ "scheme": scheme, "threshold": threshold }),
+        )
+        .await
+}
+
+async fn sign(cluster: &InProcessCluster, wallet: &str, message: &[u8], tweak: &str) -> Value {
+    cluster
+        .rpc(
+            "thresig_signMessage",
+            json!({
+                "walletId": wallet,
+                "message": format!("0x{}", hex::encode(message)),
+                "tweak": tweak,
+            }),
+        )
+        .await
+}
+
+/// The error of a JSON-RPC response, panicking on a result.
+fn error_of(response: &Value) -> &Value {
+    response
+        .get("error")
+        .unwrap_or_else(|| panic!("expected an error, got {response}"))
+}
+
+/// Asserts a protocol abort that blames `culprit`.
+fn assert_blames(response: &Value, culprit: &str, what: &str) {
+    let error = error_of(response);
+    assert_eq!(error["code"], codes::PROTOCOL_ABORT, "{what}: {response}");
+    assert_eq!(error["data"]["culprit"], culprit, "{what}: {response}");
+}
+
+/// A DKG and signatures under it, checked by independent verifiers.
+async fn check_dkg_and_sign<C: Suite>(nodes: u16, threshold: u16) {
+    let cluster = InProcessCluster::start(nodes, threshold).await;
+    let wallet = create(&cluster, C::SCHEME, threshold).await;
+    let wallet = &wallet["result"];
+    assert_eq!(wallet["scheme"], C::SCHEME, "{wallet}");
+    assert_eq!(wallet["threshold"], threshold);
+    assert_eq!(wallet["parties"], nodes);
+    assert_eq!(wallet["nodes"], json!(cluster.node_ids()));
+    // Every holder attests the wallet, and getWallet describes it as createWallet did.
+    assert_eq!(
+        wallet["attestations"].as_array().unwrap().len(),
+        nodes as usize
+    );
+    let id = wallet["walletId"].as_str().unwrap();
+    let got = cluster
+        .result("thresig_getWallet", json!({ "walletId": id }))
+        .await;
+    assert_eq!(got["publicKey"], wallet["publicKey"]);
+    assert_eq!(got["addresses"], wallet["addresses"]);
+    let key = unhex(wallet["publicKey"].as_str().unwrap());
+    for (index, tweak) in ["none"].iter().chain(C::TWEAKS).enumerate() {
+        for message in [b"in-process cluster".to_vec(), vec![index as u8; 32]] {
+            let signed = sign(&cluster, id, &message, tweak).await;
+            let signed = &signed["result"];
+            let signature = unhex(signed["signature"].as_str().unwrap());
+            let verifying = unhex(signed["publicKey"].as_str().unwrap());
+            assert_eq!(verifying == key, *tweak == "none", "{tweak}: {signed}");
+            assert!(
+                C::verifies(&verifying, &message, &signature),
+                "{tweak} signature does not verify: {signed}"
+            );
+            assert!(!C::verifies(&verifying, b"another message", &signature));
+            assert_eq!(
+                signed["signers"].as_array().unwrap().len(),
+                threshold as usize
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dkg_and_sign_frost_secp256k1_tr_2_of_3() {
+    check_dkg_and_sign::<Tr>(3, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dkg_and_sign_frost_secp256k1_tr_3_of_5() {
+    check_dkg_and_sign::<Tr>(5, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dkg_and_sign_frost_ed25519_2_of_3() {
+    check_dkg_and_sign::<Ed>(3, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dkg_and_sign_frost_ed25519_3_of_5() {
+    check_dkg_and_sign::<Ed>(5, 3).await;
+}
+
+/// The wallet ids of the DKGs a hooked node took part in.
+type Seen = Arc<Mutex<Vec<String>>>;
+
+/// A hook on one node that rewrites its answers on `path` with `rewrite(request, answer)` and
+/// notes the wallet id of every DKG it is asked to join.
+fn answers_on(
+    path: &'static str,
+    seen: &Seen,
+    rewrite: impl Fn(&Value, &mut Value) + Send + Sync + 'static,
+) -> Hook {
+    let seen = Arc::clone(seen);
+    Hook::on_response(move |at, request, answer| {
+        if at == paths::DKG_ROUND1
+            && let Some(wallet) = request["wallet_id"].as_str()
+        {
+            seen.lock().unwrap().push(wallet.to_owned());
+        }
+        if at == path {
+            rewrite(request, answer);
+        }
+    })
+}
+
+/// After a DKG aborted by a hostile node: no node holds the wallet, and the cluster still makes
+/// wallets once the node is honest again.
+async fn assert_no_wallet_kept(cluster: &InProcessCluster, seen: &Seen, wallets_before: usize) {
+    let wallet = seen
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("the hostile node joined a DKG");
+    let response = cluster
+        .rpc("thresig_getWallet", json!({ "walletId": wallet }))
+        .await;
+    assert_eq!(
+        error_of(&response)["code"],
+        codes::UNKNOWN_WALLET,
+        "{response}"
+    );
+    let listed = cluster.result("thresig_listWallets", json!({})).await;
+    assert_eq!(listed["wallets"].as_array().unwrap().len(), wallets_before);
+}
+
+/// Every abort path of a FROST DKG and signature, each with node-2 hostile, on one 2-of-3
+/// cluster: the coordinator's error names node-2, and nothing half-made is kept.
+async fn check_hostile_parties<C: Suite>() {
+    // Hooks hold identities, never the cluster, so that dropping it stops every server.
+    let cluster = InProcessCluster::start(3, 2).await;
+    let hostile = "node-2";
+    let seen: Seen = Arc::default();
+    let mut wallets = 0;
+
+    // DKG round 1: a package whose signature does not verify.
+    cluster.set_hook(
+        hostile,
+        answers_on(paths::DKG_ROUND1, &seen, |_, answer| {
+            flip_hex(&mut answer["signature"])
+        }),
+    );
+    assert_blames(
+        &create(&cluster, C::SCHEME, 2).await,
+        hostile,
+        "round-1 signature",
+    );
+    assert_no_wallet_kept(&cluster, &seen, wallets).await;
+
+    // DKG round 1: a validly signed package with a proof of knowledge that does not verify.
+    let identity = cluster.identity(hostile);
+    cluster.set_hook(
+        hostile,
+        answers_on(paths::DKG_ROUND1, &seen, move |request, answer| {
+            let purpose = purposes::dkg_round1(request["wallet_id"].as_str().unwrap());
+            *answer = resigned(&identity, purpose, answer, |package| {
+                let at = package.len() - C::PROOF_Z_LOW_BYTE_FROM_END;
+                package[at] ^= 1;
+            });
+        }),
+    );
+    assert_blames(
+        &create(&cluster, C::SCHEME, 2).await,
+        hostile,
+        "round-1 proof",
+    );
+    assert_no_wallet_kept(&cluster, &seen, wallets).await;
+
+    // DKG round 2: an envelope whose ciphertext was altered after it was signed.
+    cluster.set_hook(
+        hostile,
+        answers_on(paths::DKG_ROUND2, &seen, |_, answer| {
+            flip_hex(&mut answer["envelopes"][0]["ciphertext"])
+        }),
+    );
+    assert_blames(
+        &create(&cluster, C::SCHEME, 2).await,
+        hostile,
+        "round-2 envelope",
+    );
+    assert_no_wallet_kept(&cluster, &seen, wallets).await;
+
+    // DKG round 2: a validly sealed share that does not match the sender's commitment.
+    // The test opens the envelope with its recipient's identity; a hostile node has the
+    // plaintext anyway.
+    let identities: HashMap<String, Arc<NodeIdentity>> = cluster
+        .node_ids()
+        .into_iter()
+        .map(|node| (node.clone(), cluster.identity(&node)))
+        .collect();
+    cluster.set_hook(
+        hostile,
+        answers_on(paths::DKG_ROUND2, &seen, move |_, answer| {
+            let sealed: SealedEnvelope =
+                serde_json::from_value(answer["envelopes"][0].clone()).unwrap();
+            let recipient = &identities[&sealed.recipient];
+            let sender = &identities[&sealed.sender];
+            let package = envelope::open(
+                &sealed,
+                &sealed.session,
+                &sealed.recipient,
+                recipient,
+                &sender.public(),
+            )
+            .unwrap();
+            let package =
+                frost_core::keys::dkg::round2::Package::<C>::deserialize(&package).unwrap();
+            let wrong = scalar_plus_one::<C>(&package.signing_share().serialize());
+            let wrong = frost_core::keys::dkg::round2::Package::<C>::new(
+                frost_core::keys::SigningShare::deserialize(&wrong).unwrap(),
+            )
+            .serialize()
+            .unwrap();
+            let resealed = envelope::seal(
+                &sealed.session,
+                &sealed.sender,
+                sender,
+                &sealed.recipient,
+                &recipient.public(),
+                &wrong,
+            )
+            .unwrap();
+            answer["envelopes"][0] = serde_json::to_value(resealed).unwrap();
+        }),
+    );
+    assert_blames(
+        &create(&cluster, C::SCHEME, 2).await,
+        hostile,
+        "round-2 share",
+    );
+    assert_no_wallet_kept(&cluster, &seen, wallets).await;
+
+    // DKG round 3: a result whose signature does not verify.
+    cluster.set_hook(
+        hostile,
+        answers_on(paths::DKG_ROUND3, &seen, |_, answer| {
+            flip_hex(&mut answer["signature"])
+        }),
+    );
+    assert_blames(
+        &create(&cluster, C::SCHEME, 2).await,
+        hostile,
+        "DKG result signature",
+    );
+    assert_no_wallet_kept(&cluster, &seen, wallets).await;
+
+    // DKG round 3: a validly signed result with another group key.
+    let identity = cluster.identity(hostile);
+    let joined = Arc::clone(&seen);
+    cluster.set_hook(
+        hostile,
+        answers_on(paths::DKG_ROUND3, &seen, move |_, answer| {
+            let wallet = joined.lock().unwrap().last().cloned().unwrap();
+            *answer = resigned(
+                &identity,
+                purposes::dkg_result(&wallet),
+                answer,
+                |package| {
+                    let last = package.len() - 1;
+                    package[last] ^= 1;
+                },
+            );
+        }),
+    );
+    let response = create(&cluster, C::SCHEME, 2).await;
+    let error = error_of(&response);
+    assert_eq!(
+        error["code"],
+        codes::INCONSISTENT,
+        "another group key: {response}"
+    );
+    assert!(
+        error["message"].as_str().unwrap().contains(hostile),
+        "another group key: {response}"
+    );
+    assert_no_wallet_kept(&cluster, &seen, wallets).await;
+
+    // The same cluster, honest again, makes and signs with a wallet.
+    cluster.clear_hooks();
+    let wallet = create(&cluster, C::SCHEME, 2).await["result"].clone();
+    wallets += 1;
+    let id = wallet["walletId"].as_str().unwrap().to_owned();
+    let message = b"signed by node-1 and node-2";
+    assert!(
+        sign(&cluster, &id, message, "none")
+            .await
+            .get("result")
+            .is_some()
+    );
+
+    // Signing round 1: commitments whose signature does not verify.
+    cluster.set_hook(
+        hostile,
+        answers_on(paths::SIGN_ROUND1, &seen, |_, answer| {
+            flip_hex(&mut answer["signature"])
+        }),
+    );
+    assert_blames(
+        &sign(&cluster, &id, message, "none").await,
+        hostile,
+        "commitments signature",
+    );
+
+    // Signing round 2: a share whose signature does not verify.
+    cluster.set_hook(
+        hostile,
+        answers_on(paths::SIGN_ROUND2, &seen, |_, answer| {
+            flip_hex(&mut answer["signature"])
+        }),
+    );
+    assert_blames(
+        &sign(&cluster, &id, message, "none").await,
+        hostile,
+        "share signature",
+    );
+
+    // Signing round 2: a validly signed share that is wrong.
+    let identity = cluster.identity(hostile);
+    let wallet_id = id.clone();
+    cluster.set_hook(
+        hostile,
+        answers_on(paths::SIGN_ROUND2, &seen, move |_, answer| {
+            *answer = resigned(
+                &identity,
+                purposes::sign_share(&wallet_id),
+                answer,
+                |share| *share = scalar_plus_one::<C>(share),
+            );
+        }),
+    );
+    assert_blames(
+        &sign(&cluster, &id, message, "none").await,
+        hostile,
+        "wrong share",
+    );
+
+    // Honest again: the wallet still signs, and no wallet was added or lost.
+    cluster.clear_hooks();
+    let signed = sign(&cluster, &id, message, "none").await;
+    let signed = &signed["result"];
+    assert!(C::verifies(
+        &unhex(signed["publicKey"].as_str().unwrap()),
+        message,
+        &unhex(signed["signature"].as_str().unwrap())
+    ));
+    let listed = cluster.result("thresig_listWallets", json!({})).await;
+    assert_eq!(listed["wallets"].as_array().unwrap().len(), wallets);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_parties_are_named_frost_secp256k1_tr() {
+    check_hostile_parties::<Tr>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_parties_are_named_frost_ed25519() {
+    check_hostile_parties::<Ed>().await;
+}
