@@ -271,18 +271,20 @@ impl InProcessCluster {
 
     /// Calls `method` of the JSON-RPC module with `params` exactly as given.
     pub async fn rpc_unsigned(&self, method: &str, params: Value) -> Value {
-        let request = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
-        self.rpc_raw(&request.to_string()).await
+        self.rpc_raw(&request_text(method, params)).await
     }
 
     /// Hands `text` to the JSON-RPC module as one request; returns its response.
     pub async fn rpc_raw(&self, text: &str) -> Value {
-        let module = rpc::module(Arc::clone(&self.coordinator)).unwrap();
-        let (response, _) = module
-            .raw_json_request(text, 1)
-            .await
-            .expect("the request is JSON-RPC");
-        serde_json::from_str(response.get()).unwrap()
+        call_module(Arc::clone(&self.coordinator), text).await
+    }
+
+    /// Calls `method` (signed as [`Self::rpc`] signs) on the JSON-RPC module of a coordinator
+    /// with the certificate of `role`.
+    pub async fn rpc_as(&self, role: CoordinatorRole, method: &str, params: Value) -> Value {
+        let params = signed_params(&self.client_key, method, params);
+        let coordinator = Arc::new(self.coordinator_with_role(role));
+        call_module(coordinator, &request_text(method, params)).await
     }
 
     /// Calls `method` and returns its result, panicking on an error.
@@ -307,6 +309,21 @@ impl Drop for InProcessCluster {
         }
         let _ = std::fs::remove_dir_all(self.layout.root());
     }
+}
+
+/// A JSON-RPC request for `method` with `params`.
+fn request_text(method: &str, params: Value) -> String {
+    json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string()
+}
+
+/// `text` handed to the JSON-RPC module of `coordinator` as one request; its response.
+async fn call_module(coordinator: Arc<Coordinator>, text: &str) -> Value {
+    let module = rpc::module(coordinator).unwrap();
+    let (response, _) = module
+        .raw_json_request(text, 1)
+        .await
+        .expect("the request is JSON-RPC");
+    serde_json::from_str(response.get()).unwrap()
 }
 
 /// A coordinator of the cluster in `layout` with the certificate of `role`, keeping no

@@ -1,10 +1,7 @@
-//! The FROST protocols, the node handlers and the JSON-RPC API against an in-process cluster
-//! (`thresig_testkit::cluster`): real node states over loopback mutual TLS and a coordinator in
-//! this process, no spawned processes. The protocol checks are written once over the FROST
-//! ciphersuite and run for both suites, at 2-of-3 and 3-of-5; every abort path has a hostile
-//! node (a hook that rewrites what it sends, signing or sealing as that node where a hostile
-//! node could) and must end with the coordinator naming it, and with no honest node keeping
-//! the wallet. Spawned devnets (cli/tests) stay for what needs processes.
+//! The FROST protocols, written once over the ciphersuite and run for both suites, at 2-of-3
+//! and 3-of-5. Every abort path has a hostile node (a hook that rewrites what it sends, signing
+//! or sealing as that node where a hostile node could) and must end with the coordinator
+//! naming it, and with no honest node keeping the wallet.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +13,8 @@ use thresig_sidecar::model::identity::NodeIdentity;
 use thresig_sidecar::wire::envelope::{self, SealedEnvelope, SignedStatement};
 use thresig_sidecar::wire::{paths, purposes};
 use thresig_testkit::cluster::{Hook, InProcessCluster};
+
+use crate::{assert_blames, create, error_of, sign};
 use thresig_testkit::devnet::{unhex, verify_bip340, verify_ed25519};
 
 type Tr = frost_secp256k1_tr::Secp256K1Sha256TR;
@@ -93,42 +92,6 @@ fn resigned(
         &payload,
     ))
     .unwrap()
-}
-
-async fn create(cluster: &InProcessCluster, scheme: &str, threshold: u16) -> Value {
-    cluster
-        .rpc(
-            "thresig_createWallet",
-            json!({ "scheme": scheme, "threshold": threshold }),
-        )
-        .await
-}
-
-async fn sign(cluster: &InProcessCluster, wallet: &str, message: &[u8], tweak: &str) -> Value {
-    cluster
-        .rpc(
-            "thresig_signMessage",
-            json!({
-                "walletId": wallet,
-                "message": format!("0x{}", hex::encode(message)),
-                "tweak": tweak,
-            }),
-        )
-        .await
-}
-
-/// The error of a JSON-RPC response, panicking on a result.
-fn error_of(response: &Value) -> &Value {
-    response
-        .get("error")
-        .unwrap_or_else(|| panic!("expected an error, got {response}"))
-}
-
-/// Asserts a protocol abort that blames `culprit`.
-fn assert_blames(response: &Value, culprit: &str, what: &str) {
-    let error = error_of(response);
-    assert_eq!(error["code"], codes::PROTOCOL_ABORT, "{what}: {response}");
-    assert_eq!(error["data"]["culprit"], culprit, "{what}: {response}");
 }
 
 /// A DKG and signatures under it, checked by independent verifiers.
@@ -254,7 +217,7 @@ async fn check_hostile_parties<C: Suite>() {
     assert_blames(
         &create(&cluster, C::SCHEME, 2).await,
         hostile,
-        "round-1 signature",
+        "round-1 package: signature of node-2 does not verify",
     );
     assert_no_wallet_kept(&cluster, &seen, wallets).await;
 
@@ -273,7 +236,7 @@ async fn check_hostile_parties<C: Suite>() {
     assert_blames(
         &create(&cluster, C::SCHEME, 2).await,
         hostile,
-        "round-1 proof",
+        "The proof of knowledge is not valid",
     );
     assert_no_wallet_kept(&cluster, &seen, wallets).await;
 
@@ -287,7 +250,7 @@ async fn check_hostile_parties<C: Suite>() {
     assert_blames(
         &create(&cluster, C::SCHEME, 2).await,
         hostile,
-        "round-2 envelope",
+        "round-2 package: signature of node-2 does not verify",
     );
     assert_no_wallet_kept(&cluster, &seen, wallets).await;
 
@@ -337,7 +300,7 @@ async fn check_hostile_parties<C: Suite>() {
     assert_blames(
         &create(&cluster, C::SCHEME, 2).await,
         hostile,
-        "round-2 share",
+        "Invalid secret share",
     );
     assert_no_wallet_kept(&cluster, &seen, wallets).await;
 
@@ -351,7 +314,7 @@ async fn check_hostile_parties<C: Suite>() {
     assert_blames(
         &create(&cluster, C::SCHEME, 2).await,
         hostile,
-        "DKG result signature",
+        "signature of node-2 does not verify",
     );
     assert_no_wallet_kept(&cluster, &seen, wallets).await;
 
@@ -409,7 +372,7 @@ async fn check_hostile_parties<C: Suite>() {
     assert_blames(
         &sign(&cluster, &id, message, "none").await,
         hostile,
-        "commitments signature",
+        "signature of node-2 does not verify",
     );
 
     // Signing round 2: a share whose signature does not verify.
@@ -422,7 +385,7 @@ async fn check_hostile_parties<C: Suite>() {
     assert_blames(
         &sign(&cluster, &id, message, "none").await,
         hostile,
-        "share signature",
+        "signature of node-2 does not verify",
     );
 
     // Signing round 2: a validly signed share that is wrong.
@@ -442,7 +405,7 @@ async fn check_hostile_parties<C: Suite>() {
     assert_blames(
         &sign(&cluster, &id, message, "none").await,
         hostile,
-        "wrong share",
+        "Invalid signature share",
     );
 
     // Honest again: the wallet still signs, and no wallet was added or lost.
