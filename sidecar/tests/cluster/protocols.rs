@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use frost_core::keys::SigningShare;
+use frost_core::keys::dkg::round2;
 use frost_core::{Ciphersuite, Field, Group};
 use serde_json::{Value, json};
 use thresig_sidecar::api::rpc::codes;
@@ -56,9 +58,9 @@ impl Suite for Ed {
 /// A serialized scalar (a signing share, a signature share) plus one: still a valid encoding,
 /// now a wrong value.
 fn scalar_plus_one<C: Ciphersuite>(bytes: &[u8]) -> Vec<u8> {
-    let share = frost_core::keys::SigningShare::<C>::deserialize(bytes).unwrap();
+    let share = SigningShare::<C>::deserialize(bytes).unwrap();
     let one = <<C::Group as Group>::Field as Field>::one();
-    frost_core::keys::SigningShare::<C>::new(share.to_scalar() + one).serialize()
+    SigningShare::<C>::new(share.to_scalar() + one).serialize()
 }
 
 fn statement(value: &Value) -> SignedStatement {
@@ -158,44 +160,67 @@ async fn dkg_and_sign_frost_ed25519_3_of_5() {
 /// The wallet ids of the DKGs a hooked node took part in.
 type Seen = Arc<Mutex<Vec<String>>>;
 
-/// A hook on one node that rewrites its answers on `path` with `rewrite(request, answer)` and
-/// notes the wallet id of every DKG it is asked to join.
-fn answers_on(
-    path: &'static str,
-    seen: &Seen,
-    rewrite: impl Fn(&Value, &mut Value) + Send + Sync + 'static,
-) -> Hook {
-    let seen = Arc::clone(seen);
-    Hook::on_response(move |at, request, answer| {
-        if at == paths::DKG_ROUND1
-            && let Some(wallet) = request["wallet_id"].as_str()
-        {
-            seen.lock().unwrap().push(wallet.to_owned());
-        }
-        if at == path {
-            rewrite(request, answer);
-        }
-    })
+/// A hostile node on one cluster: its id, the wallets of the DKGs it joined, and how many
+/// wallets the cluster should hold.
+struct Hostile<'a> {
+    cluster: &'a InProcessCluster,
+    node: &'static str,
+    seen: Seen,
+    wallets: usize,
 }
 
-/// After a DKG aborted by a hostile node: no node holds the wallet, and the cluster still makes
-/// wallets once the node is honest again.
-async fn assert_no_wallet_kept(cluster: &InProcessCluster, seen: &Seen, wallets_before: usize) {
-    let wallet = seen
-        .lock()
-        .unwrap()
-        .pop()
-        .expect("the hostile node joined a DKG");
-    let response = cluster
-        .rpc("thresig_getWallet", json!({ "walletId": wallet }))
-        .await;
-    assert_eq!(
-        error_of(&response)["code"],
-        codes::UNKNOWN_WALLET,
-        "{response}"
-    );
-    let listed = cluster.result("thresig_listWallets", json!({})).await;
-    assert_eq!(listed["wallets"].as_array().unwrap().len(), wallets_before);
+impl Hostile<'_> {
+    /// A hook that rewrites the hostile node's answers on `path` with `rewrite(request,
+    /// answer)` and notes the wallet id of every DKG it is asked to join.
+    fn answers_on(
+        &self,
+        path: &'static str,
+        rewrite: impl Fn(&Value, &mut Value) + Send + Sync + 'static,
+    ) -> Hook {
+        let seen = Arc::clone(&self.seen);
+        Hook::on_response(move |at, request, answer| {
+            if at == paths::DKG_ROUND1
+                && let Some(wallet) = request["wallet_id"].as_str()
+            {
+                seen.lock().unwrap().push(wallet.to_owned());
+            }
+            if at == path {
+                rewrite(request, answer);
+            }
+        })
+    }
+
+    /// Runs a DKG with the node acting as `hook` says; returns the coordinator's error, after
+    /// checking that no node kept the wallet.
+    async fn dkg(&self, scheme: &str, hook: Hook) -> Value {
+        self.cluster.set_hook(self.node, hook);
+        let response = create(self.cluster, scheme, 2).await;
+        self.cluster.clear_hooks();
+        let wallet = self.seen.lock().unwrap().pop();
+        let wallet = wallet.expect("the hostile node joined the DKG");
+        let kept = self
+            .cluster
+            .rpc("thresig_getWallet", json!({ "walletId": wallet }))
+            .await;
+        assert_eq!(error_of(&kept)["code"], codes::UNKNOWN_WALLET, "{kept}");
+        self.assert_wallets().await;
+        response
+    }
+
+    /// Signs with `wallet` with the node acting as `hook` says; the coordinator's answer.
+    async fn sign(&self, wallet: &str, hook: Hook) -> Value {
+        self.cluster.set_hook(self.node, hook);
+        let response = sign(self.cluster, wallet, b"signed by node-1 and node-2", "none").await;
+        self.cluster.clear_hooks();
+        response
+    }
+
+    /// The cluster lists as many wallets as it should.
+    async fn assert_wallets(&self) {
+        let listed = self.cluster.result("thresig_listWallets", json!({})).await;
+        let listed = listed["wallets"].as_array().unwrap().len();
+        assert_eq!(listed, self.wallets, "wallets listed");
+    }
 }
 
 /// Every abort path of a FROST DKG and signature, each with node-2 hostile, on one 2-of-3
@@ -203,222 +228,174 @@ async fn assert_no_wallet_kept(cluster: &InProcessCluster, seen: &Seen, wallets_
 async fn check_hostile_parties<C: Suite>() {
     // Hooks hold identities, never the cluster, so that dropping it stops every server.
     let cluster = InProcessCluster::start(3, 2).await;
-    let hostile = "node-2";
-    let seen: Seen = Arc::default();
-    let mut wallets = 0;
+    let mut hostile = Hostile {
+        cluster: &cluster,
+        node: "node-2",
+        seen: Arc::default(),
+        wallets: 0,
+    };
+    let node = hostile.node;
+    let identity = cluster.identity(node);
+    let bad_signature = "signature of node-2 does not verify";
+    let flip_signature = |_: &Value, answer: &mut Value| flip_hex(&mut answer["signature"]);
 
     // DKG round 1: a package whose signature does not verify.
-    cluster.set_hook(
-        hostile,
-        answers_on(paths::DKG_ROUND1, &seen, |_, answer| {
-            flip_hex(&mut answer["signature"])
-        }),
-    );
+    let hook = hostile.answers_on(paths::DKG_ROUND1, flip_signature);
+    let response = hostile.dkg(C::SCHEME, hook).await;
     assert_blames(
-        &create(&cluster, C::SCHEME, 2).await,
-        hostile,
-        "round-1 package: signature of node-2 does not verify",
+        &response,
+        node,
+        &format!("round-1 package: {bad_signature}"),
     );
-    assert_no_wallet_kept(&cluster, &seen, wallets).await;
 
     // DKG round 1: a validly signed package with a proof of knowledge that does not verify.
-    let identity = cluster.identity(hostile);
-    cluster.set_hook(
-        hostile,
-        answers_on(paths::DKG_ROUND1, &seen, move |request, answer| {
-            let purpose = purposes::dkg_round1(request["wallet_id"].as_str().unwrap());
-            *answer = resigned(&identity, purpose, answer, |package| {
-                let at = package.len() - C::PROOF_Z_LOW_BYTE_FROM_END;
-                package[at] ^= 1;
-            });
-        }),
-    );
-    assert_blames(
-        &create(&cluster, C::SCHEME, 2).await,
-        hostile,
-        "The proof of knowledge is not valid",
-    );
-    assert_no_wallet_kept(&cluster, &seen, wallets).await;
+    let signer = Arc::clone(&identity);
+    let hook = hostile.answers_on(paths::DKG_ROUND1, move |request, answer| {
+        let purpose = purposes::dkg_round1(request["wallet_id"].as_str().unwrap());
+        *answer = resigned(&signer, purpose, answer, |package| {
+            let at = package.len() - C::PROOF_Z_LOW_BYTE_FROM_END;
+            package[at] ^= 1;
+        });
+    });
+    let response = hostile.dkg(C::SCHEME, hook).await;
+    assert_blames(&response, node, "The proof of knowledge is not valid");
 
     // DKG round 2: an envelope whose ciphertext was altered after it was signed.
-    cluster.set_hook(
-        hostile,
-        answers_on(paths::DKG_ROUND2, &seen, |_, answer| {
-            flip_hex(&mut answer["envelopes"][0]["ciphertext"])
-        }),
-    );
+    let hook = hostile.answers_on(paths::DKG_ROUND2, |_, answer| {
+        flip_hex(&mut answer["envelopes"][0]["ciphertext"])
+    });
+    let response = hostile.dkg(C::SCHEME, hook).await;
     assert_blames(
-        &create(&cluster, C::SCHEME, 2).await,
-        hostile,
-        "round-2 package: signature of node-2 does not verify",
+        &response,
+        node,
+        &format!("round-2 package: {bad_signature}"),
     );
-    assert_no_wallet_kept(&cluster, &seen, wallets).await;
 
-    // DKG round 2: a validly sealed share that does not match the sender's commitment.
-    // The test opens the envelope with its recipient's identity; a hostile node has the
-    // plaintext anyway.
+    // DKG round 2: a validly sealed share that does not match the sender's commitment. The
+    // test opens the envelope with its recipient's identity; a hostile node has the plaintext.
     let identities: HashMap<String, Arc<NodeIdentity>> = cluster
         .node_ids()
         .into_iter()
         .map(|node| (node.clone(), cluster.identity(&node)))
         .collect();
-    cluster.set_hook(
-        hostile,
-        answers_on(paths::DKG_ROUND2, &seen, move |_, answer| {
-            let sealed: SealedEnvelope =
-                serde_json::from_value(answer["envelopes"][0].clone()).unwrap();
-            let recipient = &identities[&sealed.recipient];
-            let sender = &identities[&sealed.sender];
-            let package = envelope::open(
-                &sealed,
-                &sealed.session,
-                &sealed.recipient,
-                recipient,
-                &sender.public(),
-            )
-            .unwrap();
-            let package =
-                frost_core::keys::dkg::round2::Package::<C>::deserialize(&package).unwrap();
-            let wrong = scalar_plus_one::<C>(&package.signing_share().serialize());
-            let wrong = frost_core::keys::dkg::round2::Package::<C>::new(
-                frost_core::keys::SigningShare::deserialize(&wrong).unwrap(),
-            )
-            .serialize()
-            .unwrap();
-            let resealed = envelope::seal(
-                &sealed.session,
-                &sealed.sender,
-                sender,
-                &sealed.recipient,
-                &recipient.public(),
-                &wrong,
-            )
-            .unwrap();
-            answer["envelopes"][0] = serde_json::to_value(resealed).unwrap();
-        }),
-    );
-    assert_blames(
-        &create(&cluster, C::SCHEME, 2).await,
-        hostile,
-        "Invalid secret share",
-    );
-    assert_no_wallet_kept(&cluster, &seen, wallets).await;
+    let hook = hostile.answers_on(paths::DKG_ROUND2, move |_, answer| {
+        let sealed: SealedEnvelope =
+            serde_json::from_value(answer["envelopes"][0].clone()).unwrap();
+        let (recipient, sender) = (&identities[&sealed.recipient], &identities[&sealed.sender]);
+        let package = envelope::open(
+            &sealed,
+            &sealed.session,
+            &sealed.recipient,
+            recipient,
+            &sender.public(),
+        )
+        .unwrap();
+        let package = round2::Package::<C>::deserialize(&package).unwrap();
+        let wrong = scalar_plus_one::<C>(&package.signing_share().serialize());
+        let wrong = round2::Package::<C>::new(SigningShare::deserialize(&wrong).unwrap());
+        let resealed = envelope::seal(
+            &sealed.session,
+            &sealed.sender,
+            sender,
+            &sealed.recipient,
+            &recipient.public(),
+            &wrong.serialize().unwrap(),
+        )
+        .unwrap();
+        answer["envelopes"][0] = serde_json::to_value(resealed).unwrap();
+    });
+    let response = hostile.dkg(C::SCHEME, hook).await;
+    assert_blames(&response, node, "Invalid secret share");
+
+    // DKG round 2: the node claims a party's round-1 package never reached it; it is the one
+    // that aborts, blaming no one.
+    let seen = Arc::clone(&hostile.seen);
+    let hook = Hook::on_request(move |path, request| {
+        if path == paths::DKG_ROUND1 {
+            seen.lock()
+                .unwrap()
+                .push(request["wallet_id"].as_str().unwrap().to_owned());
+        }
+        if path == paths::DKG_ROUND2 {
+            request["round1"].as_array_mut().unwrap().remove(0);
+        }
+    });
+    let response = hostile.dkg(C::SCHEME, hook).await;
+    let error = error_of(&response);
+    assert_eq!(error["code"], codes::PROTOCOL_ABORT, "{response}");
+    assert_eq!(error["data"]["node"], node, "{response}");
 
     // DKG round 3: a result whose signature does not verify.
-    cluster.set_hook(
-        hostile,
-        answers_on(paths::DKG_ROUND3, &seen, |_, answer| {
-            flip_hex(&mut answer["signature"])
-        }),
-    );
-    assert_blames(
-        &create(&cluster, C::SCHEME, 2).await,
-        hostile,
-        "signature of node-2 does not verify",
-    );
-    assert_no_wallet_kept(&cluster, &seen, wallets).await;
+    let hook = hostile.answers_on(paths::DKG_ROUND3, flip_signature);
+    let response = hostile.dkg(C::SCHEME, hook).await;
+    assert_blames(&response, node, bad_signature);
 
     // DKG round 3: a validly signed result with another group key.
-    let identity = cluster.identity(hostile);
-    let joined = Arc::clone(&seen);
-    cluster.set_hook(
-        hostile,
-        answers_on(paths::DKG_ROUND3, &seen, move |_, answer| {
-            let wallet = joined.lock().unwrap().last().cloned().unwrap();
-            *answer = resigned(
-                &identity,
-                purposes::dkg_result(&wallet),
-                answer,
-                |package| {
-                    let last = package.len() - 1;
-                    package[last] ^= 1;
-                },
-            );
-        }),
-    );
-    let response = create(&cluster, C::SCHEME, 2).await;
+    let (signer, joined) = (Arc::clone(&identity), Arc::clone(&hostile.seen));
+    let hook = hostile.answers_on(paths::DKG_ROUND3, move |_, answer| {
+        let wallet = joined.lock().unwrap().last().cloned().unwrap();
+        *answer = resigned(&signer, purposes::dkg_result(&wallet), answer, |package| {
+            let last = package.len() - 1;
+            package[last] ^= 1;
+        });
+    });
+    let response = hostile.dkg(C::SCHEME, hook).await;
     let error = error_of(&response);
-    assert_eq!(
-        error["code"],
-        codes::INCONSISTENT,
-        "another group key: {response}"
-    );
-    assert!(
-        error["message"].as_str().unwrap().contains(hostile),
-        "another group key: {response}"
-    );
-    assert_no_wallet_kept(&cluster, &seen, wallets).await;
+    assert_eq!(error["code"], codes::INCONSISTENT, "{response}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("node-2 ended session"), "{response}");
 
     // The same cluster, honest again, makes and signs with a wallet.
-    cluster.clear_hooks();
     let wallet = create(&cluster, C::SCHEME, 2).await["result"].clone();
-    wallets += 1;
+    hostile.wallets += 1;
     let id = wallet["walletId"].as_str().unwrap().to_owned();
-    let message = b"signed by node-1 and node-2";
-    assert!(
-        sign(&cluster, &id, message, "none")
-            .await
-            .get("result")
-            .is_some()
-    );
+    let honest = hostile.sign(&id, Hook::default()).await;
+    assert!(honest.get("result").is_some(), "{honest}");
 
     // Signing round 1: commitments whose signature does not verify.
-    cluster.set_hook(
-        hostile,
-        answers_on(paths::SIGN_ROUND1, &seen, |_, answer| {
-            flip_hex(&mut answer["signature"])
-        }),
-    );
+    let hook = hostile.answers_on(paths::SIGN_ROUND1, flip_signature);
+    assert_blames(&hostile.sign(&id, hook).await, node, bad_signature);
+
+    // Signing round 1: validly signed commitments that do not decode.
+    let (signer, wallet_id) = (Arc::clone(&identity), id.clone());
+    let hook = hostile.answers_on(paths::SIGN_ROUND1, move |_, answer| {
+        let purpose = purposes::sign_commitments(&wallet_id);
+        *answer = resigned(&signer, purpose, answer, |commitments| {
+            commitments.truncate(commitments.len() / 2)
+        });
+    });
     assert_blames(
-        &sign(&cluster, &id, message, "none").await,
-        hostile,
-        "signature of node-2 does not verify",
+        &hostile.sign(&id, hook).await,
+        node,
+        "commitments do not decode",
     );
 
     // Signing round 2: a share whose signature does not verify.
-    cluster.set_hook(
-        hostile,
-        answers_on(paths::SIGN_ROUND2, &seen, |_, answer| {
-            flip_hex(&mut answer["signature"])
-        }),
-    );
-    assert_blames(
-        &sign(&cluster, &id, message, "none").await,
-        hostile,
-        "signature of node-2 does not verify",
-    );
+    let hook = hostile.answers_on(paths::SIGN_ROUND2, flip_signature);
+    assert_blames(&hostile.sign(&id, hook).await, node, bad_signature);
 
     // Signing round 2: a validly signed share that is wrong.
-    let identity = cluster.identity(hostile);
-    let wallet_id = id.clone();
-    cluster.set_hook(
-        hostile,
-        answers_on(paths::SIGN_ROUND2, &seen, move |_, answer| {
-            *answer = resigned(
-                &identity,
-                purposes::sign_share(&wallet_id),
-                answer,
-                |share| *share = scalar_plus_one::<C>(share),
-            );
-        }),
-    );
+    let (signer, wallet_id) = (Arc::clone(&identity), id.clone());
+    let hook = hostile.answers_on(paths::SIGN_ROUND2, move |_, answer| {
+        *answer = resigned(&signer, purposes::sign_share(&wallet_id), answer, |share| {
+            *share = scalar_plus_one::<C>(share)
+        });
+    });
     assert_blames(
-        &sign(&cluster, &id, message, "none").await,
-        hostile,
+        &hostile.sign(&id, hook).await,
+        node,
         "Invalid signature share",
     );
 
     // Honest again: the wallet still signs, and no wallet was added or lost.
-    cluster.clear_hooks();
-    let signed = sign(&cluster, &id, message, "none").await;
+    let signed = hostile.sign(&id, Hook::default()).await;
     let signed = &signed["result"];
     assert!(C::verifies(
         &unhex(signed["publicKey"].as_str().unwrap()),
-        message,
+        b"signed by node-1 and node-2",
         &unhex(signed["signature"].as_str().unwrap())
     ));
-    let listed = cluster.result("thresig_listWallets", json!({})).await;
-    assert_eq!(listed["wallets"].as_array().unwrap().len(), wallets);
+    hostile.assert_wallets().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
