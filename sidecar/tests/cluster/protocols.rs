@@ -307,6 +307,14 @@ async fn check_hostile_parties<C: Suite>() {
     let response = hostile.dkg(C::SCHEME, hook).await;
     assert_blames(&response, node, "Invalid secret share");
 
+    // DKG round 2: no envelope for one of the parties (a recipient alone cannot tell whether
+    // the sender or the coordinator dropped it; the coordinator can).
+    let hook = hostile.answers_on(paths::DKG_ROUND2, |_, answer| {
+        answer["envelopes"].as_array_mut().unwrap().remove(0);
+    });
+    let response = hostile.dkg(C::SCHEME, hook).await;
+    assert_blames(&response, node, "round-2 envelopes");
+
     // DKG round 2: the node claims a party's round-1 package never reached it; it is the one
     // that aborts, blaming no one.
     let seen = Arc::clone(&hostile.seen);
