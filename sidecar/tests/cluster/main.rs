@@ -4,6 +4,7 @@
 //! path), the node handlers' refusals and the JSON-RPC module's errors. Spawned devnets
 //! (cli/tests) stay for what needs processes: ports, signals, HSM tokens, crashes.
 
+mod cggmp;
 mod node_handlers;
 mod protocols;
 mod rpc;

@@ -68,7 +68,7 @@ fn statement(value: &Value) -> SignedStatement {
 }
 
 /// Flips one hex digit of a string field: the same length, another value.
-fn flip_hex(field: &mut Value) {
+pub fn flip_hex(field: &mut Value) {
     let mut text = field.as_str().unwrap().to_owned();
     let last = text.pop().unwrap();
     text.push(if last == '0' { '1' } else { '0' });
