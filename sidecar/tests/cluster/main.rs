@@ -8,6 +8,7 @@ mod cggmp;
 mod node_handlers;
 mod protocols;
 mod rpc;
+mod transactions;
 
 use serde_json::{Value, json};
 use thresig_sidecar::api::rpc::codes;
