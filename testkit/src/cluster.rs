@@ -1,6 +1,7 @@
 //! An in-process cluster for tests: N node states, each served over mutual TLS on its own
-//! 127.0.0.1 port, and a coordinator over a `NodeClient` with the coordinator certificate, all
-//! in the test's tokio runtime. The cluster directory is written by the sidecar's own set-up
+//! 127.0.0.1 port (the node's router under `node::serve_tls`, as `node::serve` serves it but
+//! without its minute-by-minute housekeeping), and a coordinator over a `NodeClient` with the
+//! coordinator certificate, all in the test's tokio runtime. The cluster directory is written by the sidecar's own set-up
 //! code (`run::devnet::init_cluster`: manifest, CA, certificates, identities, key files), so
 //! the nodes open exactly what a devnet's would. No process is spawned: node handlers and
 //! coordinator drivers get tests that take milliseconds per protocol run. Dropping the cluster
@@ -102,6 +103,8 @@ pub struct InProcessCluster {
     coordinator: Arc<Coordinator>,
     nodes: Vec<ServedNode>,
     client_key: ClientKey,
+    /// The coordinator's CGGMP21 aux-info and presignature work, when CGGMP21 is on.
+    background: Option<JoinHandle<()>>,
 }
 
 impl InProcessCluster {
@@ -186,16 +189,18 @@ impl InProcessCluster {
         }
         let client_key = ClientKey::load(&layout.client_key()).unwrap();
         let coordinator = Arc::new(coordinator(&layout, CoordinatorRole::All));
-        if options.cggmp21_primes.is_some() {
-            // Aux info, as a coordinator process makes it on start; it ends with the runtime.
-            tokio::spawn(Arc::clone(&coordinator).cggmp_background());
-        }
+        // Aux info, as a coordinator process starts it.
+        let background = options
+            .cggmp21_primes
+            .is_some()
+            .then(|| tokio::spawn(Arc::clone(&coordinator).cggmp_background()));
         Self {
             coordinator,
             layout,
             manifest,
             nodes,
             client_key,
+            background,
         }
     }
 
@@ -300,6 +305,9 @@ impl InProcessCluster {
 
 impl Drop for InProcessCluster {
     fn drop(&mut self) {
+        if let Some(background) = self.background.take() {
+            background.abort();
+        }
         for node in &mut self.nodes {
             if let Some(stop) = node.stop.take() {
                 let _ = stop.send(());
