@@ -129,4 +129,24 @@ async fn rpc_methods_answer_with_their_codes() {
     assert_error(&tweak, invalid, "bip86 applies only to frost-secp256k1-tr");
     let tweak = sign(&cluster, id, b"x", "sideways").await;
     assert_eq!(error_of(&tweak)["code"], invalid, "{tweak}");
+
+    // Derived wallets: the same passphrase gives the same wallet again (found, not made
+    // twice), another passphrase another; an empty one is refused.
+    let derive = |passphrase: &str| json!({ "scheme": "frost-secp256k1-tr", "passphrase": passphrase, "threshold": 2 });
+    let first = cluster
+        .result("thresig_deriveWallet", derive("correct horse"))
+        .await;
+    let again = cluster
+        .result("thresig_deriveWallet", derive("correct horse"))
+        .await;
+    assert_eq!(again["walletId"], first["walletId"], "{again}");
+    assert_eq!(again["publicKey"], first["publicKey"]);
+    let other = cluster
+        .result("thresig_deriveWallet", derive("battery staple"))
+        .await;
+    assert_ne!(other["publicKey"], first["publicKey"], "{other}");
+    let empty = cluster.rpc("thresig_deriveWallet", derive("")).await;
+    assert_error(&empty, invalid, "passphrase is empty");
+    let listed = cluster.result("thresig_listWallets", json!({})).await;
+    assert_eq!(listed["wallets"].as_array().unwrap().len(), 3, "{listed}");
 }
