@@ -291,14 +291,7 @@ impl Devnet {
     /// Calls `method` with by-name `params`, signed with the devnet's client key when the
     /// method needs it; returns the whole JSON-RPC response.
     pub fn call(&self, method: &str, params: Value) -> Value {
-        let params = if AUTHORIZED_METHODS.contains(&method) && params.is_object() {
-            self.client_key()
-                .authorize(method, &params, DEFAULT_VALIDITY_SECS)
-                .unwrap()
-        } else {
-            params
-        };
-        self.call_unsigned(method, params)
+        self.call_unsigned(method, signed_params(&self.client_key(), method, params))
     }
 
     /// Calls `method` with `params` as given (no client signature added).
@@ -343,6 +336,17 @@ pub fn node_client(dir: &Path, role: CoordinatorRole) -> NodeClient {
     let identity =
         read_certified_key(&cert_dir.join("cert.pem"), &cert_dir.join("key.pem")).unwrap();
     NodeClient::new(manifest, &ca, &identity).unwrap()
+}
+
+/// `params` signed with `key` when `method` needs a client signature (and `params` is an
+/// object, so that tests of malformed params get them through as given); otherwise `params`.
+pub fn signed_params(key: &ClientKey, method: &str, params: Value) -> Value {
+    if AUTHORIZED_METHODS.contains(&method) && params.is_object() {
+        key.authorize(method, &params, DEFAULT_VALIDITY_SECS)
+            .unwrap()
+    } else {
+        params
+    }
 }
 
 /// POSTs a JSON body to a JSON-RPC endpoint (blocking, on a private runtime).

@@ -8,3 +8,6 @@ pub mod bitcoin_core;
 
 #[cfg(feature = "devnet")]
 pub mod devnet;
+
+#[cfg(feature = "cluster")]
+pub mod cluster;

@@ -710,6 +710,11 @@ impl Coordinator {
         let round2: Vec<DkgRound2Response> = self
             .all(parties, paths::DKG_ROUND2, |_| round2_request.clone())
             .await?;
+        // A recipient missing an envelope cannot tell whether its sender or the coordinator
+        // dropped it; the coordinator can, so it names the sender here.
+        for (node, response) in parties.iter().zip(&round2) {
+            check_round2_envelopes(node, parties, &response.envelopes)?;
+        }
         let envelopes: Vec<SealedEnvelope> = round2
             .into_iter()
             .flat_map(|response| response.envelopes)
@@ -1348,6 +1353,42 @@ impl Coordinator {
             FrostOpError::Failed(reason) => CoordinatorError::Internal(reason),
         }
     }
+}
+
+/// Checks that `node`'s DKG round-2 answer is one envelope from it to each other party.
+fn check_round2_envelopes(
+    node: &str,
+    parties: &[String],
+    envelopes: &[SealedEnvelope],
+) -> Result<(), CoordinatorError> {
+    if let Some(envelope) = envelopes.iter().find(|envelope| envelope.sender != node) {
+        return Err(abort_from(
+            node,
+            format!("sent a round-2 envelope as {}", envelope.sender),
+        ));
+    }
+    let mut sent: Vec<&str> = envelopes
+        .iter()
+        .map(|envelope| envelope.recipient.as_str())
+        .collect();
+    sent.sort_unstable();
+    let mut expected: Vec<&str> = parties
+        .iter()
+        .map(String::as_str)
+        .filter(|party| *party != node)
+        .collect();
+    expected.sort_unstable();
+    if sent != expected {
+        return Err(abort_from(
+            node,
+            format!(
+                "sent round-2 envelopes for [{}], not one for each of [{}]",
+                sent.join(", "),
+                expected.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `node` aborted the protocol: it sent something that does not check.

@@ -1,0 +1,299 @@
+//! The node's handlers, asked directly over mutual TLS with each coordinator certificate, as a
+//! hostile coordinator could: what each refuses, with which status, and that refusals leave
+//! the node's wallets as they were.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use thresig_sidecar::cluster::pki::CoordinatorRole;
+use thresig_sidecar::coordinator::NodeCallError;
+use thresig_sidecar::wire::paths;
+use thresig_testkit::cluster::InProcessCluster;
+
+use crate::create;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Asks `node` on `path` with the certificate of `role`; the answer or the refusal's HTTP
+/// status and text.
+async fn ask(
+    cluster: &InProcessCluster,
+    role: CoordinatorRole,
+    node: &str,
+    path: &str,
+    body: &Value,
+) -> Result<Value, (u16, String)> {
+    match cluster
+        .node_client(role)
+        .call::<Value, Value>(node, path, body, TIMEOUT)
+        .await
+    {
+        Ok(answer) => Ok(answer),
+        Err(error @ NodeCallError::Refused { status, .. }) => Err((status, error.to_string())),
+        Err(other) => panic!("{path} at {node}: no answer: {other}"),
+    }
+}
+
+/// Asserts that `node` refuses `body` on `path` with `status` and a message containing `text`.
+async fn assert_refused(
+    cluster: &InProcessCluster,
+    role: CoordinatorRole,
+    (node, path): (&str, &str),
+    body: &Value,
+    (status, text): (u16, &str),
+) {
+    match ask(cluster, role, node, path, body).await {
+        Err((got, message)) => {
+            assert_eq!(got, status, "{path} at {node}: {message}");
+            assert!(
+                message.contains(text),
+                "{path}: expected {text:?} in {message}"
+            );
+        }
+        Ok(answer) => panic!("{path} at {node} was accepted: {answer}"),
+    }
+}
+
+/// A client-signed request for `method` with `params`, as the nodes receive it.
+fn authorization(cluster: &InProcessCluster, method: &str, params: Value) -> Value {
+    let params = thresig_testkit::devnet::signed_params(cluster.client_key(), method, params);
+    json!({ "method": method, "params": params })
+}
+
+/// A DKG round-1 request among every node at threshold 2.
+fn round1(session: &str, wallet: &str, scheme: &str, authorization: &Value) -> Value {
+    json!({
+        "session": session,
+        "wallet_id": wallet,
+        "scheme": scheme,
+        "threshold": 2,
+        "parties": ["node-1", "node-2", "node-3"],
+        "authorization": authorization,
+    })
+}
+
+async fn wallets_at(cluster: &InProcessCluster, node: &str) -> u64 {
+    let health = ask(
+        cluster,
+        CoordinatorRole::All,
+        node,
+        paths::HEALTH,
+        &json!({}),
+    )
+    .await
+    .unwrap();
+    health["wallets"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_handlers_refuse_what_no_coordinator_may_ask() {
+    let cluster = InProcessCluster::start(3, 2).await;
+    let scheme = "frost-ed25519";
+    let wallet = create(&cluster, scheme, 2).await["result"].clone();
+    let wallet_id = wallet["walletId"].as_str().unwrap().to_owned();
+    let create_params = json!({ "scheme": scheme, "threshold": 2 });
+    let node = "node-1";
+    let all = CoordinatorRole::All;
+
+    // Roles: a signing coordinator makes no wallet, an address coordinator signs nothing.
+    let dkg = authorization(&cluster, "thresig_createWallet", create_params.clone());
+    let request = round1("s-roles", "w-roles", scheme, &dkg);
+    let forbidden = (403, "may not create wallets");
+    let signing = CoordinatorRole::Signing;
+    assert_refused(
+        &cluster,
+        signing,
+        (node, paths::DKG_ROUND1),
+        &request,
+        forbidden,
+    )
+    .await;
+    for (path, field) in [
+        (paths::DKG_ROUND2, "round1"),
+        (paths::DKG_ROUND3, "envelopes"),
+        (paths::DKG_CONFIRM, "results"),
+    ] {
+        let body = json!({ "session": "s-roles", field: [] });
+        assert_refused(&cluster, signing, (node, path), &body, forbidden).await;
+    }
+    let message = "00aa";
+    let sign_params = json!({ "walletId": wallet_id, "message": format!("0x{message}") });
+    let sign = json!({
+        "session": "s-sign",
+        "wallet_id": wallet_id,
+        "message": message,
+        "authorization": authorization(&cluster, "thresig_signMessage", sign_params.clone()),
+    });
+    let address = CoordinatorRole::Address;
+    let may_not_sign = (403, "may not sign");
+    assert_refused(
+        &cluster,
+        address,
+        (node, paths::SIGN_ROUND1),
+        &sign,
+        may_not_sign,
+    )
+    .await;
+    let round2 = json!({ "session": "s-sign", "signing_package": "00" });
+    assert_refused(
+        &cluster,
+        address,
+        (node, paths::SIGN_ROUND2),
+        &round2,
+        may_not_sign,
+    )
+    .await;
+
+    // Ids from the coordinator are checked before anything is stored.
+    let bad_session = round1("../escape", "w-ids", scheme, &dkg);
+    let plain = (400, "must be 1 to 64 characters");
+    assert_refused(
+        &cluster,
+        all,
+        (node, paths::DKG_ROUND1),
+        &bad_session,
+        plain,
+    )
+    .await;
+    let mut stranger = round1("s-stranger", "w-stranger", scheme, &dkg);
+    stranger["parties"] = json!(["node-1", "node-2", "node-9"]);
+    let unknown_party = (400, "node-9 is not a node of this cluster");
+    assert_refused(
+        &cluster,
+        all,
+        (node, paths::DKG_ROUND1),
+        &stranger,
+        unknown_party,
+    )
+    .await;
+
+    // The DKG must be what the client signed: here it asked for threshold 3.
+    let three = authorization(
+        &cluster,
+        "thresig_createWallet",
+        json!({ "scheme": scheme, "threshold": 3 }),
+    );
+    let mismatch = (401, "threshold 3");
+    let request = round1("s-mismatch", "w-mismatch", scheme, &three);
+    assert_refused(&cluster, all, (node, paths::DKG_ROUND1), &request, mismatch).await;
+
+    // One DKG per signed request, one DKG per wallet id.
+    let started = round1("s-first", "w-first", scheme, &dkg);
+    ask(&cluster, all, node, paths::DKG_ROUND1, &started)
+        .await
+        .expect("a fresh DKG starts");
+    let replayed = round1("s-replay", "w-replay", scheme, &dkg);
+    let replay = (401, "already used (replay)");
+    assert_refused(&cluster, all, (node, paths::DKG_ROUND1), &replayed, replay).await;
+    let fresh = authorization(&cluster, "thresig_createWallet", create_params.clone());
+    let reused = round1("s-reuse", "w-first", scheme, &fresh);
+    let taken = (409, "w-first was claimed");
+    assert_refused(&cluster, all, (node, paths::DKG_ROUND1), &reused, taken).await;
+    let taken_by_wallet = round1("s-taken", &wallet_id, scheme, &fresh);
+    assert_refused(
+        &cluster,
+        all,
+        (node, paths::DKG_ROUND1),
+        &taken_by_wallet,
+        (409, "was claimed"),
+    )
+    .await;
+
+    // Rounds out of order or of no session.
+    let no_session = json!({ "session": "s-none", "round1": [] });
+    let unknown_session = (409, "no DKG session s-none");
+    assert_refused(
+        &cluster,
+        all,
+        (node, paths::DKG_ROUND2),
+        &no_session,
+        unknown_session,
+    )
+    .await;
+    let early = json!({ "session": "s-first", "results": [] });
+    let out_of_order = (400, "out of order");
+    assert_refused(
+        &cluster,
+        all,
+        (node, paths::DKG_CONFIRM),
+        &early,
+        out_of_order,
+    )
+    .await;
+
+    // Unknown wallets.
+    let unknown = json!({ "wallet_id": "w-unknown" });
+    let not_found = (404, "unknown wallet w-unknown");
+    assert_refused(
+        &cluster,
+        all,
+        (node, paths::WALLET_GET),
+        &unknown,
+        not_found,
+    )
+    .await;
+    let mut elsewhere = sign.clone();
+    elsewhere["wallet_id"] = json!("w-unknown");
+    assert_refused(
+        &cluster,
+        all,
+        (node, paths::SIGN_ROUND1),
+        &elsewhere,
+        not_found,
+    )
+    .await;
+
+    // A signature the client did not ask for: another message, another wallet's request.
+    let mut other_message = sign.clone();
+    other_message["message"] = json!("00bb");
+    let not_asked = (401, "does not ask for this message");
+    assert_refused(
+        &cluster,
+        all,
+        (node, paths::SIGN_ROUND1),
+        &other_message,
+        not_asked,
+    )
+    .await;
+    let mut other_wallet = sign.clone();
+    other_wallet["authorization"] = authorization(
+        &cluster,
+        "thresig_signMessage",
+        json!({ "walletId": "w-other", "message": format!("0x{message}") }),
+    );
+    let wrong_wallet = (401, "is for wallet w-other");
+    assert_refused(
+        &cluster,
+        all,
+        (node, paths::SIGN_ROUND1),
+        &other_wallet,
+        wrong_wallet,
+    )
+    .await;
+    // A request to create a wallet does not authorise a signature.
+    let mut not_signing = sign.clone();
+    not_signing["authorization"] = fresh;
+    let wrong_method = (401, "does not authorise this");
+    assert_refused(
+        &cluster,
+        all,
+        (node, paths::SIGN_ROUND1),
+        &not_signing,
+        wrong_method,
+    )
+    .await;
+
+    // A signing request is used once: the same signed request in a new session is refused.
+    ask(&cluster, all, node, paths::SIGN_ROUND1, &sign)
+        .await
+        .expect("a fresh signing session starts");
+    let mut again = sign.clone();
+    again["session"] = json!("s-sign-again");
+    let replay = (401, "already used (replay)");
+    assert_refused(&cluster, all, (node, paths::SIGN_ROUND1), &again, replay).await;
+
+    // None of the refusals left a wallet behind, at any node.
+    for node in cluster.node_ids() {
+        assert_eq!(wallets_at(&cluster, &node).await, 1, "{node}");
+    }
+}
