@@ -16,9 +16,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use frost_core::Ciphersuite;
 use thresig_sidecar::model::identity::{NodeIdentity, PublicIdentity};
-use thresig_sidecar::protocols::frost::{self as frost_ops, DkgSecret};
+use thresig_sidecar::protocols::frost::{self as frost_ops, DkgSecret, Suite};
 use thresig_sidecar::wire::envelope::{self, SealedEnvelope, SignedStatement};
 use zeroize::Zeroizing;
 
@@ -52,7 +51,7 @@ fn parties(n: u16) -> Vec<Party> {
 }
 
 /// FROST's DKG alone, for every participant.
-fn frost_only<C: Ciphersuite + 'static>(n: u16, t: u16) {
+fn frost_only<C: Suite>(n: u16, t: u16) {
     let mut rng = rand::rngs::OsRng;
     let mut round1 = BTreeMap::new();
     let mut secrets: BTreeMap<u16, DkgSecret> = BTreeMap::new();
@@ -81,7 +80,7 @@ fn frost_only<C: Ciphersuite + 'static>(n: u16, t: u16) {
 }
 
 /// Everything the nodes compute in a DKG, for every node.
-fn node_work<C: Ciphersuite + 'static>(parties: &[Party], t: u16) {
+fn node_work<C: Suite>(parties: &[Party], t: u16) {
     let n = parties.len() as u16;
     let mut rng = rand::rngs::OsRng;
     let mut statements = Vec::new();

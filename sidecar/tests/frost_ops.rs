@@ -11,10 +11,7 @@ type Tr = frost_secp256k1_tr::Secp256K1Sha256TR;
 type Ed = frost_ed25519::Ed25519Sha512;
 
 /// Runs a DKG among participants 1..=n; returns key packages and the public key package.
-fn dkg<C: frost_core::Ciphersuite + 'static>(
-    n: u16,
-    t: u16,
-) -> (BTreeMap<u16, Zeroizing<Vec<u8>>>, Vec<u8>) {
+fn dkg<C: frost_ops::Suite>(n: u16, t: u16) -> (BTreeMap<u16, Zeroizing<Vec<u8>>>, Vec<u8>) {
     let mut rng = rand::rngs::OsRng;
     let mut secrets: BTreeMap<u16, DkgSecret> = BTreeMap::new();
     let mut round1: BTreeMap<u16, Vec<u8>> = BTreeMap::new();
@@ -53,7 +50,7 @@ fn dkg<C: frost_core::Ciphersuite + 'static>(
     (key_packages, public.unwrap())
 }
 
-fn sign<C: frost_core::Ciphersuite>(
+fn sign<C: frost_ops::Suite>(
     key_packages: &BTreeMap<u16, Zeroizing<Vec<u8>>>,
     signers: &[u16],
     message: &[u8],
@@ -162,4 +159,26 @@ fn a_bad_round_two_share_is_blamed_on_its_sender() {
         FrostOpError::Blamed { culprits, .. } => assert_eq!(culprits, vec![3]),
         other => panic!("expected blame, got {other}"),
     }
+}
+
+#[test]
+fn dkg_state_is_typed_by_suite_and_phase() {
+    let mut rng = rand::rngs::OsRng;
+    let others = |packages: &[(u16, Vec<u8>)]| packages.iter().cloned().collect::<BTreeMap<_, _>>();
+    let (tr_secret, _) = frost_ops::dkg_part1::<Tr>(1, 3, 2, &mut rng).unwrap();
+    let (_, ed_package_2) = frost_ops::dkg_part1::<Ed>(2, 3, 2, &mut rng).unwrap();
+    let (_, ed_package_3) = frost_ops::dkg_part1::<Ed>(3, 3, 2, &mut rng).unwrap();
+    let round1 = others(&[(2, ed_package_2), (3, ed_package_3)]);
+    // A secp256k1 secret handed to an Ed25519 step is refused, not misread.
+    let error = frost_ops::dkg_part2::<Ed>(tr_secret, &round1)
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("another scheme"), "{error}");
+    // Part 3 needs the state part 2 left, not part 1's.
+    let (ed_secret, _) = frost_ops::dkg_part1::<Ed>(1, 3, 2, &mut rng).unwrap();
+    assert!(matches!(ed_secret, DkgSecret::Ed25519(_)));
+    let error = frost_ops::dkg_part3::<Ed>(1, &ed_secret, &BTreeMap::new())
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("not after part 2"), "{error}");
 }

@@ -3,7 +3,6 @@
 
 pub mod dkg_shares;
 
-use std::any::Any;
 use std::collections::BTreeMap;
 
 use frost_core::keys::dkg;
@@ -11,11 +10,106 @@ use frost_core::keys::{KeyPackage, PublicKeyPackage};
 use frost_core::round1::{SigningCommitments, SigningNonces};
 use frost_core::round2::SignatureShare;
 use frost_core::{Ciphersuite, Identifier, SigningPackage};
+use frost_ed25519::Ed25519Sha512;
+use frost_secp256k1_tr::Secp256K1Sha256TR;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-/// A DKG secret held in memory between rounds (type-erased over the ciphersuite).
-pub type DkgSecret = Box<dyn Any + Send + Sync>;
+/// A node's DKG secret between rounds, typed by its ciphersuite (both phases of frost-core's
+/// secret packages zeroize on drop).
+pub enum DkgSecret {
+    /// A frost-secp256k1-tr DKG.
+    Secp256k1Tr(DkgPhase<Secp256K1Sha256TR>),
+    /// A frost-ed25519 DKG.
+    Ed25519(DkgPhase<Ed25519Sha512>),
+}
+
+/// Where one participant's DKG stands.
+pub enum DkgPhase<C: Ciphersuite> {
+    /// After part 1: the round-1 secret package.
+    AfterPart1(dkg::round1::SecretPackage<C>),
+    /// After part 2: the round-2 secret package and the others' decoded round-1 packages.
+    AfterPart2(AfterPart2<C>),
+}
+
+/// A decoded signing package of either ciphersuite.
+pub enum SigningPackageOf {
+    /// frost-secp256k1-tr.
+    Secp256k1Tr(SigningPackage<Secp256K1Sha256TR>),
+    /// frost-ed25519.
+    Ed25519(SigningPackage<Ed25519Sha512>),
+}
+
+/// A decoded public key package of either ciphersuite.
+pub enum PublicKeyPackageOf {
+    /// frost-secp256k1-tr.
+    Secp256k1Tr(PublicKeyPackage<Secp256K1Sha256TR>),
+    /// frost-ed25519.
+    Ed25519(PublicKeyPackage<Ed25519Sha512>),
+}
+
+/// A FROST ciphersuite thresig runs: how its typed state goes into, and comes back out of,
+/// the enums above. A value of the other suite comes back as `None`, never as a wrong type.
+pub trait Suite: Ciphersuite + 'static {
+    /// Wraps this suite's DKG phase.
+    fn dkg_secret(phase: DkgPhase<Self>) -> DkgSecret;
+    /// This suite's DKG phase, if the secret is of this suite.
+    fn dkg_phase(secret: DkgSecret) -> Option<DkgPhase<Self>>;
+    /// This suite's DKG phase, borrowed.
+    fn dkg_phase_ref(secret: &DkgSecret) -> Option<&DkgPhase<Self>>;
+    /// Wraps this suite's signing package.
+    fn signing_package(package: SigningPackage<Self>) -> SigningPackageOf;
+    /// This suite's signing package, if the package is of this suite.
+    fn signing_package_ref(package: &SigningPackageOf) -> Option<&SigningPackage<Self>>;
+    /// Wraps this suite's public key package.
+    fn public_key_package(package: PublicKeyPackage<Self>) -> PublicKeyPackageOf;
+    /// This suite's public key package, if the package is of this suite.
+    fn public_key_package_ref(package: &PublicKeyPackageOf) -> Option<&PublicKeyPackage<Self>>;
+}
+
+macro_rules! suite {
+    ($suite:ty, $variant:ident) => {
+        impl Suite for $suite {
+            fn dkg_secret(phase: DkgPhase<Self>) -> DkgSecret {
+                DkgSecret::$variant(phase)
+            }
+            fn dkg_phase(secret: DkgSecret) -> Option<DkgPhase<Self>> {
+                match secret {
+                    DkgSecret::$variant(phase) => Some(phase),
+                    _ => None,
+                }
+            }
+            fn dkg_phase_ref(secret: &DkgSecret) -> Option<&DkgPhase<Self>> {
+                match secret {
+                    DkgSecret::$variant(phase) => Some(phase),
+                    _ => None,
+                }
+            }
+            fn signing_package(package: SigningPackage<Self>) -> SigningPackageOf {
+                SigningPackageOf::$variant(package)
+            }
+            fn signing_package_ref(package: &SigningPackageOf) -> Option<&SigningPackage<Self>> {
+                match package {
+                    SigningPackageOf::$variant(package) => Some(package),
+                    _ => None,
+                }
+            }
+            fn public_key_package(package: PublicKeyPackage<Self>) -> PublicKeyPackageOf {
+                PublicKeyPackageOf::$variant(package)
+            }
+            fn public_key_package_ref(
+                package: &PublicKeyPackageOf,
+            ) -> Option<&PublicKeyPackage<Self>> {
+                match package {
+                    PublicKeyPackageOf::$variant(package) => Some(package),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+suite!(Secp256K1Sha256TR, Secp256k1Tr);
+suite!(Ed25519Sha512, Ed25519);
 
 /// Round-2 DKG packages by receiving participant, each secret until it is sealed to them.
 pub type Round2Packages = BTreeMap<u16, Zeroizing<Vec<u8>>>;
@@ -69,7 +163,7 @@ fn fail<C: Ciphersuite>(what: &str, error: frost_core::Error<C>) -> FrostOpError
 
 /// DKG part 1 for participant `index` of `max_signers` with threshold `min_signers`: the secret
 /// to keep and the round-1 package to broadcast.
-pub fn dkg_part1<C: Ciphersuite + 'static>(
+pub fn dkg_part1<C: Suite>(
     index: u16,
     max_signers: u16,
     min_signers: u16,
@@ -81,22 +175,24 @@ pub fn dkg_part1<C: Ciphersuite + 'static>(
     let bytes = package
         .serialize()
         .map_err(|error| fail("round-1 package", error))?;
-    Ok((Box::new(secret), bytes))
+    Ok((C::dkg_secret(DkgPhase::AfterPart1(secret)), bytes))
 }
 
 /// DKG part 2: checks every other participant's round-1 package (proofs of knowledge) and
 /// makes the round-2 package for each of them.
-pub fn dkg_part2<C: Ciphersuite + 'static>(
+pub fn dkg_part2<C: Suite>(
     secret: DkgSecret,
     round1: &BTreeMap<u16, Vec<u8>>,
 ) -> Result<(DkgSecret, Round2Packages), FrostOpError> {
-    let secret = secret
-        .downcast::<dkg::round1::SecretPackage<C>>()
-        .map_err(|_| FrostOpError::Failed("DKG state belongs to another scheme".into()))?;
+    let Some(DkgPhase::AfterPart1(secret)) = C::dkg_phase(secret) else {
+        return Err(FrostOpError::Failed(
+            "DKG state is of another scheme or past part 1".into(),
+        ));
+    };
     let indices: Vec<u16> = round1.keys().copied().collect();
     let packages = decode_round1::<C>(round1)?;
     let (secret, outgoing) =
-        dkg::part2::<C>(*secret, &packages).map_err(|error| blame(error, &indices))?;
+        dkg::part2::<C>(secret, &packages).map_err(|error| blame(error, &indices))?;
     let packages = by_index::<C, _>(packages, &indices)?;
     let mut out = BTreeMap::new();
     for index in indices {
@@ -113,12 +209,12 @@ pub fn dkg_part2<C: Ciphersuite + 'static>(
         );
     }
     let state: AfterPart2<C> = (secret, packages);
-    Ok((Box::new(state), out))
+    Ok((C::dkg_secret(DkgPhase::AfterPart2(state)), out))
 }
 
 /// What part 2 leaves for part 3: the secret package and the others' round-1 packages, decoded
 /// once (decoding checks every point, which for Ed25519 includes a torsion check).
-type AfterPart2<C> = (
+pub type AfterPart2<C> = (
     dkg::round2::SecretPackage<C>,
     BTreeMap<u16, dkg::round1::Package<C>>,
 );
@@ -173,14 +269,16 @@ fn by_identifier<C: Ciphersuite, P>(
 
 /// DKG part 3 at the participant with index `own`: checks every received share against its
 /// sender's commitment and derives the key package and the group's public key package.
-pub fn dkg_part3<C: Ciphersuite + 'static>(
+pub fn dkg_part3<C: Suite>(
     own: u16,
     secret: &DkgSecret,
     round2: &BTreeMap<u16, Zeroizing<Vec<u8>>>,
 ) -> Result<DkgOutput, FrostOpError> {
-    let (secret, round1_packages) = secret
-        .downcast_ref::<AfterPart2<C>>()
-        .ok_or_else(|| FrostOpError::Failed("DKG state belongs to another scheme".into()))?;
+    let Some(DkgPhase::AfterPart2((secret, round1_packages))) = C::dkg_phase_ref(secret) else {
+        return Err(FrostOpError::Failed(
+            "DKG state is of another scheme or not after part 2".into(),
+        ));
+    };
     let indices: Vec<u16> = round2.keys().copied().collect();
     let mut round2_packages = BTreeMap::new();
     for (&index, bytes) in round2 {
@@ -238,7 +336,7 @@ pub fn commit<C: Ciphersuite>(
 
 /// The signing package for `message` from the signers' commitments, serialized and decoded
 /// (to aggregate with, without decoding it again).
-pub fn build_signing_package<C: Ciphersuite>(
+pub fn build_signing_package<C: Suite>(
     commitments: &BTreeMap<u16, Vec<u8>>,
     message: &[u8],
 ) -> Result<(Vec<u8>, DecodedSigningPackage), FrostOpError> {
@@ -260,7 +358,7 @@ pub fn build_signing_package<C: Ciphersuite>(
         DecodedSigningPackage {
             message: message.to_vec(),
             signers: commitments.keys().copied().collect(),
-            package: Box::new(package),
+            package: C::signing_package(package),
         },
     ))
 }
@@ -272,15 +370,12 @@ pub struct DecodedSigningPackage {
     pub message: Vec<u8>,
     /// The signers' indices.
     pub signers: Vec<u16>,
-    package: Box<dyn Any + Send + Sync>,
+    package: SigningPackageOf,
 }
 
 impl DecodedSigningPackage {
     /// The serialized commitments the package carries for the signer `index`, if any.
-    pub fn commitments_of<C: Ciphersuite>(
-        &self,
-        index: u16,
-    ) -> Result<Option<Vec<u8>>, FrostOpError> {
+    pub fn commitments_of<C: Suite>(&self, index: u16) -> Result<Option<Vec<u8>>, FrostOpError> {
         let package = self.package::<C>()?;
         package
             .signing_commitments()
@@ -293,15 +388,14 @@ impl DecodedSigningPackage {
             .transpose()
     }
 
-    fn package<C: Ciphersuite>(&self) -> Result<&SigningPackage<C>, FrostOpError> {
-        self.package
-            .downcast_ref::<SigningPackage<C>>()
+    fn package<C: Suite>(&self) -> Result<&SigningPackage<C>, FrostOpError> {
+        C::signing_package_ref(&self.package)
             .ok_or_else(|| FrostOpError::Failed("signing package of another scheme".into()))
     }
 }
 
 /// Decodes a signing package whose signers must all be among `indices`.
-pub fn decode_signing_package<C: Ciphersuite>(
+pub fn decode_signing_package<C: Suite>(
     bytes: &[u8],
     indices: &[u16],
 ) -> Result<DecodedSigningPackage, FrostOpError> {
@@ -321,12 +415,12 @@ pub fn decode_signing_package<C: Ciphersuite>(
     Ok(DecodedSigningPackage {
         message: package.message().clone(),
         signers,
-        package: Box::new(package),
+        package: C::signing_package(package),
     })
 }
 
 /// Signing round 2: this participant's signature share, serialized.
-pub fn sign<C: Ciphersuite>(
+pub fn sign<C: Suite>(
     package: &DecodedSigningPackage,
     nonces: &[u8],
     key_package: &[u8],
@@ -376,32 +470,30 @@ pub struct Aggregate {
 
 /// A group's public key package, decoded once (decoding checks every verifying share).
 pub struct DecodedPublicKeyPackage {
-    package: Box<dyn Any + Send + Sync>,
+    package: PublicKeyPackageOf,
 }
 
 /// Decodes a serialized public key package.
-pub fn decode_public_key_package<C: Ciphersuite>(
+pub fn decode_public_key_package<C: Suite>(
     bytes: &[u8],
 ) -> Result<DecodedPublicKeyPackage, FrostOpError> {
     let package = PublicKeyPackage::<C>::deserialize(bytes)
         .map_err(|error| fail("public key package", error))?;
     Ok(DecodedPublicKeyPackage {
-        package: Box::new(package),
+        package: C::public_key_package(package),
     })
 }
 
-fn public_key_package<C: Ciphersuite>(
+fn public_key_package<C: Suite>(
     public: &DecodedPublicKeyPackage,
 ) -> Result<&PublicKeyPackage<C>, FrostOpError> {
-    public
-        .package
-        .downcast_ref::<PublicKeyPackage<C>>()
+    C::public_key_package_ref(&public.package)
         .ok_or_else(|| FrostOpError::Failed("public key package of another scheme".into()))
 }
 
 /// Aggregates signature shares, checking each against its signer's verifying share, into the
 /// group signature; `bip86` aggregates under the BIP-86 tweaked key.
-pub fn aggregate<C: Ciphersuite>(
+pub fn aggregate<C: Suite>(
     package: &DecodedSigningPackage,
     shares: &BTreeMap<u16, Vec<u8>>,
     public: &DecodedPublicKeyPackage,
