@@ -566,4 +566,75 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn a_node_refuses_script_tree_inputs_and_more_than_the_input_limit() {
+        let (record, script) = taproot_record();
+        let package = hex::decode(&record.public_key_package).unwrap();
+        let group_key =
+            crate::protocols::frost::group_key::<frost_secp256k1_tr::Secp256K1Sha256TR>(&package)
+                .unwrap();
+        let key = btc::parse_group_key(&group_key).unwrap();
+
+        // An input of the wallet's key tweaked with a script tree: the nodes sign under the
+        // BIP-86 tweak only, so the node refuses it rather than sign a mislabelled session.
+        let root = <bitcoin::TapNodeHash as bitcoin::hashes::Hash>::from_byte_array([7u8; 32]);
+        let scripted = btc::p2tr_script_pubkey(key, Some(root));
+        let mut tree: Psbt = psbt(&scripted, &[None]).parse().unwrap();
+        tree.inputs[0].tap_merkle_root = Some(root);
+        let error = messages_to_sign(&record, &params(tree.to_string(), false), "regtest")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "input 0 commits to a script tree (tap_merkle_root); only BIP-86 key-path spends \
+             are signed"
+        );
+
+        let many = psbt(&script, &[None; MAX_SIGNED_INPUTS + 1]);
+        let error = messages_to_sign(&record, &params(many, false), "regtest")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            format!(
+                "{} inputs belong to the wallet; one request signs at most {MAX_SIGNED_INPUTS}",
+                MAX_SIGNED_INPUTS + 1
+            )
+        );
+        let most = psbt(&script, &[None; MAX_SIGNED_INPUTS]);
+        assert_eq!(
+            messages_to_sign(&record, &params(most, false), "regtest")
+                .unwrap()
+                .len(),
+            MAX_SIGNED_INPUTS
+        );
+    }
+
+    #[test]
+    fn a_node_refuses_solana_bytes_it_would_not_sign_verbatim() {
+        let (record, _) = ed25519_wallet();
+        let wallet = sol::Pubkey(ed25519_public(&record).to_bytes());
+        let bytes = sol::transfer_message(wallet, sol::Pubkey([9u8; 32]), 7, [1u8; 32])
+            .serialize()
+            .unwrap();
+        let b64 = |bytes: &[u8]| {
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
+        };
+        let request = |transaction: String| SignTransactionParams {
+            wallet_id: record.wallet_id.clone(),
+            chain: "solana".into(),
+            transaction: json!(transaction),
+            allow_partial_sighash: false,
+        };
+        let accepted = messages_to_sign(&record, &request(b64(&bytes)), "regtest").unwrap();
+        assert_eq!(accepted, vec![(bytes.clone(), Tweak::None)]);
+        // Trailing bytes are not part of any message the wallet signs.
+        let mut longer = bytes;
+        longer.push(0);
+        let error = messages_to_sign(&record, &request(b64(&longer)), "regtest")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("not a Solana message"), "{error}");
+    }
 }
