@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::api::http_access::AccessOptions;
-use crate::chains::transactions::TransactionChain;
+use crate::chains::Chain;
 use crate::cluster::client_auth::ClientRequest;
 use crate::cluster::pki::CoordinatorRole;
 use crate::coordinator::{Coordinator, CoordinatorError};
@@ -251,18 +251,14 @@ pub fn module(
                     &coordinator,
                     CoordinatorRole::may_sign,
                 )?;
-                let chain: TransactionChain = params
-                    .chain
-                    .parse()
-                    .map_err(|error: String| invalid(format!("invalid params: {error}")))?;
+                let chain = Chain::parse(
+                    &params.chain,
+                    coordinator.network(),
+                    params.allow_partial_sighash,
+                )
+                .map_err(|error| invalid(format!("invalid params: {error}")))?;
                 coordinator
-                    .sign_transaction(
-                        &params.wallet_id,
-                        chain,
-                        &params.transaction,
-                        params.allow_partial_sighash,
-                        &request,
-                    )
+                    .sign_transaction(&params.wallet_id, chain, &params.transaction, &request)
                     .await
                     .map_err(|error| to_rpc_error(&error))
             },

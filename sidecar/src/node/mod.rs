@@ -543,9 +543,13 @@ impl NodeState {
             let params: SignTransactionParams = verified
                 .parse()
                 .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
-            crate::chains::transactions::messages_to_sign(record, &params)
-                .map_err(|error| mismatch(format!("transaction: {error}")))?
-                .contains(&(message.to_vec(), requested_tweak))
+            crate::chains::transactions::messages_to_sign(
+                record,
+                &params,
+                &self.manifest.bitcoin_network,
+            )
+            .map_err(|error| mismatch(format!("transaction: {error}")))?
+            .contains(&(message.to_vec(), requested_tweak))
         };
         if !covered {
             return Err(mismatch(

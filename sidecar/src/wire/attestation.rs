@@ -12,7 +12,6 @@ use crate::cluster::manifest::Manifest;
 use crate::model::identity::NodeIdentity;
 use crate::model::scheme::WalletScheme;
 use crate::model::wallet::WalletRecord;
-use crate::with_ciphersuite;
 
 /// The domain tag that starts every attested statement.
 pub const DOMAIN: &[u8] = b"thresig/wallet-attestation/v1";
@@ -59,21 +58,7 @@ pub fn statement(
 /// The wallet's public key as answers show it: x-only (32 bytes) for frost-secp256k1-tr,
 /// 32 bytes for frost-ed25519, 33-byte compressed SEC1 for cggmp21-secp256k1.
 pub fn public_key(record: &WalletRecord) -> Result<Vec<u8>, String> {
-    let scheme: WalletScheme = record.scheme.parse()?;
-    if scheme == WalletScheme::Cggmp21Secp256k1 {
-        return crate::chains::transactions::wallet_public_key(record).map(|key| key.to_vec());
-    }
-    let package = hex::decode(&record.public_key_package).map_err(|error| error.to_string())?;
-    let group_key =
-        with_ciphersuite!(scheme, C => crate::protocols::frost::group_key::<C>(&package))
-            .map_err(|error| error.to_string())?;
-    match scheme {
-        WalletScheme::FrostSecp256k1Tr => {
-            crate::chains::addresses::x_only(&group_key).map(Vec::from)
-        }
-        _ if group_key.len() == 32 => Ok(group_key),
-        _ => Err(format!("{scheme} key of {} bytes", group_key.len())),
-    }
+    crate::chains::addresses::wallet_public_key(record).map_err(|error| error.to_string())
 }
 
 /// The chain addresses of a wallet's public key (as [`public_key`] gives it).
@@ -82,29 +67,8 @@ pub fn addresses(
     public_key: &[u8],
     network: bitcoin::Network,
 ) -> Result<BTreeMap<String, String>, String> {
-    let (chain, address) = match scheme {
-        WalletScheme::FrostSecp256k1Tr => {
-            let key: [u8; 32] = public_key
-                .try_into()
-                .map_err(|_| "an x-only key is 32 bytes".to_owned())?;
-            (
-                "bitcoin",
-                crate::chains::addresses::p2tr_bip86(&key, network)?,
-            )
-        }
-        WalletScheme::FrostEd25519 => {
-            let key: [u8; 32] = public_key
-                .try_into()
-                .map_err(|_| "an Ed25519 key is 32 bytes".to_owned())?;
-            ("solana", crate::chains::addresses::solana(&key)?)
-        }
-        WalletScheme::Cggmp21Secp256k1 => (
-            "ethereum",
-            thresig_adapters::ethereum::eip55_address(public_key)
-                .map_err(|error| error.to_string())?,
-        ),
-    };
-    Ok(BTreeMap::from([(chain.to_owned(), address)]))
+    crate::chains::addresses::wallet_addresses(scheme, public_key, network)
+        .map_err(|error| error.to_string())
 }
 
 /// The statement of a stored wallet.
