@@ -14,15 +14,15 @@ use alloy_primitives::{Address, U256, keccak256};
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, PublicKey, SECP256K1};
 use serde_json::{Value, json};
-use thresig_sidecar::coordinator::NodeCallError;
-use thresig_sidecar::wire::envelope::SignedStatement;
 use thresig_sidecar::cluster::layout::ClusterLayout;
 use thresig_sidecar::cluster::pki::CoordinatorRole;
+use thresig_sidecar::coordinator::NodeCallError;
+use thresig_sidecar::model::scheme::WalletScheme;
+use thresig_sidecar::wire::envelope::SignedStatement;
 use thresig_sidecar::wire::{
     CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
     CggmpStepResponse, DkgRound1Request, HealthResponse, paths,
 };
-use thresig_sidecar::model::scheme::WalletScheme;
 use thresig_testkit::devnet::{
     Devnet, Proxy, ThresigBinary, node_client, raw_http, runtime, temp_dir, unhex,
 };
@@ -253,7 +253,7 @@ fn exit_of(mut command: Command) -> (std::process::ExitStatus, String) {
 fn taken<T: std::fmt::Debug>(answer: Result<T, NodeCallError>) {
     match answer {
         Err(NodeCallError::Refused { status, body, .. }) => assert_eq!(
-            (status, body.kind.as_str()),
+            (status, body.kind.code()),
             (409, "wallet-id-taken"),
             "{body:?}"
         ),

@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use thresig_sidecar::cluster::client_auth::{ClientKey, ClientRequest};
-use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
-use thresig_sidecar::wire::envelope::SignedStatement;
-use thresig_sidecar::custody::key_provider::FileKeyProvider;
 use thresig_sidecar::cluster::layout::ClusterLayout;
 use thresig_sidecar::cluster::manifest::Manifest;
 use thresig_sidecar::cluster::pki::CoordinatorRole;
-use thresig_sidecar::wire::{DkgRound1Request, SignRound1Request, paths};
-use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
+use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
+use thresig_sidecar::custody::key_provider::FileKeyProvider;
 use thresig_sidecar::custody::store::NodeStore;
+use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
+use thresig_sidecar::wire::envelope::SignedStatement;
+use thresig_sidecar::wire::{DkgRound1Request, SignRound1Request, paths};
 use thresig_testkit::devnet::{
     Devnet, ThresigBinary, free_port, node_client, raw_call, runtime, temp_dir, unhex,
     verify_bip340, verify_ed25519,
@@ -226,7 +226,9 @@ fn round1(
     ));
     match answer {
         Ok(_) => None,
-        Err(NodeCallError::Refused { body, .. }) => Some((body.kind, body.message)),
+        Err(NodeCallError::Refused { body, .. }) => {
+            Some((body.kind.code().to_owned(), body.message))
+        }
         Err(other) => panic!("{node}: {other}"),
     }
 }
@@ -345,7 +347,7 @@ fn forged_replayed_and_out_of_role_requests_are_refused_by_every_node() {
         );
         match refused {
             Err(NodeCallError::Refused { body, .. }) => {
-                assert_eq!(body.kind, "forbidden");
+                assert_eq!(body.kind.code(), "forbidden");
                 assert!(body.message.contains("role signing may not create wallets"));
             }
             other => panic!("{node}: {other:?}"),

@@ -10,16 +10,16 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
-use thresig_sidecar::wire::envelope::{self, SignedStatement};
 use thresig_sidecar::cluster::layout::{ClusterLayout, read_certified_key};
 use thresig_sidecar::cluster::manifest::Manifest;
 use thresig_sidecar::cluster::pki::CoordinatorRole;
+use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
+use thresig_sidecar::model::scheme::WalletScheme;
+use thresig_sidecar::wire::envelope::{self, SignedStatement};
 use thresig_sidecar::wire::{
     DkgConfirmRequest, DkgConfirmResponse, DkgRound1Request, DkgRound2Request, DkgRound2Response,
     DkgRound3Request, HealthResponse, paths, purposes,
 };
-use thresig_sidecar::model::scheme::WalletScheme;
 use thresig_testkit::devnet::{
     Devnet, ThresigBinary, free_port, node_client, runtime, unhex, verify_ed25519,
 };
@@ -124,7 +124,9 @@ async fn finish_dkg(
 /// A refusal's HTTP status and kind.
 fn refusal<T: std::fmt::Debug>(answer: Result<T, NodeCallError>) -> (u16, String, String) {
     match answer {
-        Err(NodeCallError::Refused { status, body, .. }) => (status, body.kind, body.message),
+        Err(NodeCallError::Refused { status, body, .. }) => {
+            (status, body.kind.code().to_owned(), body.message)
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -313,7 +315,8 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
     let own_key = own.verifying_key().to_bytes();
     let mut tampered = created.clone();
     tampered["publicKey"] = json!(format!("0x{}", hex::encode(own_key)));
-    tampered["addresses"]["solana"] = json!(thresig_sidecar::chains::addresses::solana(&own_key).unwrap());
+    tampered["addresses"]["solana"] =
+        json!(thresig_sidecar::chains::addresses::solana(&own_key).unwrap());
     let refused = verify(&tampered);
     assert_eq!(refused.status.code(), Some(1));
     assert!(

@@ -21,6 +21,7 @@ use crate::model::wallet::WalletRecord;
 use crate::protocols::frost::{self as frost_ops, FrostOpError};
 use crate::wire::attestation::{self, Attestation};
 use crate::wire::envelope::{self, SealedEnvelope, SignedStatement};
+use crate::wire::error::{ErrorBody, ErrorKind};
 use crate::wire::*;
 use crate::with_ciphersuite;
 
@@ -67,7 +68,7 @@ pub enum NodeCallError {
         /// The HTTP status.
         status: u16,
         /// The node's explanation.
-        body: NodeErrorBody,
+        body: ErrorBody,
     },
     /// The answer did not parse.
     #[error("{node} sent a malformed answer: {reason}")]
@@ -135,27 +136,24 @@ pub enum CoordinatorError {
 impl From<NodeCallError> for CoordinatorError {
     fn from(error: NodeCallError) -> Self {
         match error {
-            NodeCallError::Refused { node, body, .. } if body.kind == "unknown-wallet" => {
-                let _ = node;
-                CoordinatorError::UnknownWallet(
-                    body.message
-                        .trim_start_matches("unknown wallet ")
-                        .to_owned(),
-                )
-            }
-            NodeCallError::Refused { node, body, .. } if body.kind == "unauthorized" => {
-                CoordinatorError::Unauthorized(format!("{node} refused: {}", body.message))
-            }
-            NodeCallError::Refused { node, body, .. } if body.kind == "forbidden" => {
-                CoordinatorError::Forbidden(format!("{node} refused: {}", body.message))
-            }
-            NodeCallError::Refused { node, body, .. } if body.kind == "not-ready" => {
-                CoordinatorError::NotReady(format!("{node}: {}", body.message))
-            }
-            NodeCallError::Refused { node, body, .. } => CoordinatorError::Abort {
-                node,
-                culprit: body.culprit,
-                message: body.message,
+            NodeCallError::Refused { node, body, .. } => match body.kind {
+                ErrorKind::UnknownWallet { wallet_id } => {
+                    CoordinatorError::UnknownWallet(wallet_id)
+                }
+                ErrorKind::Unauthorized => {
+                    CoordinatorError::Unauthorized(format!("{node} refused: {}", body.message))
+                }
+                ErrorKind::Forbidden { .. } => {
+                    CoordinatorError::Forbidden(format!("{node} refused: {}", body.message))
+                }
+                ErrorKind::NotReady { .. } => {
+                    CoordinatorError::NotReady(format!("{node}: {}", body.message))
+                }
+                kind => CoordinatorError::Abort {
+                    node,
+                    culprit: kind.blamed().first().cloned(),
+                    message: body.message,
+                },
             },
             NodeCallError::Unreachable { node, reason } => CoordinatorError::Abort {
                 node: node.clone(),
@@ -269,18 +267,16 @@ impl NodeClient {
                 reason: error.to_string(),
             })
         } else {
-            let body =
-                serde_json::from_slice::<NodeErrorBody>(&bytes).unwrap_or_else(|_| NodeErrorBody {
-                    kind: "internal".into(),
-                    message: format!(
-                        "HTTP {status}: {}",
-                        String::from_utf8_lossy(&bytes)
-                            .chars()
-                            .take(200)
-                            .collect::<String>()
-                    ),
-                    culprit: None,
-                });
+            let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
+                kind: ErrorKind::Internal,
+                message: format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                ),
+            });
             Err(NodeCallError::Refused {
                 node: node.to_owned(),
                 status: status.as_u16(),
@@ -961,9 +957,14 @@ impl Coordinator {
                         None => found = Some(record),
                     }
                 }
-                Err(NodeCallError::Refused { body, .. }) if body.kind == "unknown-wallet" => {
-                    unknown = true
-                }
+                Err(NodeCallError::Refused {
+                    body:
+                        ErrorBody {
+                            kind: ErrorKind::UnknownWallet { .. },
+                            ..
+                        },
+                    ..
+                }) => unknown = true,
                 Err(_) => unreachable.push(node.clone()),
             }
         }
@@ -1285,7 +1286,14 @@ impl Coordinator {
                         unreachable.push((*node).clone());
                         replacements.extend(spares.next());
                     }
-                    Err(NodeCallError::Refused { body, .. }) if body.kind == "unknown-wallet" => {
+                    Err(NodeCallError::Refused {
+                        body:
+                            ErrorBody {
+                                kind: ErrorKind::UnknownWallet { .. },
+                                ..
+                            },
+                        ..
+                    }) => {
                         unreachable.push((*node).clone());
                         replacements.extend(spares.next());
                     }
@@ -1489,6 +1497,65 @@ mod tests {
                 "{error:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_refusal_is_read_by_its_kind_and_data_never_its_message() {
+        let refused = |kind: ErrorKind| NodeCallError::Refused {
+            node: "node-2".into(),
+            status: kind.status(),
+            body: ErrorBody {
+                kind,
+                message: "unknown wallet w-other (a message is for people)".into(),
+            },
+        };
+        let unknown = CoordinatorError::from(refused(ErrorKind::UnknownWallet {
+            wallet_id: "w-1".into(),
+        }));
+        assert!(
+            matches!(&unknown, CoordinatorError::UnknownWallet(id) if id == "w-1"),
+            "{unknown:?}"
+        );
+        let abort = CoordinatorError::from(refused(ErrorKind::Abort {
+            blamed: vec!["node-3".into(), "node-1".into()],
+        }));
+        assert!(
+            matches!(&abort, CoordinatorError::Abort { node, culprit: Some(culprit), .. }
+                if node == "node-2" && culprit == "node-3"),
+            "{abort:?}"
+        );
+        // Refusals that are not aborts blame nobody.
+        for kind in [
+            ErrorKind::BadRequest,
+            ErrorKind::WalletIdTaken {
+                wallet_id: "w-1".into(),
+            },
+            ErrorKind::UnknownSession {
+                session: "s".into(),
+            },
+            ErrorKind::Internal,
+            ErrorKind::Other,
+        ] {
+            let error = CoordinatorError::from(refused(kind));
+            assert!(
+                matches!(&error, CoordinatorError::Abort { culprit: None, .. }),
+                "{error:?}"
+            );
+        }
+        assert!(matches!(
+            CoordinatorError::from(refused(ErrorKind::Unauthorized)),
+            CoordinatorError::Unauthorized(_)
+        ));
+        assert!(matches!(
+            CoordinatorError::from(refused(ErrorKind::Forbidden { role: None })),
+            CoordinatorError::Forbidden(_)
+        ));
+        assert!(matches!(
+            CoordinatorError::from(refused(ErrorKind::NotReady {
+                reason: crate::wire::error::NotReadyReason::NoAuxInfo
+            })),
+            CoordinatorError::NotReady(_)
+        ));
     }
 
     #[test]
