@@ -20,7 +20,7 @@ use crate::model::scheme::{Tweak, WalletScheme};
 use crate::model::wallet::WalletRecord;
 use crate::protocols::frost::{self as frost_ops, FrostOpError};
 use crate::wire::attestation::{self, Attestation};
-use crate::wire::envelope::{self, SealedEnvelope, SignedStatement};
+use crate::wire::envelope::{SealedEnvelope, SignedStatement};
 use crate::wire::error::{ErrorBody, ErrorKind};
 use crate::wire::*;
 use crate::with_ciphersuite;
@@ -28,6 +28,7 @@ use crate::with_ciphersuite;
 mod body;
 mod cggmp;
 mod transactions;
+mod verify;
 
 pub use self::cggmp::{AuxInfoHealth, CggmpHealth, EcdsaSigned};
 
@@ -725,7 +726,17 @@ impl Coordinator {
             })
             .await?;
         // Every node must have derived the same public key package.
-        self.agreed_result(&round3, &purposes::dkg_result(wallet_id), session)?;
+        let answered: Vec<(String, SignedStatement)> = parties
+            .iter()
+            .cloned()
+            .zip(round3.iter().cloned())
+            .collect();
+        verify::agreed(
+            self.manifest(),
+            &answered,
+            &purposes::dkg_result(wallet_id),
+            session,
+        )?;
         self.confirm_dkg(session, wallet_id, parties, round3).await
     }
 
@@ -1199,7 +1210,7 @@ impl Coordinator {
                 .client
                 .call(node, paths::SIGN_ROUND2, &round2_request, CALL_TIMEOUT)
                 .await?;
-            self.verified(node, &statement, &purpose, session)
+            verify::answer(self.manifest(), node, &statement, &purpose, session)
         }))
         .await;
         let shares = answers.into_iter().collect::<Result<BTreeMap<_, _>, _>>()?;
@@ -1270,7 +1281,13 @@ impl Coordinator {
                     .client
                     .call(node, paths::SIGN_ROUND1, request, PROBE_TIMEOUT)
                     .await?;
-                Ok(self.verified(node, &statement, &purpose, &request.session))
+                Ok(verify::answer(
+                    self.manifest(),
+                    node,
+                    &statement,
+                    &purpose,
+                    &request.session,
+                ))
             }))
             .await;
             let mut replacements = Vec::new();
@@ -1314,30 +1331,6 @@ impl Coordinator {
             });
         }
         Ok((signers, commitments))
-    }
-
-    /// Checks that `node` signed `statement` for `purpose` in `session`; returns the node's
-    /// FROST index and the payload.
-    fn verified(
-        &self,
-        node: &str,
-        statement: &SignedStatement,
-        purpose: &str,
-        session: &str,
-    ) -> Result<(u16, Vec<u8>), CoordinatorError> {
-        let entry = self
-            .manifest()
-            .node(node)
-            .ok_or_else(|| CoordinatorError::Internal(format!("unknown node {node}")))?;
-        if statement.sender != node {
-            return Err(abort_from(
-                node,
-                format!("answered with a statement signed as {}", statement.sender),
-            ));
-        }
-        let payload = envelope::verify_statement(statement, purpose, session, &entry.identity)
-            .map_err(|error| abort_from(node, error.to_string()))?;
-        Ok((entry.index, payload))
     }
 
     fn frost_error(&self, error: FrostOpError) -> CoordinatorError {
@@ -1415,87 +1408,6 @@ mod tests {
             public_key_package: package.into(),
             created_at,
             confirmed: true,
-        }
-    }
-
-    /// A coordinator for two nodes (never contacted) and the nodes' identities.
-    fn two_node_coordinator() -> (Coordinator, Vec<crate::model::identity::NodeIdentity>) {
-        crate::install_crypto_provider();
-        let ca = pki::generate_ca().unwrap();
-        let coordinator_key = pki::issue(
-            &ca,
-            "coordinator",
-            pki::Role::Coordinator(CoordinatorRole::All),
-        )
-        .unwrap();
-        let identities = vec![
-            crate::model::identity::NodeIdentity::generate(),
-            crate::model::identity::NodeIdentity::generate(),
-        ];
-        let nodes = identities
-            .iter()
-            .zip(1u16..)
-            .map(|(identity, index)| crate::cluster::manifest::NodeEntry {
-                id: format!("node-{index}"),
-                index,
-                endpoint: format!("https://127.0.0.1:{}", 9000 + index),
-                identity: identity.public(),
-            })
-            .collect();
-        let manifest = Manifest {
-            version: 1,
-            threshold: 2,
-            bitcoin_network: "regtest".into(),
-            nodes,
-            clients: Vec::new(),
-        };
-        let client = NodeClient::new(manifest, &ca.cert_pem, &coordinator_key).unwrap();
-        (Coordinator::new(client).unwrap(), identities)
-    }
-
-    #[test]
-    fn a_statement_counts_only_from_the_node_that_signed_it_for_this_purpose_and_session() {
-        let (coordinator, identities) = two_node_coordinator();
-        let purpose = purposes::sign_commitments("w-1");
-        let genuine =
-            envelope::sign_statement(&purpose, "s-1", "node-2", &identities[1], b"commitments");
-        assert_eq!(
-            coordinator
-                .verified("node-2", &genuine, &purpose, "s-1")
-                .unwrap(),
-            (2, b"commitments".to_vec())
-        );
-
-        // node-1 passing on node-2's genuine statement as its own answer is blamed.
-        let relayed = coordinator
-            .verified("node-1", &genuine, &purpose, "s-1")
-            .unwrap_err();
-        assert!(
-            matches!(&relayed, CoordinatorError::Abort { node, culprit: Some(culprit), message }
-                if node == "node-1" && culprit == "node-1"
-                    && message == "answered with a statement signed as node-2"),
-            "{relayed:?}"
-        );
-
-        // Another session, another purpose, or a signature by the wrong key: refused.
-        let wrong = [
-            (genuine.clone(), purpose.clone(), "s-2"),
-            (genuine.clone(), purposes::sign_share("w-1"), "s-1"),
-            (
-                envelope::sign_statement(&purpose, "s-1", "node-2", &identities[0], b"x"),
-                purpose.clone(),
-                "s-1",
-            ),
-        ];
-        for (statement, purpose, session) in wrong {
-            let error = coordinator
-                .verified("node-2", &statement, &purpose, session)
-                .unwrap_err();
-            assert!(
-                matches!(&error, CoordinatorError::Abort { culprit: Some(culprit), .. }
-                    if culprit == "node-2"),
-                "{error:?}"
-            );
         }
     }
 

@@ -34,6 +34,7 @@ use crate::protocols::cggmp::runner::{
 use crate::protocols::cggmp::{self, Curve, Level, Protocol};
 use crate::wire::envelope::{self, SignedStatement};
 use crate::wire::error::{BusyReason, NotReadyReason};
+use crate::wire::statements;
 use crate::wire::{
     CggmpMessage, CggmpNodeStatus, CggmpPresignConfirmRequest, CggmpPresignDiscardRequest,
     CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
@@ -978,40 +979,23 @@ pub(super) async fn presign_confirm(
         .into_iter()
         .find(|held| held.id == request.presignature)
         .ok_or_else(|| unknown_presignature(&request.presignature, &request.wallet_id))?;
-    if request.results.len() != held.signers.len() {
+    if held.point.is_empty() {
         return Err(NodeError::bad_request(format!(
-            "presignature {} has {} signers, and {} results were shown",
-            held.id,
-            held.signers.len(),
-            request.results.len()
+            "presignature {} was stored by an earlier version without its point, so it cannot \
+             be confirmed",
+            held.id
         )));
     }
     let purpose = purposes::cggmp_result(Protocol::Presign, &request.wallet_id);
-    for signer in &held.signers {
-        let statement = request
-            .results
-            .iter()
-            .find(|statement| &statement.sender == signer)
-            .ok_or_else(|| {
-                NodeError::bad_request(format!(
-                    "no result of {signer} for presignature {}",
-                    held.id
-                ))
-            })?;
-        let identity = &state
-            .manifest
-            .node(signer)
-            .ok_or_else(|| NodeError::internal("signer vanished from manifest"))?
-            .identity;
-        let point = envelope::verify_statement(statement, &purpose, &held.id, identity)
-            .map_err(|error| NodeError::abort(error.to_string(), vec![signer.clone()]))?;
-        if held.point.is_empty() || point != held.point {
-            return Err(NodeError::abort(
-                format!("{signer} ended presignature {} with another point", held.id),
-                vec![signer.clone()],
-            ));
-        }
-    }
+    let what = "presignature result";
+    let points = statements::verify_all(
+        what,
+        &request.results,
+        &held.signers,
+        (&purpose, &held.id),
+        &state.manifest,
+    )?;
+    statements::agreed(what, &points, Some(&held.point), &held.id)?;
     state
         .store
         .confirm_presignature(&request.wallet_id, &request.presignature)?;

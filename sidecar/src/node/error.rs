@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use crate::cluster::pki::CoordinatorRole;
 use crate::custody::store::StoreError;
 use crate::wire::error::{BusyReason, ErrorBody, ErrorKind, NotReadyReason};
+use crate::wire::statements::StatementFault;
 
 /// A refusal as the node sends it.
 #[derive(Debug)]
@@ -104,6 +105,12 @@ impl From<StoreError> for NodeError {
             }
             _ => NodeError::internal(format!("store: {error}")),
         }
+    }
+}
+
+impl From<StatementFault> for NodeError {
+    fn from(fault: StatementFault) -> Self {
+        NodeError::abort(fault.to_string(), fault.blamed())
     }
 }
 

@@ -33,7 +33,8 @@ use crate::model::requests::{
 };
 use crate::model::scheme::{Tweak, WalletScheme};
 use crate::protocols::frost::{self as frost_ops, DkgSecret, FrostOpError};
-use crate::wire::envelope::{self, SealedEnvelope, SignedStatement};
+use crate::wire::envelope::{self, SignedStatement};
+use crate::wire::statements;
 use crate::wire::*;
 use crate::with_ciphersuite;
 
@@ -729,32 +730,17 @@ async fn dkg_round2(
         return Err(NodeError::bad_request("DKG round 2 requested out of order"));
     };
     let purpose = purposes::dkg_round1(&session.wallet_id);
+    // One per party, this node's included: its own must be the one it sent.
+    let packages = statements::verify_all(
+        "round-1 package",
+        &request.round1,
+        &session.parties,
+        (&purpose, &request.session),
+        &state.manifest,
+    )?;
     let mut round1 = BTreeMap::new();
-    for party in &session.parties {
-        let statements: Vec<&SignedStatement> = request
-            .round1
-            .iter()
-            .filter(|statement| &statement.sender == party)
-            .collect();
-        let [statement] = statements.as_slice() else {
-            return Err(NodeError::abort(
-                format!(
-                    "expected one round-1 package from {party}, got {}",
-                    statements.len()
-                ),
-                Vec::new(),
-            ));
-        };
-        let entry = state
-            .manifest
-            .node(party)
-            .ok_or_else(|| NodeError::internal("party vanished from manifest"))?;
-        let payload =
-            envelope::verify_statement(statement, &purpose, &request.session, &entry.identity)
-                .map_err(|error| {
-                    NodeError::abort(format!("round-1 package: {error}"), vec![party.clone()])
-                })?;
-        if party == &state.node_id {
+    for (party, payload) in packages {
+        if party == state.node_id {
             if payload != session.own_round1 {
                 return Err(NodeError::abort(
                     "this node's own round-1 package came back altered",
@@ -763,13 +749,7 @@ async fn dkg_round2(
             }
             continue;
         }
-        round1.insert(entry.index, payload);
-    }
-    if request.round1.len() != session.parties.len() {
-        return Err(NodeError::abort(
-            "round-1 packages from nodes that are not parties",
-            Vec::new(),
-        ));
+        round1.insert(state.index_of(&party)?, payload);
     }
     let (secret, outgoing) =
         with_ciphersuite!(session.scheme, C => frost_ops::dkg_part2::<C>(secret, &round1))
@@ -844,44 +824,27 @@ async fn dkg_round3(
     let DkgStep::AfterRound2(secret) = step else {
         return Err(NodeError::bad_request("DKG round 3 requested out of order"));
     };
-    let mut round2 = BTreeMap::new();
-    for party in session
+    let others: Vec<String> = session
         .parties
         .iter()
         .filter(|party| **party != state.node_id)
-    {
-        let envelopes: Vec<&SealedEnvelope> = request
-            .envelopes
-            .iter()
-            .filter(|envelope| &envelope.sender == party)
-            .collect();
-        let [sealed] = envelopes.as_slice() else {
-            return Err(NodeError::abort(
-                format!(
-                    "expected one round-2 package from {party}, got {}",
-                    envelopes.len()
-                ),
-                Vec::new(),
-            ));
-        };
-        let entry = state
-            .manifest
-            .node(party)
-            .ok_or_else(|| NodeError::internal("party vanished from manifest"))?;
-        let package = envelope::open(
-            sealed,
-            &request.session,
-            &state.node_id,
-            &state.identity,
-            &entry.identity,
-        )
-        .map_err(|error| {
-            NodeError::abort(
-                format!("round-2 package: {error}"),
-                vec![error.culprit().to_owned()],
+        .cloned()
+        .collect();
+    let what = "round-2 package";
+    let senders = statements::identities(&state.manifest, &others, what)?;
+    let packages =
+        statements::one_from_each(what, &request.envelopes, &others, |position, sealed| {
+            envelope::open(
+                sealed,
+                &request.session,
+                &state.node_id,
+                &state.identity,
+                senders[position],
             )
         })?;
-        round2.insert(entry.index, package);
+    let mut round2 = BTreeMap::new();
+    for (party, package) in packages {
+        round2.insert(state.index_of(&party)?, package);
     }
     let output = with_ciphersuite!(session.scheme, C => frost_ops::dkg_part3::<C>(state.index, &secret, &round2))
         .map_err(|error| state.blame(error, "DKG round 3"))?;
@@ -928,37 +891,20 @@ async fn dkg_confirm(
         ));
     };
     let purpose = purposes::dkg_result(&session.wallet_id);
-    for party in &session.parties {
-        let results: Vec<&SignedStatement> = request
-            .results
-            .iter()
-            .filter(|statement| &statement.sender == party)
-            .collect();
-        let [statement] = results.as_slice() else {
-            return Err(NodeError::abort(
-                format!(
-                    "expected one DKG result from {party}, got {}",
-                    results.len()
-                ),
-                Vec::new(),
-            ));
-        };
-        let entry = state
-            .manifest
-            .node(party)
-            .ok_or_else(|| NodeError::internal("party vanished from manifest"))?;
-        let payload =
-            envelope::verify_statement(statement, &purpose, &request.session, &entry.identity)
-                .map_err(|error| {
-                    NodeError::abort(format!("DKG result: {error}"), vec![party.clone()])
-                })?;
-        if payload != public_key_package {
-            return Err(NodeError::abort(
-                format!("{party} derived another group key"),
-                vec![party.clone()],
-            ));
-        }
-    }
+    // One from each party and none from anyone else, each the key this node derived.
+    let results = statements::verify_all(
+        "DKG result",
+        &request.results,
+        &session.parties,
+        (&purpose, &request.session),
+        &state.manifest,
+    )?;
+    statements::agreed(
+        "DKG result",
+        &results,
+        Some(&public_key_package),
+        &request.session,
+    )?;
     // Only the record this session stored, with the key it produced, is confirmed.
     let wallet = state
         .store

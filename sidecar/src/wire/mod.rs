@@ -4,6 +4,7 @@
 pub mod attestation;
 pub mod envelope;
 pub mod error;
+pub mod statements;
 
 use std::time::Duration;
 
