@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::future::join_all;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +15,7 @@ use super::{
 };
 use crate::cluster::client_auth::ClientRequest;
 use crate::cluster::pki::CoordinatorRole;
+use crate::coordinator::node_client::all_ok;
 use crate::coordinator::verify;
 use crate::model::scheme::WalletScheme;
 use crate::model::wallet::WalletRecord;
@@ -296,19 +296,11 @@ impl Coordinator {
         timeout: Duration,
         make: impl Fn(&str) -> Req,
     ) -> Result<Vec<Resp>, CoordinatorError> {
-        let requests: Vec<(String, Req)> = nodes
-            .iter()
-            .map(|node| (node.clone(), make(node)))
-            .collect();
-        let answers =
-            join_all(requests.iter().map(|(node, request)| {
-                self.client.call::<Req, Resp>(node, path, request, timeout)
-            }))
-            .await;
-        answers
+        let answers = self.client.fan_out(nodes, path, timeout, make).await;
+        Ok(all_ok(answers)?
             .into_iter()
-            .map(|answer| answer.map_err(CoordinatorError::from))
-            .collect()
+            .map(|(_, answer)| answer)
+            .collect())
     }
 
     /// The aux-info status for `thresig_health`, from the nodes' health answers.
@@ -459,18 +451,14 @@ impl Coordinator {
 
     /// Every node's health answer (`None` when it does not answer), in `nodes` order.
     pub(super) async fn health_answers(&self, nodes: &[String]) -> Vec<Option<HealthResponse>> {
-        join_all(nodes.iter().map(|node| async move {
-            self.client
-                .call::<_, HealthResponse>(
-                    node,
-                    paths::HEALTH,
-                    &serde_json::json!({}),
-                    PROBE_TIMEOUT,
-                )
-                .await
-                .ok()
-        }))
-        .await
+        self.client
+            .fan_out::<_, HealthResponse>(nodes, paths::HEALTH, PROBE_TIMEOUT, |_| {
+                serde_json::json!({})
+            })
+            .await
+            .into_iter()
+            .map(|(_, answer)| answer.ok())
+            .collect()
     }
 
     /// Fails unless the cluster's aux info is ready, saying what it waits for.
@@ -624,19 +612,19 @@ impl Coordinator {
         let request = CggmpPresignaturesRequest {
             wallet_id: wallet.record.wallet_id.clone(),
         };
-        let answers = join_all(wallet.reachable.iter().map(|node| {
-            self.client.call::<_, CggmpPresignaturesResponse>(
-                node,
+        let answers = self
+            .client
+            .fan_out::<_, CggmpPresignaturesResponse>(
+                &wallet.reachable,
                 paths::CGGMP_PRESIGNATURES,
-                &request,
                 PROBE_TIMEOUT,
+                |_| &request,
             )
-        }))
-        .await;
+            .await;
         let mut answered: Vec<&String> = Vec::new();
         // Per presignature: the signers holding it complete, and all signers holding it.
         let mut held: BTreeMap<PresignatureInfo, (Vec<String>, Vec<String>)> = BTreeMap::new();
-        for (node, answer) in wallet.reachable.iter().zip(answers) {
+        for (node, (_, answer)) in wallet.reachable.iter().zip(answers) {
             let Ok(answer) = answer else { continue };
             answered.push(node);
             let listed = answer
@@ -691,27 +679,24 @@ impl Coordinator {
                     .push(info.id.clone());
             }
         }
-        join_all(by_node.iter().map(|(node, ids)| {
-            let request = CggmpPresignDiscardRequest {
-                wallet_id: wallet.record.wallet_id.clone(),
-                presignatures: ids.clone(),
-            };
-            async move {
-                if let Err(error) = self
-                    .client
-                    .call::<_, serde_json::Value>(
-                        node,
-                        paths::CGGMP_PRESIGN_DISCARD,
-                        &request,
-                        PROBE_TIMEOUT,
-                    )
-                    .await
-                {
-                    tracing::warn!(%node, %error, "discarding orphaned presignatures failed");
-                }
+        let holders: Vec<String> = by_node.keys().cloned().collect();
+        let answers = self
+            .client
+            .fan_out::<_, serde_json::Value>(
+                &holders,
+                paths::CGGMP_PRESIGN_DISCARD,
+                PROBE_TIMEOUT,
+                |node| CggmpPresignDiscardRequest {
+                    wallet_id: wallet.record.wallet_id.clone(),
+                    presignatures: by_node.get(node).cloned().unwrap_or_default(),
+                },
+            )
+            .await;
+        for (node, answer) in answers {
+            if let Err(error) = answer {
+                tracing::warn!(%node, %error, "discarding orphaned presignatures failed");
             }
-        }))
-        .await;
+        }
         tracing::info!(
             wallet = %wallet.record.wallet_id,
             orphans = orphans.len(),

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -15,7 +14,7 @@ use thiserror::Error;
 use crate::chains::addresses;
 use crate::cluster::client_auth::{self as auth, ClientRequest};
 use crate::cluster::manifest::Manifest;
-use crate::cluster::pki::{self, CertifiedKey, CoordinatorRole};
+use crate::cluster::pki::CoordinatorRole;
 use crate::model::scheme::{Tweak, WalletScheme};
 use crate::model::wallet::WalletRecord;
 use crate::protocols::frost::{self as frost_ops, FrostOpError};
@@ -27,20 +26,21 @@ use crate::with_ciphersuite;
 
 mod body;
 mod cggmp;
+mod node_client;
 mod transactions;
 mod verify;
 
 pub use self::cggmp::{AuxInfoHealth, CggmpHealth, EcdsaSigned};
+use self::node_client::all_ok;
+pub use self::node_client::{NodeCallError, NodeClient};
 
 /// Presignatures a coordinator keeps ready per cggmp21 wallet by default.
 pub const DEFAULT_PRESIGNATURE_POOL: usize = 4;
 
 /// How long one node call may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a health probe may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a node keeps an idle connection (`wire::HEADER_READ_TIMEOUT`).
-const NODE_IDLE_LIMIT: Duration = crate::wire::HEADER_READ_TIMEOUT;
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Wallet records the coordinator remembers (a wallet never changes once its DKG is confirmed).
 const RECORD_CACHE: usize = 100_000;
 /// Decoded public key packages the coordinator keeps (about a kilobyte each at 3-of-5).
@@ -49,37 +49,6 @@ const PUBLIC_KEY_CACHE: usize = 10_000;
 const SUSPECT_FOR: Duration = Duration::from_secs(10);
 /// How long a whole DKG or signature may take.
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A call to one node failed.
-#[derive(Debug, Clone, Error)]
-pub enum NodeCallError {
-    /// No answer: connection refused, TLS failure or timeout.
-    #[error("{node} is unreachable: {reason}")]
-    Unreachable {
-        /// The node.
-        node: String,
-        /// Why.
-        reason: String,
-    },
-    /// The node answered with a refusal.
-    #[error("{node} refused: {}", body.message)]
-    Refused {
-        /// The node.
-        node: String,
-        /// The HTTP status.
-        status: u16,
-        /// The node's explanation.
-        body: ErrorBody,
-    },
-    /// The answer did not parse.
-    #[error("{node} sent a malformed answer: {reason}")]
-    BadResponse {
-        /// The node.
-        node: String,
-        /// What is wrong.
-        reason: String,
-    },
-}
 
 /// Something the coordinator cannot do, as the API reports it.
 #[derive(Debug, Clone, Error)]
@@ -132,163 +101,6 @@ pub enum CoordinatorError {
     /// Anything else.
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-impl From<NodeCallError> for CoordinatorError {
-    fn from(error: NodeCallError) -> Self {
-        match error {
-            NodeCallError::Refused { node, body, .. } => match body.kind {
-                ErrorKind::UnknownWallet { wallet_id } => {
-                    CoordinatorError::UnknownWallet(wallet_id)
-                }
-                ErrorKind::Unauthorized => {
-                    CoordinatorError::Unauthorized(format!("{node} refused: {}", body.message))
-                }
-                ErrorKind::Forbidden { .. } => {
-                    CoordinatorError::Forbidden(format!("{node} refused: {}", body.message))
-                }
-                ErrorKind::NotReady { .. } => {
-                    CoordinatorError::NotReady(format!("{node}: {}", body.message))
-                }
-                kind => CoordinatorError::Abort {
-                    node,
-                    culprit: kind.blamed().first().cloned(),
-                    message: body.message,
-                },
-            },
-            NodeCallError::Unreachable { node, reason } => CoordinatorError::Abort {
-                node: node.clone(),
-                culprit: None,
-                message: format!("{node} became unreachable during the session: {reason}"),
-            },
-            NodeCallError::BadResponse { node, reason } => CoordinatorError::Abort {
-                node: node.clone(),
-                culprit: Some(node),
-                message: format!("malformed answer: {reason}"),
-            },
-        }
-    }
-}
-
-/// HTTPS client for the nodes of a cluster, with the coordinator's certificate.
-#[derive(Clone)]
-pub struct NodeClient {
-    /// One HTTPS client per node, each accepting only that node's certificate.
-    http: Arc<HashMap<String, reqwest::Client>>,
-    manifest: Arc<Manifest>,
-    role: Option<CoordinatorRole>,
-}
-
-impl NodeClient {
-    /// A client that trusts only `ca_pem`, authenticates with `identity`, and accepts at each
-    /// node's endpoint only a certificate issued to that node (pinned by its manifest id).
-    pub fn new(manifest: Manifest, ca_pem: &str, identity: &CertifiedKey) -> Result<Self, String> {
-        let mut http = HashMap::with_capacity(manifest.nodes.len());
-        for node in &manifest.nodes {
-            let tls = pki::coordinator_client_config_for(ca_pem, identity, &node.id)
-                .map_err(|error| error.to_string())?;
-            let client = reqwest::Client::builder()
-                .use_preconfigured_tls(tls)
-                .connect_timeout(PROBE_TIMEOUT)
-                .timeout(CALL_TIMEOUT)
-                // A node closes a connection idle for NODE_IDLE_LIMIT (its header read
-                // timeout); drop ours first, or a request sent as the node closes it fails as
-                // "peer closed".
-                .pool_idle_timeout(NODE_IDLE_LIMIT / 2)
-                .build()
-                .map_err(|error| error.to_string())?;
-            http.insert(node.id.clone(), client);
-        }
-        Ok(Self {
-            http: Arc::new(http),
-            manifest: Arc::new(manifest),
-            role: pki::coordinator_role_of_pem(&identity.cert_pem),
-        })
-    }
-
-    /// The coordinator role the client certificate carries, if any.
-    pub fn role(&self) -> Option<CoordinatorRole> {
-        self.role
-    }
-
-    /// The manifest.
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
-    }
-
-    /// POSTs `request` to `path` on `node` and decodes the answer.
-    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        node: &str,
-        path: &str,
-        request: &Req,
-        timeout: Duration,
-    ) -> Result<Resp, NodeCallError> {
-        let entry = self
-            .manifest
-            .node(node)
-            .ok_or_else(|| NodeCallError::Unreachable {
-                node: node.to_owned(),
-                reason: "not in the manifest".into(),
-            })?;
-        let url = format!("{}{path}", entry.endpoint);
-        let http = self
-            .http
-            .get(node)
-            .ok_or_else(|| NodeCallError::Unreachable {
-                node: node.to_owned(),
-                reason: "no client for it".into(),
-            })?;
-        let response = http
-            .post(&url)
-            .timeout(timeout)
-            .json(request)
-            .send()
-            .await
-            .map_err(|error| NodeCallError::Unreachable {
-                node: node.to_owned(),
-                reason: describe(&error),
-            })?;
-        let status = response.status();
-        let bytes = body::read_limited(response, body::answer_limit(path))
-            .await
-            .map_err(|error| match error {
-                body::BodyError::TooLarge { .. } => NodeCallError::BadResponse {
-                    node: node.to_owned(),
-                    reason: format!("{path}: {error}"),
-                },
-                body::BodyError::Transport(error) => NodeCallError::Unreachable {
-                    node: node.to_owned(),
-                    reason: describe(&error),
-                },
-            })?;
-        if status.is_success() {
-            serde_json::from_slice(&bytes).map_err(|error| NodeCallError::BadResponse {
-                node: node.to_owned(),
-                reason: error.to_string(),
-            })
-        } else {
-            let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
-                kind: ErrorKind::Internal,
-                message: format!(
-                    "HTTP {status}: {}",
-                    String::from_utf8_lossy(&bytes)
-                        .chars()
-                        .take(200)
-                        .collect::<String>()
-                ),
-            });
-            Err(NodeCallError::Refused {
-                node: node.to_owned(),
-                status: status.as_u16(),
-                body,
-            })
-        }
-    }
-}
-
-fn describe(error: &reqwest::Error) -> String {
-    crate::error_chain(error)
 }
 
 /// A wallet as the API returns it. Read strictly: a client checks every field it is given
@@ -486,16 +298,14 @@ impl Coordinator {
 
     /// Which of `candidates` answer a health probe, in the given order.
     pub async fn probe(&self, candidates: &[String]) -> (Vec<String>, Vec<String>) {
-        let answers = join_all(candidates.iter().map(|node| async move {
-            let answer: Result<HealthResponse, _> = self
-                .client
-                .call(node, paths::HEALTH, &serde_json::json!({}), PROBE_TIMEOUT)
-                .await;
-            (node.clone(), answer.is_ok())
-        }))
-        .await;
+        let answers = self
+            .client
+            .fan_out::<_, HealthResponse>(candidates, paths::HEALTH, PROBE_TIMEOUT, |_| {
+                serde_json::json!({})
+            })
+            .await;
         let (reachable, unreachable): (Vec<_>, Vec<_>) =
-            answers.into_iter().partition(|(_, ok)| *ok);
+            answers.into_iter().partition(|(_, answer)| answer.is_ok());
         (
             reachable.into_iter().map(|(node, _)| node).collect(),
             unreachable.into_iter().map(|(node, _)| node).collect(),
@@ -945,17 +755,16 @@ impl Coordinator {
         let request = WalletGetRequest {
             wallet_id: wallet_id.to_owned(),
         };
-        let answers = join_all(all.iter().map(|node| {
-            self.client
-                .call::<_, AttestedWallet>(node, paths::WALLET_GET, &request, PROBE_TIMEOUT)
-        }))
-        .await;
+        let answers = self
+            .client
+            .fan_out::<_, AttestedWallet>(&all, paths::WALLET_GET, PROBE_TIMEOUT, |_| &request)
+            .await;
         let mut found: Option<WalletRecord> = None;
         let mut answered = Vec::new();
         let mut unknown = false;
         let mut unreachable = Vec::new();
         let mut attestations = Vec::new();
-        for (node, answer) in all.iter().zip(answers) {
+        for (node, answer) in answers {
             match answer {
                 Ok(AttestedWallet {
                     record,
@@ -964,7 +773,7 @@ impl Coordinator {
                     answered.push(node.clone());
                     attestations.push((node.clone(), attestation));
                     match &mut found {
-                        Some(first) => merge_record(first, record, node)?,
+                        Some(first) => merge_record(first, record, &node)?,
                         None => found = Some(record),
                     }
                 }
@@ -976,7 +785,7 @@ impl Coordinator {
                         },
                     ..
                 }) => unknown = true,
-                Err(_) => unreachable.push(node.clone()),
+                Err(_) => unreachable.push(node),
             }
         }
         match found {
@@ -1016,19 +825,14 @@ impl Coordinator {
     ) -> Result<(Vec<WalletView>, Option<String>), CoordinatorError> {
         let all = self.node_ids();
         let request = WalletListRequest { cursor, limit };
-        let answers = join_all(all.iter().map(|node| {
-            self.client.call::<_, WalletListResponse>(
-                node,
-                paths::WALLET_LIST,
-                &request,
-                PROBE_TIMEOUT,
-            )
-        }))
-        .await;
+        let answers = self
+            .client
+            .fan_out::<_, WalletListResponse>(&all, paths::WALLET_LIST, PROBE_TIMEOUT, |_| &request)
+            .await;
         let mut merged: BTreeMap<String, WalletRecord> = BTreeMap::new();
         let mut attestations: HashMap<String, Vec<(String, Option<Attestation>)>> = HashMap::new();
         let mut answered = 0;
-        for (node, answer) in all.iter().zip(answers) {
+        for (node, answer) in answers {
             let Ok(response) = answer else { continue };
             answered += 1;
             for AttestedWallet {
@@ -1041,7 +845,7 @@ impl Coordinator {
                     .or_default()
                     .push((node.clone(), attestation));
                 match merged.get_mut(&record.wallet_id) {
-                    Some(existing) => merge_record(existing, record, node)?,
+                    Some(existing) => merge_record(existing, record, &node)?,
                     None => {
                         merged.insert(record.wallet_id.clone(), record);
                     }
@@ -1205,15 +1009,17 @@ impl Coordinator {
             signing_package: hex::encode(&package),
         };
         let purpose = purposes::sign_share(&record.wallet_id);
-        let answers = join_all(signers.iter().map(|node| async {
-            let statement: SignedStatement = self
-                .client
-                .call(node, paths::SIGN_ROUND2, &round2_request, CALL_TIMEOUT)
-                .await?;
-            verify::answer(self.manifest(), node, &statement, &purpose, session)
-        }))
-        .await;
-        let shares = answers.into_iter().collect::<Result<BTreeMap<_, _>, _>>()?;
+        let answers = self
+            .client
+            .fan_out(signers, paths::SIGN_ROUND2, CALL_TIMEOUT, |_| {
+                &round2_request
+            })
+            .await;
+        let shares: BTreeMap<u16, Vec<u8>> =
+            verify::answers(self.manifest(), &all_ok(answers)?, &purpose, session)?
+                .into_iter()
+                .map(|(_, index, share)| (index, share))
+                .collect();
         let public = self.public_key_package(record, scheme)?;
         let bip86 = tweak == Tweak::Bip86;
         let frost_ops::Aggregate {
@@ -1271,37 +1077,35 @@ impl Coordinator {
         let needed = usize::from(wallet.record.threshold);
         let purpose = purposes::sign_commitments(&wallet.record.wallet_id);
         let mut spares = wallet.reachable.iter().skip(needed);
-        let mut asking: Vec<&String> = wallet.reachable.iter().take(needed).collect();
+        let mut asking: Vec<String> = wallet.reachable.iter().take(needed).cloned().collect();
         let mut signers: Vec<String> = Vec::with_capacity(needed);
         let mut commitments = BTreeMap::new();
         let mut unreachable = wallet.unreachable.clone();
         while !asking.is_empty() {
-            let answers = join_all(asking.iter().map(|node| async {
-                let statement: SignedStatement = self
-                    .client
-                    .call(node, paths::SIGN_ROUND1, request, PROBE_TIMEOUT)
-                    .await?;
-                Ok(verify::answer(
-                    self.manifest(),
-                    node,
-                    &statement,
-                    &purpose,
-                    &request.session,
-                ))
-            }))
-            .await;
+            let answers = self
+                .client
+                .fan_out::<_, SignedStatement>(&asking, paths::SIGN_ROUND1, PROBE_TIMEOUT, |_| {
+                    request
+                })
+                .await;
             let mut replacements = Vec::new();
-            for (node, answer) in asking.iter().zip(answers) {
+            for (node, answer) in answers {
                 match answer {
-                    Ok(verified) => {
-                        let (index, payload) = verified?;
-                        signers.push((*node).clone());
+                    Ok(statement) => {
+                        let (index, payload) = verify::answer(
+                            self.manifest(),
+                            &node,
+                            &statement,
+                            &purpose,
+                            &request.session,
+                        )?;
+                        signers.push(node);
                         commitments.insert(index, payload);
                     }
                     Err(NodeCallError::Unreachable { .. }) => {
-                        self.suspect(node);
-                        unreachable.push((*node).clone());
-                        replacements.extend(spares.next());
+                        self.suspect(&node);
+                        unreachable.push(node);
+                        replacements.extend(spares.next().cloned());
                     }
                     Err(NodeCallError::Refused {
                         body:
@@ -1311,8 +1115,8 @@ impl Coordinator {
                             },
                         ..
                     }) => {
-                        unreachable.push((*node).clone());
-                        replacements.extend(spares.next());
+                        unreachable.push(node);
+                        replacements.extend(spares.next().cloned());
                     }
                     Err(error) => return Err(error.into()),
                 }
@@ -1409,65 +1213,6 @@ mod tests {
             created_at,
             confirmed: true,
         }
-    }
-
-    #[test]
-    fn a_refusal_is_read_by_its_kind_and_data_never_its_message() {
-        let refused = |kind: ErrorKind| NodeCallError::Refused {
-            node: "node-2".into(),
-            status: kind.status(),
-            body: ErrorBody {
-                kind,
-                message: "unknown wallet w-other (a message is for people)".into(),
-            },
-        };
-        let unknown = CoordinatorError::from(refused(ErrorKind::UnknownWallet {
-            wallet_id: "w-1".into(),
-        }));
-        assert!(
-            matches!(&unknown, CoordinatorError::UnknownWallet(id) if id == "w-1"),
-            "{unknown:?}"
-        );
-        let abort = CoordinatorError::from(refused(ErrorKind::Abort {
-            blamed: vec!["node-3".into(), "node-1".into()],
-        }));
-        assert!(
-            matches!(&abort, CoordinatorError::Abort { node, culprit: Some(culprit), .. }
-                if node == "node-2" && culprit == "node-3"),
-            "{abort:?}"
-        );
-        // Refusals that are not aborts blame nobody.
-        for kind in [
-            ErrorKind::BadRequest,
-            ErrorKind::WalletIdTaken {
-                wallet_id: "w-1".into(),
-            },
-            ErrorKind::UnknownSession {
-                session: "s".into(),
-            },
-            ErrorKind::Internal,
-            ErrorKind::Other,
-        ] {
-            let error = CoordinatorError::from(refused(kind));
-            assert!(
-                matches!(&error, CoordinatorError::Abort { culprit: None, .. }),
-                "{error:?}"
-            );
-        }
-        assert!(matches!(
-            CoordinatorError::from(refused(ErrorKind::Unauthorized)),
-            CoordinatorError::Unauthorized(_)
-        ));
-        assert!(matches!(
-            CoordinatorError::from(refused(ErrorKind::Forbidden { role: None })),
-            CoordinatorError::Forbidden(_)
-        ));
-        assert!(matches!(
-            CoordinatorError::from(refused(ErrorKind::NotReady {
-                reason: crate::wire::error::NotReadyReason::NoAuxInfo
-            })),
-            CoordinatorError::NotReady(_)
-        ));
     }
 
     #[test]

@@ -93,24 +93,7 @@ mod tests {
     /// Two nodes' manifest and identities.
     fn two_nodes() -> (Manifest, Vec<NodeIdentity>) {
         let identities = vec![NodeIdentity::generate(), NodeIdentity::generate()];
-        let nodes = identities
-            .iter()
-            .zip(1u16..)
-            .map(|(identity, index)| crate::cluster::manifest::NodeEntry {
-                id: format!("node-{index}"),
-                index,
-                endpoint: format!("https://127.0.0.1:{}", 9000 + index),
-                identity: identity.public(),
-            })
-            .collect();
-        let manifest = Manifest {
-            version: 1,
-            threshold: 2,
-            bitcoin_network: "regtest".into(),
-            nodes,
-            clients: Vec::new(),
-        };
-        (manifest, identities)
+        (Manifest::for_tests(&identities), identities)
     }
 
     #[test]

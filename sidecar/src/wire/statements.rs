@@ -216,7 +216,6 @@ pub fn agreed(
 
 #[cfg(test)]
 mod tests {
-    use crate::cluster::manifest::NodeEntry;
     use crate::model::identity::NodeIdentity;
 
     use super::*;
@@ -226,24 +225,7 @@ mod tests {
     /// A manifest of three nodes and their identities.
     fn cluster() -> (Manifest, Vec<NodeIdentity>) {
         let identities: Vec<NodeIdentity> = (0..3).map(|_| NodeIdentity::generate()).collect();
-        let nodes = identities
-            .iter()
-            .zip(1u16..)
-            .map(|(identity, index)| NodeEntry {
-                id: format!("node-{index}"),
-                index,
-                endpoint: format!("https://127.0.0.1:{}", 9000 + index),
-                identity: identity.public(),
-            })
-            .collect();
-        let manifest = Manifest {
-            version: 1,
-            threshold: 2,
-            bitcoin_network: "regtest".into(),
-            nodes,
-            clients: Vec::new(),
-        };
-        (manifest, identities)
+        (Manifest::for_tests(&identities), identities)
     }
 
     fn parties(ids: &[u16]) -> Vec<String> {
