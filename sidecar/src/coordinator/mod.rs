@@ -32,7 +32,7 @@ mod verify;
 
 pub use self::cggmp::{AuxInfoHealth, CggmpHealth, EcdsaSigned};
 use self::node_client::all_ok;
-pub use self::node_client::{NodeCallError, NodeClient};
+pub use self::node_client::{NodeCallError, NodeClient, NodeClientError};
 
 /// Presignatures a coordinator keeps ready per cggmp21 wallet by default.
 pub const DEFAULT_PRESIGNATURE_POOL: usize = 4;

@@ -87,6 +87,27 @@ impl From<NodeCallError> for CoordinatorError {
     }
 }
 
+/// The client for the nodes could not be made.
+#[derive(Debug, Error)]
+pub enum NodeClientError {
+    /// The TLS configuration for a node (the CA or the coordinator's certificate).
+    #[error("TLS for {node}: {source}")]
+    Tls {
+        /// The node.
+        node: String,
+        /// What is wrong.
+        source: pki::PkiError,
+    },
+    /// The HTTPS client for a node.
+    #[error("HTTPS client for {node}: {source}")]
+    Http {
+        /// The node.
+        node: String,
+        /// What is wrong.
+        source: reqwest::Error,
+    },
+}
+
 /// HTTPS client for the nodes of a cluster, with the coordinator's certificate.
 #[derive(Clone)]
 pub struct NodeClient {
@@ -99,11 +120,19 @@ pub struct NodeClient {
 impl NodeClient {
     /// A client that trusts only `ca_pem`, authenticates with `identity`, and accepts at each
     /// node's endpoint only a certificate issued to that node (pinned by its manifest id).
-    pub fn new(manifest: Manifest, ca_pem: &str, identity: &CertifiedKey) -> Result<Self, String> {
+    pub fn new(
+        manifest: Manifest,
+        ca_pem: &str,
+        identity: &CertifiedKey,
+    ) -> Result<Self, NodeClientError> {
         let mut http = HashMap::with_capacity(manifest.nodes.len());
         for node in &manifest.nodes {
-            let tls = pki::coordinator_client_config_for(ca_pem, identity, &node.id)
-                .map_err(|error| error.to_string())?;
+            let tls = pki::coordinator_client_config_for(ca_pem, identity, &node.id).map_err(
+                |source| NodeClientError::Tls {
+                    node: node.id.clone(),
+                    source,
+                },
+            )?;
             let client = reqwest::Client::builder()
                 .use_preconfigured_tls(tls)
                 .connect_timeout(PROBE_TIMEOUT)
@@ -113,7 +142,10 @@ impl NodeClient {
                 // "peer closed".
                 .pool_idle_timeout(NODE_IDLE_LIMIT / 2)
                 .build()
-                .map_err(|error| error.to_string())?;
+                .map_err(|source| NodeClientError::Http {
+                    node: node.id.clone(),
+                    source,
+                })?;
             http.insert(node.id.clone(), client);
         }
         Ok(Self {
