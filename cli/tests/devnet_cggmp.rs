@@ -253,7 +253,7 @@ fn exit_of(mut command: Command) -> (std::process::ExitStatus, String) {
 fn taken<T: std::fmt::Debug>(answer: Result<T, NodeCallError>) {
     match answer {
         Err(NodeCallError::Refused { status, body, .. }) => assert_eq!(
-            (status, body.kind.as_str()),
+            (status, body.kind.code()),
             (409, "wallet-id-taken"),
             "{body:?}"
         ),

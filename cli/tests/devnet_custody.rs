@@ -226,7 +226,9 @@ fn round1(
     ));
     match answer {
         Ok(_) => None,
-        Err(NodeCallError::Refused { body, .. }) => Some((body.kind, body.message)),
+        Err(NodeCallError::Refused { body, .. }) => {
+            Some((body.kind.code().to_owned(), body.message))
+        }
         Err(other) => panic!("{node}: {other}"),
     }
 }
@@ -345,7 +347,7 @@ fn forged_replayed_and_out_of_role_requests_are_refused_by_every_node() {
         );
         match refused {
             Err(NodeCallError::Refused { body, .. }) => {
-                assert_eq!(body.kind, "forbidden");
+                assert_eq!(body.kind.code(), "forbidden");
                 assert!(body.message.contains("role signing may not create wallets"));
             }
             other => panic!("{node}: {other:?}"),

@@ -57,20 +57,19 @@ async fn round1(
     answers
 }
 
-/// Rounds 2 and 3 and the confirmation of a DKG whose round 1 every node answered; returns
-/// the group key (from node-1's signed round-3 result, decoded by frost-ed25519).
-async fn finish_dkg(
+/// Rounds 2 and 3 of a DKG among `nodes`, whose round 1 each answered: their signed results.
+async fn dkg_results(
     client: &NodeClient,
+    nodes: &[&str],
     session: &str,
-    wallet_id: &str,
     round1: Vec<SignedStatement>,
-) -> Vec<u8> {
+) -> Vec<SignedStatement> {
     let round2_request = DkgRound2Request {
         session: session.to_owned(),
         round1,
     };
     let mut envelopes = Vec::new();
-    for node in NODES {
+    for &node in nodes {
         let answer: DkgRound2Response = client
             .call(node, paths::DKG_ROUND2, &round2_request, TIMEOUT)
             .await
@@ -78,7 +77,7 @@ async fn finish_dkg(
         envelopes.extend(answer.envelopes);
     }
     let mut results: Vec<SignedStatement> = Vec::new();
-    for node in NODES {
+    for &node in nodes {
         let request = DkgRound3Request {
             session: session.to_owned(),
             envelopes: envelopes
@@ -94,6 +93,18 @@ async fn finish_dkg(
                 .unwrap(),
         );
     }
+    results
+}
+
+/// Rounds 2 and 3 and the confirmation of a DKG whose round 1 every node answered; returns
+/// the group key (from node-1's signed round-3 result, decoded by frost-ed25519).
+async fn finish_dkg(
+    client: &NodeClient,
+    session: &str,
+    wallet_id: &str,
+    round1: Vec<SignedStatement>,
+) -> Vec<u8> {
+    let results = dkg_results(client, &NODES, session, round1).await;
     let identity = &client.manifest().node("node-1").unwrap().identity;
     let package = envelope::verify_statement(
         &results[0],
@@ -121,10 +132,23 @@ async fn finish_dkg(
     package.verifying_key().serialize().unwrap()
 }
 
+/// A genuine statement of node-3 from a session of its own: the round-1 package of a DKG it
+/// starts alone with the hostile coordinator.
+async fn round1_third_party(client: &NodeClient, devnet: &Devnet) -> SignedStatement {
+    let wallet_id = format!("w-third-{}", rand::random::<u32>());
+    let request = round1_request(devnet, "hostile-third-party", &wallet_id);
+    client
+        .call("node-3", paths::DKG_ROUND1, &request, TIMEOUT)
+        .await
+        .unwrap()
+}
+
 /// A refusal's HTTP status and kind.
 fn refusal<T: std::fmt::Debug>(answer: Result<T, NodeCallError>) -> (u16, String, String) {
     match answer {
-        Err(NodeCallError::Refused { status, body, .. }) => (status, body.kind, body.message),
+        Err(NodeCallError::Refused { status, body, .. }) => {
+            (status, body.kind.code().to_owned(), body.message)
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -234,6 +258,50 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
             .call("node-1", paths::DKG_CONFIRM, &confirm, TIMEOUT)
             .await;
         assert_eq!(refusal(answer).1, "unknown-session");
+
+        // A confirmation carries one result from each party and none from anyone else: a DKG
+        // of node-1 and node-2 is not confirmed with a genuine statement of node-3 (from
+        // another session) added, which nodes once ignored.
+        let pair = ["node-1", "node-2"];
+        let pair_request = DkgRound1Request {
+            session: "hostile-pair".into(),
+            wallet_id: format!("w-pair-{}", rand::random::<u32>()),
+            scheme: WalletScheme::FrostEd25519,
+            threshold: 2,
+            parties: pair.map(str::to_owned).to_vec(),
+            authorization: devnet.signed_request(
+                "thresig_createWallet",
+                json!({ "scheme": "frost-ed25519", "threshold": 2, "parties": 2 }),
+            ),
+        };
+        let mut pair_round1 = Vec::new();
+        for node in pair {
+            let answer: SignedStatement = hostile
+                .call(node, paths::DKG_ROUND1, &pair_request, TIMEOUT)
+                .await
+                .unwrap();
+            pair_round1.push(answer);
+        }
+        let mut padded = dkg_results(&hostile, &pair, "hostile-pair", pair_round1).await;
+        // (Confirmed nowhere: the listing below holds the first wallet and one made later.)
+        padded.push(round1_third_party(&hostile, &devnet).await);
+        let answer: Result<DkgConfirmResponse, _> = hostile
+            .call(
+                "node-1",
+                paths::DKG_CONFIRM,
+                &DkgConfirmRequest {
+                    session: "hostile-pair".into(),
+                    results: padded,
+                },
+                TIMEOUT,
+            )
+            .await;
+        let (status, kind, message) = refusal(answer);
+        assert_eq!((status, kind.as_str()), (422, "abort"), "{message}");
+        assert!(
+            message.contains("from node-3, which is not expected here"),
+            "{message}"
+        );
         group_key
     });
 

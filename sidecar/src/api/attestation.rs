@@ -247,7 +247,6 @@ fn strict<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, AttestationE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::manifest::NodeEntry;
     use crate::model::identity::NodeIdentity;
     use crate::model::wallet::WalletRecord;
     use crate::wire::attestation::{Attestation, attest, public_key};
@@ -255,22 +254,7 @@ mod tests {
     /// A 3-node manifest, the nodes' identities, and a cggmp21 wallet view all three attest.
     fn fixture() -> (Manifest, Vec<NodeIdentity>, WalletRecord) {
         let identities: Vec<NodeIdentity> = (0..3).map(|_| NodeIdentity::generate()).collect();
-        let manifest = Manifest {
-            version: 1,
-            threshold: 2,
-            bitcoin_network: "regtest".into(),
-            nodes: identities
-                .iter()
-                .zip(1u16..)
-                .map(|(identity, index)| NodeEntry {
-                    id: format!("node-{index}"),
-                    index,
-                    endpoint: format!("https://127.0.0.1:{}", 9000 + index),
-                    identity: identity.public(),
-                })
-                .collect(),
-            clients: Vec::new(),
-        };
+        let manifest = Manifest::for_tests(&identities);
         // Any valid compressed point will do: the generator.
         let generator = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
         let record = WalletRecord {

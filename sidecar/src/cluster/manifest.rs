@@ -72,6 +72,30 @@ pub struct Manifest {
     pub clients: Vec<ClientEntry>,
 }
 
+#[cfg(test)]
+impl Manifest {
+    /// A test cluster with one node per identity (`node-1` at 127.0.0.1:9001, …), threshold
+    /// 2 on regtest, and no client keys.
+    pub(crate) fn for_tests(identities: &[crate::model::identity::NodeIdentity]) -> Self {
+        Self {
+            version: 1,
+            threshold: 2,
+            bitcoin_network: "regtest".into(),
+            nodes: identities
+                .iter()
+                .zip(1u16..)
+                .map(|(identity, index)| NodeEntry {
+                    id: format!("node-{index}"),
+                    index,
+                    endpoint: format!("https://127.0.0.1:{}", 9000 + index),
+                    identity: identity.public(),
+                })
+                .collect(),
+            clients: Vec::new(),
+        }
+    }
+}
+
 impl Manifest {
     /// Loads and checks the manifest at `path`.
     pub fn load(path: &Path) -> Result<Self, ManifestError> {

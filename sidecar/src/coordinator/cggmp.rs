@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::future::join_all;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -16,10 +15,12 @@ use super::{
 };
 use crate::cluster::client_auth::ClientRequest;
 use crate::cluster::pki::CoordinatorRole;
+use crate::coordinator::node_client::all_ok;
+use crate::coordinator::verify;
 use crate::model::scheme::WalletScheme;
 use crate::model::wallet::WalletRecord;
 use crate::protocols::cggmp::{self as engine, Protocol};
-use crate::wire::envelope::{self, SignedStatement};
+use crate::wire::envelope::SignedStatement;
 use crate::wire::{
     CggmpMessage, CggmpNodeStatus, CggmpPresignConfirmRequest, CggmpPresignDiscardRequest,
     CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
@@ -180,13 +181,13 @@ pub struct EcdsaSigned {
 
 impl Coordinator {
     /// Runs one CGGMP21 protocol among `parties`, relaying each round's messages, and returns
-    /// every party's signed result, in party order.
+    /// every party's signed result with the party that answered with it, in party order.
     async fn run_cggmp(
         &self,
         start: &CggmpStartRequest,
         parties: &[String],
         round_timeout: Duration,
-    ) -> Result<Vec<SignedStatement>, CoordinatorError> {
+    ) -> Result<Vec<(String, SignedStatement)>, CoordinatorError> {
         let session = start.session().to_owned();
         let mut answers: Vec<(String, CggmpStepResponse)> = parties
             .iter()
@@ -248,7 +249,7 @@ impl Coordinator {
             if pending.is_empty() {
                 return Ok(parties
                     .iter()
-                    .filter_map(|party| results.remove(party))
+                    .filter_map(|party| Some((party.clone(), results.remove(party)?)))
                     .collect());
             }
             if pending
@@ -295,48 +296,11 @@ impl Coordinator {
         timeout: Duration,
         make: impl Fn(&str) -> Req,
     ) -> Result<Vec<Resp>, CoordinatorError> {
-        let requests: Vec<(String, Req)> = nodes
-            .iter()
-            .map(|node| (node.clone(), make(node)))
-            .collect();
-        let answers =
-            join_all(requests.iter().map(|(node, request)| {
-                self.client.call::<Req, Resp>(node, path, request, timeout)
-            }))
-            .await;
-        answers
+        let answers = self.client.fan_out(nodes, path, timeout, make).await;
+        Ok(all_ok(answers)?
             .into_iter()
-            .map(|answer| answer.map_err(CoordinatorError::from))
-            .collect()
-    }
-
-    /// Checks that every party signed the same result payload for `purpose` (a DKG's group
-    /// key, an aux-info digest, a presignature's point); returns it.
-    pub(super) fn agreed_result(
-        &self,
-        results: &[SignedStatement],
-        purpose: &str,
-        session: &str,
-    ) -> Result<Vec<u8>, CoordinatorError> {
-        let mut agreed: Option<Vec<u8>> = None;
-        for statement in results {
-            let entry = self.manifest().node(&statement.sender).ok_or_else(|| {
-                CoordinatorError::Internal(format!("unknown sender {}", statement.sender))
-            })?;
-            let payload = envelope::verify_statement(statement, purpose, session, &entry.identity)
-                .map_err(|error| abort_from(&statement.sender, error.to_string()))?;
-            match &agreed {
-                None => agreed = Some(payload),
-                Some(first) if *first != payload => {
-                    return Err(CoordinatorError::Inconsistent(format!(
-                        "{} ended session {session} with another result than the others",
-                        statement.sender
-                    )));
-                }
-                Some(_) => {}
-            }
-        }
-        agreed.ok_or_else(|| CoordinatorError::Internal("a run without results".into()))
+            .map(|(_, answer)| answer)
+            .collect())
     }
 
     /// The aux-info status for `thresig_health`, from the nodes' health answers.
@@ -463,7 +427,8 @@ impl Coordinator {
         };
         let outcome = async {
             let results = self.run_cggmp(&start, &all, AUX_ROUND_TIMEOUT).await?;
-            self.agreed_result(
+            verify::agreed(
+                self.manifest(),
                 &results,
                 &purposes::cggmp_result(Protocol::AuxInfo, ""),
                 &session,
@@ -486,18 +451,14 @@ impl Coordinator {
 
     /// Every node's health answer (`None` when it does not answer), in `nodes` order.
     pub(super) async fn health_answers(&self, nodes: &[String]) -> Vec<Option<HealthResponse>> {
-        join_all(nodes.iter().map(|node| async move {
-            self.client
-                .call::<_, HealthResponse>(
-                    node,
-                    paths::HEALTH,
-                    &serde_json::json!({}),
-                    PROBE_TIMEOUT,
-                )
-                .await
-                .ok()
-        }))
-        .await
+        self.client
+            .fan_out::<_, HealthResponse>(nodes, paths::HEALTH, PROBE_TIMEOUT, |_| {
+                serde_json::json!({})
+            })
+            .await
+            .into_iter()
+            .map(|(_, answer)| answer.ok())
+            .collect()
     }
 
     /// Fails unless the cluster's aux info is ready, saying what it waits for.
@@ -566,7 +527,13 @@ impl Coordinator {
             authorization: authorization.clone(),
         });
         let results = self.run_cggmp(&start, parties, ROUND_TIMEOUT).await?;
-        self.agreed_result(&results, &purposes::dkg_result(wallet_id), session)?;
+        verify::agreed(
+            self.manifest(),
+            &results,
+            &purposes::dkg_result(wallet_id),
+            session,
+        )?;
+        let results = results.into_iter().map(|(_, result)| result).collect();
         let record = self
             .confirm_dkg(session, wallet_id, parties, results)
             .await?;
@@ -608,7 +575,8 @@ impl Coordinator {
                 "presigning session {session} took longer than {SESSION_TIMEOUT:?}"
             ))
         })??;
-        self.agreed_result(
+        verify::agreed(
+            self.manifest(),
             &results,
             &purposes::cggmp_result(Protocol::Presign, &record.wallet_id),
             &session,
@@ -618,7 +586,7 @@ impl Coordinator {
         let confirm = CggmpPresignConfirmRequest {
             wallet_id: record.wallet_id.clone(),
             presignature: session.clone(),
-            results,
+            results: results.into_iter().map(|(_, result)| result).collect(),
         };
         let _: Vec<serde_json::Value> = self
             .all(signers, paths::CGGMP_PRESIGN_CONFIRM, |_| confirm.clone())
@@ -644,19 +612,19 @@ impl Coordinator {
         let request = CggmpPresignaturesRequest {
             wallet_id: wallet.record.wallet_id.clone(),
         };
-        let answers = join_all(wallet.reachable.iter().map(|node| {
-            self.client.call::<_, CggmpPresignaturesResponse>(
-                node,
+        let answers = self
+            .client
+            .fan_out::<_, CggmpPresignaturesResponse>(
+                &wallet.reachable,
                 paths::CGGMP_PRESIGNATURES,
-                &request,
                 PROBE_TIMEOUT,
+                |_| &request,
             )
-        }))
-        .await;
+            .await;
         let mut answered: Vec<&String> = Vec::new();
         // Per presignature: the signers holding it complete, and all signers holding it.
         let mut held: BTreeMap<PresignatureInfo, (Vec<String>, Vec<String>)> = BTreeMap::new();
-        for (node, answer) in wallet.reachable.iter().zip(answers) {
+        for (node, (_, answer)) in wallet.reachable.iter().zip(answers) {
             let Ok(answer) = answer else { continue };
             answered.push(node);
             let listed = answer
@@ -711,27 +679,24 @@ impl Coordinator {
                     .push(info.id.clone());
             }
         }
-        join_all(by_node.iter().map(|(node, ids)| {
-            let request = CggmpPresignDiscardRequest {
-                wallet_id: wallet.record.wallet_id.clone(),
-                presignatures: ids.clone(),
-            };
-            async move {
-                if let Err(error) = self
-                    .client
-                    .call::<_, serde_json::Value>(
-                        node,
-                        paths::CGGMP_PRESIGN_DISCARD,
-                        &request,
-                        PROBE_TIMEOUT,
-                    )
-                    .await
-                {
-                    tracing::warn!(%node, %error, "discarding orphaned presignatures failed");
-                }
+        let holders: Vec<String> = by_node.keys().cloned().collect();
+        let answers = self
+            .client
+            .fan_out::<_, serde_json::Value>(
+                &holders,
+                paths::CGGMP_PRESIGN_DISCARD,
+                PROBE_TIMEOUT,
+                |node| CggmpPresignDiscardRequest {
+                    wallet_id: wallet.record.wallet_id.clone(),
+                    presignatures: by_node.get(node).cloned().unwrap_or_default(),
+                },
+            )
+            .await;
+        for (node, answer) in answers {
+            if let Err(error) = answer {
+                tracing::warn!(%node, %error, "discarding orphaned presignatures failed");
             }
-        }))
-        .await;
+        }
         tracing::info!(
             wallet = %wallet.record.wallet_id,
             orphans = orphans.len(),
@@ -829,22 +794,14 @@ impl Coordinator {
             // task looks for orphans again.
             self.cggmp.set_swept(&record.wallet_id, false);
         }
-        let statements = outcome?;
+        let answered: Vec<(String, SignedStatement)> =
+            presignature.signers.iter().cloned().zip(outcome?).collect();
         let purpose = purposes::cggmp_partial(&record.wallet_id);
-        let mut partials = Vec::with_capacity(statements.len());
-        for (signer, statement) in presignature.signers.iter().zip(&statements) {
-            if &statement.sender != signer {
-                return Err(abort_from(signer, "answered as another node".into()));
-            }
-            let entry = self
-                .manifest()
-                .node(signer)
-                .ok_or_else(|| CoordinatorError::Internal(format!("unknown signer {signer}")))?;
-            partials.push(
-                envelope::verify_statement(statement, &purpose, &session, &entry.identity)
-                    .map_err(|error| abort_from(signer, error.to_string()))?,
-            );
-        }
+        let partials: Vec<Vec<u8>> =
+            verify::answers(self.manifest(), &answered, &purpose, &session)?
+                .into_iter()
+                .map(|(_, _, partial)| partial)
+                .collect();
         let signature = engine::combine(&partials, &public_key, &hash).map_err(|error| {
             CoordinatorError::Verification(format!("session {session}: {error}"))
         })?;

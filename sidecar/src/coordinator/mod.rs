@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -15,30 +14,33 @@ use thiserror::Error;
 use crate::chains::addresses;
 use crate::cluster::client_auth::{self as auth, ClientRequest};
 use crate::cluster::manifest::Manifest;
-use crate::cluster::pki::{self, CertifiedKey, CoordinatorRole};
+use crate::cluster::pki::CoordinatorRole;
 use crate::model::scheme::{Tweak, WalletScheme};
 use crate::model::wallet::WalletRecord;
 use crate::protocols::frost::{self as frost_ops, FrostOpError};
 use crate::wire::attestation::{self, Attestation};
-use crate::wire::envelope::{self, SealedEnvelope, SignedStatement};
+use crate::wire::envelope::{SealedEnvelope, SignedStatement};
+use crate::wire::error::{ErrorBody, ErrorKind};
 use crate::wire::*;
 use crate::with_ciphersuite;
 
 mod body;
 mod cggmp;
+mod node_client;
 mod transactions;
+mod verify;
 
 pub use self::cggmp::{AuxInfoHealth, CggmpHealth, EcdsaSigned};
+use self::node_client::all_ok;
+pub use self::node_client::{NodeCallError, NodeClient, NodeClientError};
 
 /// Presignatures a coordinator keeps ready per cggmp21 wallet by default.
 pub const DEFAULT_PRESIGNATURE_POOL: usize = 4;
 
 /// How long one node call may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a health probe may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a node keeps an idle connection (`wire::HEADER_READ_TIMEOUT`).
-const NODE_IDLE_LIMIT: Duration = crate::wire::HEADER_READ_TIMEOUT;
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Wallet records the coordinator remembers (a wallet never changes once its DKG is confirmed).
 const RECORD_CACHE: usize = 100_000;
 /// Decoded public key packages the coordinator keeps (about a kilobyte each at 3-of-5).
@@ -47,37 +49,6 @@ const PUBLIC_KEY_CACHE: usize = 10_000;
 const SUSPECT_FOR: Duration = Duration::from_secs(10);
 /// How long a whole DKG or signature may take.
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A call to one node failed.
-#[derive(Debug, Clone, Error)]
-pub enum NodeCallError {
-    /// No answer: connection refused, TLS failure or timeout.
-    #[error("{node} is unreachable: {reason}")]
-    Unreachable {
-        /// The node.
-        node: String,
-        /// Why.
-        reason: String,
-    },
-    /// The node answered with a refusal.
-    #[error("{node} refused: {}", body.message)]
-    Refused {
-        /// The node.
-        node: String,
-        /// The HTTP status.
-        status: u16,
-        /// The node's explanation.
-        body: NodeErrorBody,
-    },
-    /// The answer did not parse.
-    #[error("{node} sent a malformed answer: {reason}")]
-    BadResponse {
-        /// The node.
-        node: String,
-        /// What is wrong.
-        reason: String,
-    },
-}
 
 /// Something the coordinator cannot do, as the API reports it.
 #[derive(Debug, Clone, Error)]
@@ -130,168 +101,6 @@ pub enum CoordinatorError {
     /// Anything else.
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-impl From<NodeCallError> for CoordinatorError {
-    fn from(error: NodeCallError) -> Self {
-        match error {
-            NodeCallError::Refused { node, body, .. } if body.kind == "unknown-wallet" => {
-                let _ = node;
-                CoordinatorError::UnknownWallet(
-                    body.message
-                        .trim_start_matches("unknown wallet ")
-                        .to_owned(),
-                )
-            }
-            NodeCallError::Refused { node, body, .. } if body.kind == "unauthorized" => {
-                CoordinatorError::Unauthorized(format!("{node} refused: {}", body.message))
-            }
-            NodeCallError::Refused { node, body, .. } if body.kind == "forbidden" => {
-                CoordinatorError::Forbidden(format!("{node} refused: {}", body.message))
-            }
-            NodeCallError::Refused { node, body, .. } if body.kind == "not-ready" => {
-                CoordinatorError::NotReady(format!("{node}: {}", body.message))
-            }
-            NodeCallError::Refused { node, body, .. } => CoordinatorError::Abort {
-                node,
-                culprit: body.culprit,
-                message: body.message,
-            },
-            NodeCallError::Unreachable { node, reason } => CoordinatorError::Abort {
-                node: node.clone(),
-                culprit: None,
-                message: format!("{node} became unreachable during the session: {reason}"),
-            },
-            NodeCallError::BadResponse { node, reason } => CoordinatorError::Abort {
-                node: node.clone(),
-                culprit: Some(node),
-                message: format!("malformed answer: {reason}"),
-            },
-        }
-    }
-}
-
-/// HTTPS client for the nodes of a cluster, with the coordinator's certificate.
-#[derive(Clone)]
-pub struct NodeClient {
-    /// One HTTPS client per node, each accepting only that node's certificate.
-    http: Arc<HashMap<String, reqwest::Client>>,
-    manifest: Arc<Manifest>,
-    role: Option<CoordinatorRole>,
-}
-
-impl NodeClient {
-    /// A client that trusts only `ca_pem`, authenticates with `identity`, and accepts at each
-    /// node's endpoint only a certificate issued to that node (pinned by its manifest id).
-    pub fn new(manifest: Manifest, ca_pem: &str, identity: &CertifiedKey) -> Result<Self, String> {
-        let mut http = HashMap::with_capacity(manifest.nodes.len());
-        for node in &manifest.nodes {
-            let tls = pki::coordinator_client_config_for(ca_pem, identity, &node.id)
-                .map_err(|error| error.to_string())?;
-            let client = reqwest::Client::builder()
-                .use_preconfigured_tls(tls)
-                .connect_timeout(PROBE_TIMEOUT)
-                .timeout(CALL_TIMEOUT)
-                // A node closes a connection idle for NODE_IDLE_LIMIT (its header read
-                // timeout); drop ours first, or a request sent as the node closes it fails as
-                // "peer closed".
-                .pool_idle_timeout(NODE_IDLE_LIMIT / 2)
-                .build()
-                .map_err(|error| error.to_string())?;
-            http.insert(node.id.clone(), client);
-        }
-        Ok(Self {
-            http: Arc::new(http),
-            manifest: Arc::new(manifest),
-            role: pki::coordinator_role_of_pem(&identity.cert_pem),
-        })
-    }
-
-    /// The coordinator role the client certificate carries, if any.
-    pub fn role(&self) -> Option<CoordinatorRole> {
-        self.role
-    }
-
-    /// The manifest.
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
-    }
-
-    /// POSTs `request` to `path` on `node` and decodes the answer.
-    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        node: &str,
-        path: &str,
-        request: &Req,
-        timeout: Duration,
-    ) -> Result<Resp, NodeCallError> {
-        let entry = self
-            .manifest
-            .node(node)
-            .ok_or_else(|| NodeCallError::Unreachable {
-                node: node.to_owned(),
-                reason: "not in the manifest".into(),
-            })?;
-        let url = format!("{}{path}", entry.endpoint);
-        let http = self
-            .http
-            .get(node)
-            .ok_or_else(|| NodeCallError::Unreachable {
-                node: node.to_owned(),
-                reason: "no client for it".into(),
-            })?;
-        let response = http
-            .post(&url)
-            .timeout(timeout)
-            .json(request)
-            .send()
-            .await
-            .map_err(|error| NodeCallError::Unreachable {
-                node: node.to_owned(),
-                reason: describe(&error),
-            })?;
-        let status = response.status();
-        let bytes = body::read_limited(response, body::answer_limit(path))
-            .await
-            .map_err(|error| match error {
-                body::BodyError::TooLarge { .. } => NodeCallError::BadResponse {
-                    node: node.to_owned(),
-                    reason: format!("{path}: {error}"),
-                },
-                body::BodyError::Transport(error) => NodeCallError::Unreachable {
-                    node: node.to_owned(),
-                    reason: describe(&error),
-                },
-            })?;
-        if status.is_success() {
-            serde_json::from_slice(&bytes).map_err(|error| NodeCallError::BadResponse {
-                node: node.to_owned(),
-                reason: error.to_string(),
-            })
-        } else {
-            let body =
-                serde_json::from_slice::<NodeErrorBody>(&bytes).unwrap_or_else(|_| NodeErrorBody {
-                    kind: "internal".into(),
-                    message: format!(
-                        "HTTP {status}: {}",
-                        String::from_utf8_lossy(&bytes)
-                            .chars()
-                            .take(200)
-                            .collect::<String>()
-                    ),
-                    culprit: None,
-                });
-            Err(NodeCallError::Refused {
-                node: node.to_owned(),
-                status: status.as_u16(),
-                body,
-            })
-        }
-    }
-}
-
-fn describe(error: &reqwest::Error) -> String {
-    crate::error_chain(error)
 }
 
 /// A wallet as the API returns it. Read strictly: a client checks every field it is given
@@ -489,16 +298,14 @@ impl Coordinator {
 
     /// Which of `candidates` answer a health probe, in the given order.
     pub async fn probe(&self, candidates: &[String]) -> (Vec<String>, Vec<String>) {
-        let answers = join_all(candidates.iter().map(|node| async move {
-            let answer: Result<HealthResponse, _> = self
-                .client
-                .call(node, paths::HEALTH, &serde_json::json!({}), PROBE_TIMEOUT)
-                .await;
-            (node.clone(), answer.is_ok())
-        }))
-        .await;
+        let answers = self
+            .client
+            .fan_out::<_, HealthResponse>(candidates, paths::HEALTH, PROBE_TIMEOUT, |_| {
+                serde_json::json!({})
+            })
+            .await;
         let (reachable, unreachable): (Vec<_>, Vec<_>) =
-            answers.into_iter().partition(|(_, ok)| *ok);
+            answers.into_iter().partition(|(_, answer)| answer.is_ok());
         (
             reachable.into_iter().map(|(node, _)| node).collect(),
             unreachable.into_iter().map(|(node, _)| node).collect(),
@@ -734,7 +541,17 @@ impl Coordinator {
             })
             .await?;
         // Every node must have derived the same public key package.
-        self.agreed_result(&round3, &purposes::dkg_result(wallet_id), session)?;
+        let answered: Vec<(String, SignedStatement)> = parties
+            .iter()
+            .cloned()
+            .zip(round3.iter().cloned())
+            .collect();
+        verify::agreed(
+            self.manifest(),
+            &answered,
+            &purposes::dkg_result(wallet_id),
+            session,
+        )?;
         self.confirm_dkg(session, wallet_id, parties, round3).await
     }
 
@@ -943,17 +760,16 @@ impl Coordinator {
         let request = WalletGetRequest {
             wallet_id: wallet_id.to_owned(),
         };
-        let answers = join_all(all.iter().map(|node| {
-            self.client
-                .call::<_, AttestedWallet>(node, paths::WALLET_GET, &request, PROBE_TIMEOUT)
-        }))
-        .await;
+        let answers = self
+            .client
+            .fan_out::<_, AttestedWallet>(&all, paths::WALLET_GET, PROBE_TIMEOUT, |_| &request)
+            .await;
         let mut found: Option<WalletRecord> = None;
         let mut answered = Vec::new();
         let mut unknown = false;
         let mut unreachable = Vec::new();
         let mut attestations = Vec::new();
-        for (node, answer) in all.iter().zip(answers) {
+        for (node, answer) in answers {
             match answer {
                 Ok(AttestedWallet {
                     record,
@@ -962,14 +778,19 @@ impl Coordinator {
                     answered.push(node.clone());
                     attestations.push((node.clone(), attestation));
                     match &mut found {
-                        Some(first) => merge_record(first, record, node)?,
+                        Some(first) => merge_record(first, record, &node)?,
                         None => found = Some(record),
                     }
                 }
-                Err(NodeCallError::Refused { body, .. }) if body.kind == "unknown-wallet" => {
-                    unknown = true
-                }
-                Err(_) => unreachable.push(node.clone()),
+                Err(NodeCallError::Refused {
+                    body:
+                        ErrorBody {
+                            kind: ErrorKind::UnknownWallet { .. },
+                            ..
+                        },
+                    ..
+                }) => unknown = true,
+                Err(_) => unreachable.push(node),
             }
         }
         match found {
@@ -1009,19 +830,14 @@ impl Coordinator {
     ) -> Result<(Vec<WalletView>, Option<String>), CoordinatorError> {
         let all = self.node_ids();
         let request = WalletListRequest { cursor, limit };
-        let answers = join_all(all.iter().map(|node| {
-            self.client.call::<_, WalletListResponse>(
-                node,
-                paths::WALLET_LIST,
-                &request,
-                PROBE_TIMEOUT,
-            )
-        }))
-        .await;
+        let answers = self
+            .client
+            .fan_out::<_, WalletListResponse>(&all, paths::WALLET_LIST, PROBE_TIMEOUT, |_| &request)
+            .await;
         let mut merged: BTreeMap<String, WalletRecord> = BTreeMap::new();
         let mut attestations: HashMap<String, Vec<(String, Option<Attestation>)>> = HashMap::new();
         let mut answered = 0;
-        for (node, answer) in all.iter().zip(answers) {
+        for (node, answer) in answers {
             let Ok(response) = answer else { continue };
             answered += 1;
             for AttestedWallet {
@@ -1034,7 +850,7 @@ impl Coordinator {
                     .or_default()
                     .push((node.clone(), attestation));
                 match merged.get_mut(&record.wallet_id) {
-                    Some(existing) => merge_record(existing, record, node)?,
+                    Some(existing) => merge_record(existing, record, &node)?,
                     None => {
                         merged.insert(record.wallet_id.clone(), record);
                     }
@@ -1198,15 +1014,17 @@ impl Coordinator {
             signing_package: hex::encode(&package),
         };
         let purpose = purposes::sign_share(&record.wallet_id);
-        let answers = join_all(signers.iter().map(|node| async {
-            let statement: SignedStatement = self
-                .client
-                .call(node, paths::SIGN_ROUND2, &round2_request, CALL_TIMEOUT)
-                .await?;
-            self.verified(node, &statement, &purpose, session)
-        }))
-        .await;
-        let shares = answers.into_iter().collect::<Result<BTreeMap<_, _>, _>>()?;
+        let answers = self
+            .client
+            .fan_out(signers, paths::SIGN_ROUND2, CALL_TIMEOUT, |_| {
+                &round2_request
+            })
+            .await;
+        let shares: BTreeMap<u16, Vec<u8>> =
+            verify::answers(self.manifest(), &all_ok(answers)?, &purpose, session)?
+                .into_iter()
+                .map(|(_, index, share)| (index, share))
+                .collect();
         let public = self.public_key_package(record, scheme)?;
         let bip86 = tweak == Tweak::Bip86;
         let frost_ops::Aggregate {
@@ -1264,35 +1082,46 @@ impl Coordinator {
         let needed = usize::from(wallet.record.threshold);
         let purpose = purposes::sign_commitments(&wallet.record.wallet_id);
         let mut spares = wallet.reachable.iter().skip(needed);
-        let mut asking: Vec<&String> = wallet.reachable.iter().take(needed).collect();
+        let mut asking: Vec<String> = wallet.reachable.iter().take(needed).cloned().collect();
         let mut signers: Vec<String> = Vec::with_capacity(needed);
         let mut commitments = BTreeMap::new();
         let mut unreachable = wallet.unreachable.clone();
         while !asking.is_empty() {
-            let answers = join_all(asking.iter().map(|node| async {
-                let statement: SignedStatement = self
-                    .client
-                    .call(node, paths::SIGN_ROUND1, request, PROBE_TIMEOUT)
-                    .await?;
-                Ok(self.verified(node, &statement, &purpose, &request.session))
-            }))
-            .await;
+            let answers = self
+                .client
+                .fan_out::<_, SignedStatement>(&asking, paths::SIGN_ROUND1, PROBE_TIMEOUT, |_| {
+                    request
+                })
+                .await;
             let mut replacements = Vec::new();
-            for (node, answer) in asking.iter().zip(answers) {
+            for (node, answer) in answers {
                 match answer {
-                    Ok(verified) => {
-                        let (index, payload) = verified?;
-                        signers.push((*node).clone());
+                    Ok(statement) => {
+                        let (index, payload) = verify::answer(
+                            self.manifest(),
+                            &node,
+                            &statement,
+                            &purpose,
+                            &request.session,
+                        )?;
+                        signers.push(node);
                         commitments.insert(index, payload);
                     }
                     Err(NodeCallError::Unreachable { .. }) => {
-                        self.suspect(node);
-                        unreachable.push((*node).clone());
-                        replacements.extend(spares.next());
+                        self.suspect(&node);
+                        unreachable.push(node);
+                        replacements.extend(spares.next().cloned());
                     }
-                    Err(NodeCallError::Refused { body, .. }) if body.kind == "unknown-wallet" => {
-                        unreachable.push((*node).clone());
-                        replacements.extend(spares.next());
+                    Err(NodeCallError::Refused {
+                        body:
+                            ErrorBody {
+                                kind: ErrorKind::UnknownWallet { .. },
+                                ..
+                            },
+                        ..
+                    }) => {
+                        unreachable.push(node);
+                        replacements.extend(spares.next().cloned());
                     }
                     Err(error) => return Err(error.into()),
                 }
@@ -1311,30 +1140,6 @@ impl Coordinator {
             });
         }
         Ok((signers, commitments))
-    }
-
-    /// Checks that `node` signed `statement` for `purpose` in `session`; returns the node's
-    /// FROST index and the payload.
-    fn verified(
-        &self,
-        node: &str,
-        statement: &SignedStatement,
-        purpose: &str,
-        session: &str,
-    ) -> Result<(u16, Vec<u8>), CoordinatorError> {
-        let entry = self
-            .manifest()
-            .node(node)
-            .ok_or_else(|| CoordinatorError::Internal(format!("unknown node {node}")))?;
-        if statement.sender != node {
-            return Err(abort_from(
-                node,
-                format!("answered with a statement signed as {}", statement.sender),
-            ));
-        }
-        let payload = envelope::verify_statement(statement, purpose, session, &entry.identity)
-            .map_err(|error| abort_from(node, error.to_string()))?;
-        Ok((entry.index, payload))
     }
 
     fn frost_error(&self, error: FrostOpError) -> CoordinatorError {
@@ -1448,87 +1253,6 @@ mod tests {
             public_key_package: package.into(),
             created_at,
             confirmed: true,
-        }
-    }
-
-    /// A coordinator for two nodes (never contacted) and the nodes' identities.
-    fn two_node_coordinator() -> (Coordinator, Vec<crate::model::identity::NodeIdentity>) {
-        crate::install_crypto_provider();
-        let ca = pki::generate_ca().unwrap();
-        let coordinator_key = pki::issue(
-            &ca,
-            "coordinator",
-            pki::Role::Coordinator(CoordinatorRole::All),
-        )
-        .unwrap();
-        let identities = vec![
-            crate::model::identity::NodeIdentity::generate(),
-            crate::model::identity::NodeIdentity::generate(),
-        ];
-        let nodes = identities
-            .iter()
-            .zip(1u16..)
-            .map(|(identity, index)| crate::cluster::manifest::NodeEntry {
-                id: format!("node-{index}"),
-                index,
-                endpoint: format!("https://127.0.0.1:{}", 9000 + index),
-                identity: identity.public(),
-            })
-            .collect();
-        let manifest = Manifest {
-            version: 1,
-            threshold: 2,
-            bitcoin_network: "regtest".into(),
-            nodes,
-            clients: Vec::new(),
-        };
-        let client = NodeClient::new(manifest, &ca.cert_pem, &coordinator_key).unwrap();
-        (Coordinator::new(client).unwrap(), identities)
-    }
-
-    #[test]
-    fn a_statement_counts_only_from_the_node_that_signed_it_for_this_purpose_and_session() {
-        let (coordinator, identities) = two_node_coordinator();
-        let purpose = purposes::sign_commitments("w-1");
-        let genuine =
-            envelope::sign_statement(&purpose, "s-1", "node-2", &identities[1], b"commitments");
-        assert_eq!(
-            coordinator
-                .verified("node-2", &genuine, &purpose, "s-1")
-                .unwrap(),
-            (2, b"commitments".to_vec())
-        );
-
-        // node-1 passing on node-2's genuine statement as its own answer is blamed.
-        let relayed = coordinator
-            .verified("node-1", &genuine, &purpose, "s-1")
-            .unwrap_err();
-        assert!(
-            matches!(&relayed, CoordinatorError::Abort { node, culprit: Some(culprit), message }
-                if node == "node-1" && culprit == "node-1"
-                    && message == "answered with a statement signed as node-2"),
-            "{relayed:?}"
-        );
-
-        // Another session, another purpose, or a signature by the wrong key: refused.
-        let wrong = [
-            (genuine.clone(), purpose.clone(), "s-2"),
-            (genuine.clone(), purposes::sign_share("w-1"), "s-1"),
-            (
-                envelope::sign_statement(&purpose, "s-1", "node-2", &identities[0], b"x"),
-                purpose.clone(),
-                "s-1",
-            ),
-        ];
-        for (statement, purpose, session) in wrong {
-            let error = coordinator
-                .verified("node-2", &statement, &purpose, session)
-                .unwrap_err();
-            assert!(
-                matches!(&error, CoordinatorError::Abort { culprit: Some(culprit), .. }
-                    if culprit == "node-2"),
-                "{error:?}"
-            );
         }
     }
 

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::path::PathBuf;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use cggmp21::key_share::{AuxInfo, IncompleteKeyShare, KeyShare};
 use cggmp21::{PregeneratedPrimes, Presignature};
@@ -34,6 +33,8 @@ use crate::protocols::cggmp::runner::{
 };
 use crate::protocols::cggmp::{self, Curve, Level, Protocol};
 use crate::wire::envelope::{self, SignedStatement};
+use crate::wire::error::{BusyReason, NotReadyReason};
+use crate::wire::statements;
 use crate::wire::{
     CggmpMessage, CggmpNodeStatus, CggmpPresignConfirmRequest, CggmpPresignDiscardRequest,
     CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
@@ -217,7 +218,7 @@ pub(super) fn prepare_primes(
         );
     }
     let digest = stored_aux(state)
-        .map_err(|error| error.body.message)?
+        .map_err(|error| error.message().to_owned())?
         .map(|aux| hex::encode(cggmp::aux_info_digest(&aux)));
     state.cggmp.set_aux_digest(digest);
     if let Some(stored) = state
@@ -324,7 +325,7 @@ fn run_failed(session: &Session, failure: RunFailure) -> NodeError {
             session.id,
             failure.message
         ),
-        culprit,
+        culprit.into_iter().collect(),
     )
 }
 
@@ -375,18 +376,16 @@ pub(super) async fn start(
         CggmpStartRequest::AuxInfo { parties, .. } => {
             peer.require(CoordinatorRole::may_create, "generate aux info")?;
             if state.cggmp.disabled.load(Ordering::SeqCst) {
-                return Err(NodeError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "not-ready",
+                return Err(NodeError::not_ready(
+                    NotReadyReason::CggmpOff,
                     format!("CGGMP21 is off at {} (--cggmp21 off)", state.node_id),
                 ));
             }
             check_whole_cluster(&state, &parties)?;
             let me = own_index(&state, &parties)?;
             let primes = state.store.secret(PRIMES)?.ok_or_else(|| {
-                NodeError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "not-ready",
+                NodeError::not_ready(
+                    NotReadyReason::NoPrimes,
                     format!(
                         "{} has no safe primes yet (still generating)",
                         state.node_id
@@ -396,9 +395,8 @@ pub(super) async fn start(
             let primes: PregeneratedPrimes<Level> = cggmp::from_secret_bytes(&primes)
                 .map_err(|error| NodeError::internal(format!("primes: {error}")))?;
             if state.cggmp.aux_running() {
-                return Err(NodeError::new(
-                    StatusCode::CONFLICT,
-                    "busy",
+                return Err(NodeError::busy(
+                    BusyReason::AuxInfoRunning,
                     "an aux-info run is already in progress here",
                 ));
             }
@@ -427,9 +425,8 @@ pub(super) async fn start(
             }
             state.check_wallet_id_free(&request.wallet_id)?;
             let aux = stored_aux(&state)?.ok_or_else(|| {
-                NodeError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "not-ready",
+                NodeError::not_ready(
+                    NotReadyReason::NoAuxInfo,
                     format!("{} has no CGGMP21 aux info yet", state.node_id),
                 )
             })?;
@@ -513,9 +510,8 @@ pub(super) async fn start(
             let complete = held.iter().filter(|held| held.complete).count();
             let pending = held.len() - complete;
             if complete >= MAX_PRESIGNATURES || pending >= MAX_PENDING_PRESIGNATURES {
-                return Err(NodeError::new(
-                    StatusCode::CONFLICT,
-                    "busy",
+                return Err(NodeError::busy(
+                    BusyReason::PresignatureCap,
                     format!(
                         "{} already holds {complete} complete presignatures of wallet \
                          {wallet_id} and {pending} awaiting confirmation, the most it keeps \
@@ -580,11 +576,9 @@ impl<'a> Reservation<'a> {
             .map_err(|_| NodeError::internal("session table poisoned"))?
             .reserve(id, peer, abandoned)
             .map_err(|refusal| match refusal {
-                SessionRefusal::Busy { .. } => NodeError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
-                    format!("{}: {refusal}", state.node_id),
-                ),
+                SessionRefusal::Busy { .. } => {
+                    NodeError::busy(BusyReason::PeerCap, format!("{}: {refusal}", state.node_id))
+                }
                 SessionRefusal::InProgress(_) => NodeError::bad_request(refusal.to_string()),
             })?;
         Ok(Self {
@@ -656,9 +650,8 @@ pub(super) async fn step(
         .map_err(|_| NodeError::internal("session table poisoned"))?
         .get(&request.session)
         .ok_or_else(|| {
-            NodeError::new(
-                StatusCode::CONFLICT,
-                "unknown-session",
+            NodeError::unknown_session(
+                &request.session,
                 format!("no CGGMP21 session {} in progress here", request.session),
             )
         })?;
@@ -694,7 +687,7 @@ fn incoming(
             .ok_or_else(|| {
                 NodeError::abort(
                     format!("a message from {sender}, which is not another party of the run"),
-                    None,
+                    Vec::new(),
                 )
             })?;
         let identity = &state
@@ -705,7 +698,7 @@ fn incoming(
         let blame = |error: envelope::EnvelopeError| {
             NodeError::abort(
                 format!("CGGMP21 message: {error}"),
-                Some(error.culprit().to_owned()),
+                vec![error.culprit().to_owned()],
             )
         };
         let (payload, broadcast) = match message {
@@ -831,9 +824,8 @@ async fn advance_run(
     batch: Option<Vec<RawIncoming>>,
 ) -> Result<CggmpStepResponse, NodeError> {
     let Some(mut run) = session.run.take() else {
-        return Err(NodeError::new(
-            StatusCode::CONFLICT,
-            "unknown-session",
+        return Err(NodeError::unknown_session(
+            &session.id,
             format!("CGGMP21 session {} has ended", session.id),
         ));
     };
@@ -987,40 +979,23 @@ pub(super) async fn presign_confirm(
         .into_iter()
         .find(|held| held.id == request.presignature)
         .ok_or_else(|| unknown_presignature(&request.presignature, &request.wallet_id))?;
-    if request.results.len() != held.signers.len() {
+    if held.point.is_empty() {
         return Err(NodeError::bad_request(format!(
-            "presignature {} has {} signers, and {} results were shown",
-            held.id,
-            held.signers.len(),
-            request.results.len()
+            "presignature {} was stored by an earlier version without its point, so it cannot \
+             be confirmed",
+            held.id
         )));
     }
     let purpose = purposes::cggmp_result(Protocol::Presign, &request.wallet_id);
-    for signer in &held.signers {
-        let statement = request
-            .results
-            .iter()
-            .find(|statement| &statement.sender == signer)
-            .ok_or_else(|| {
-                NodeError::bad_request(format!(
-                    "no result of {signer} for presignature {}",
-                    held.id
-                ))
-            })?;
-        let identity = &state
-            .manifest
-            .node(signer)
-            .ok_or_else(|| NodeError::internal("signer vanished from manifest"))?
-            .identity;
-        let point = envelope::verify_statement(statement, &purpose, &held.id, identity)
-            .map_err(|error| NodeError::abort(error.to_string(), Some(signer.clone())))?;
-        if held.point.is_empty() || point != held.point {
-            return Err(NodeError::abort(
-                format!("{signer} ended presignature {} with another point", held.id),
-                Some(signer.clone()),
-            ));
-        }
-    }
+    let what = "presignature result";
+    let points = statements::verify_all(
+        what,
+        &request.results,
+        &held.signers,
+        (&purpose, &held.id),
+        &state.manifest,
+    )?;
+    statements::agreed(what, &points, Some(&held.point), &held.id)?;
     state
         .store
         .confirm_presignature(&request.wallet_id, &request.presignature)?;
@@ -1050,9 +1025,8 @@ pub(super) async fn presign_discard(
 }
 
 fn unknown_presignature(id: &str, wallet_id: &str) -> NodeError {
-    NodeError::new(
-        StatusCode::CONFLICT,
-        "unknown-session",
+    NodeError::unknown_session(
+        id,
         format!("presignature {id} of wallet {wallet_id} is unknown here or was already used"),
     )
 }
@@ -1099,9 +1073,8 @@ pub(super) async fn sign(
             ));
         }
         PresignatureTake::Unconfirmed => {
-            return Err(NodeError::new(
-                StatusCode::CONFLICT,
-                "unknown-session",
+            return Err(NodeError::unknown_session(
+                &request.presignature,
                 format!(
                     "presignature {} of wallet {} is not yet confirmed at every signer",
                     request.presignature, record.wallet_id

@@ -8,8 +8,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use thiserror::Error;
@@ -35,16 +33,19 @@ use crate::model::requests::{
 };
 use crate::model::scheme::{Tweak, WalletScheme};
 use crate::protocols::frost::{self as frost_ops, DkgSecret, FrostOpError};
-use crate::wire::envelope::{self, SealedEnvelope, SignedStatement};
+use crate::wire::envelope::{self, SignedStatement};
+use crate::wire::statements;
 use crate::wire::*;
 use crate::with_ciphersuite;
 
 mod cggmp;
 pub mod cggmp_sessions;
+mod error;
 #[cfg(test)]
 mod tests;
 
 pub use self::cggmp::PrimesSource;
+pub use self::error::NodeError;
 
 /// How long an unfinished DKG may wait for its next round.
 const DKG_SESSION_TTL: Duration = Duration::from_secs(120);
@@ -59,77 +60,16 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 #[error("{0}")]
 pub struct NodeOpenError(String);
 
-/// A refusal as the node sends it.
-#[derive(Debug)]
-pub struct NodeError {
-    status: StatusCode,
-    body: NodeErrorBody,
-}
-
-impl NodeError {
-    fn new(status: StatusCode, kind: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            body: NodeErrorBody {
-                kind: kind.into(),
-                message: message.into(),
-                culprit: None,
-            },
-        }
-    }
-
-    fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
-    }
-
-    fn abort(message: impl Into<String>, culprit: Option<String>) -> Self {
-        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "abort", message);
-        error.body.culprit = culprit;
-        error
-    }
-
-    fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-    }
-
-    fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
-    }
-
-    fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-    }
-}
-
-impl From<StoreError> for NodeError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Expired { .. } => NodeError::unauthorized(error.to_string()),
-            StoreError::WalletRefused { .. } => {
-                NodeError::new(StatusCode::CONFLICT, "wallet-id-taken", error.to_string())
-            }
-            error => NodeError::internal(format!("store: {error}")),
-        }
-    }
-}
-
 /// The wallet id was claimed before (by a DKG or keygen that may have been abandoned) or a
 /// wallet is stored under it: ids are never reused, the coordinator must pick another.
 fn wallet_id_taken(wallet_id: &str) -> NodeError {
-    NodeError::new(
-        StatusCode::CONFLICT,
-        "wallet-id-taken",
+    NodeError::wallet_id_taken(
+        wallet_id,
         format!(
             "wallet id {wallet_id} was claimed by another DKG or keygen before; a wallet id is \
              used once, pick another"
         ),
     )
-}
-
-impl IntoResponse for NodeError {
-    fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
-    }
 }
 
 type NodeResult<T> = Result<Json<T>, NodeError>;
@@ -159,13 +99,14 @@ impl PeerRole {
     fn require(self, allowed: fn(CoordinatorRole) -> bool, what: &str) -> Result<(), NodeError> {
         match self.0 {
             Some(role) if allowed(role) => Ok(()),
-            Some(role) => Err(NodeError::forbidden(format!(
-                "a coordinator with role {} may not {what}",
-                role.name()
-            ))),
-            None => Err(NodeError::forbidden(format!(
-                "the client certificate carries no coordinator role, so it may not {what}"
-            ))),
+            Some(role) => Err(NodeError::forbidden(
+                Some(role),
+                format!("a coordinator with role {} may not {what}", role.name()),
+            )),
+            None => Err(NodeError::forbidden(
+                None,
+                format!("the client certificate carries no coordinator role, so it may not {what}"),
+            )),
         }
     }
 }
@@ -345,10 +286,12 @@ impl NodeState {
                         "{what}: {reason}; blamed {}",
                         culprit.clone().unwrap_or_default()
                     ),
-                    culprit,
+                    culprit.into_iter().collect(),
                 )
             }
-            FrostOpError::Failed(reason) => NodeError::abort(format!("{what}: {reason}"), None),
+            FrostOpError::Failed(reason) => {
+                NodeError::abort(format!("{what}: {reason}"), Vec::new())
+            }
         }
     }
 
@@ -369,13 +312,9 @@ impl NodeState {
     }
 
     fn wallet(&self, wallet_id: &str) -> Result<WalletRecord, NodeError> {
-        self.store.wallet(wallet_id)?.ok_or_else(|| {
-            NodeError::new(
-                StatusCode::NOT_FOUND,
-                "unknown-wallet",
-                format!("unknown wallet {wallet_id}"),
-            )
-        })
+        self.store
+            .wallet(wallet_id)?
+            .ok_or_else(|| NodeError::unknown_wallet(wallet_id))
     }
 }
 
@@ -768,16 +707,14 @@ fn take_session(state: &NodeState, session: &str) -> Result<(DkgSession, DkgStep
         .lock()
         .map_err(|_| NodeError::internal("DKG table poisoned"))?;
     let entry = sessions.remove(session).ok_or_else(|| {
-        NodeError::new(
-            StatusCode::CONFLICT,
-            "unknown-session",
+        NodeError::unknown_session(
+            session,
             format!("no DKG session {session} in progress here"),
         )
     })?;
     if entry.started.elapsed() >= DKG_SESSION_TTL {
-        return Err(NodeError::new(
-            StatusCode::CONFLICT,
-            "unknown-session",
+        return Err(NodeError::unknown_session(
+            session,
             format!("DKG session {session} timed out"),
         ));
     }
@@ -797,47 +734,26 @@ async fn dkg_round2(
         return Err(NodeError::bad_request("DKG round 2 requested out of order"));
     };
     let purpose = purposes::dkg_round1(&session.wallet_id);
+    // One per party, this node's included: its own must be the one it sent.
+    let packages = statements::verify_all(
+        "round-1 package",
+        &request.round1,
+        &session.parties,
+        (&purpose, &request.session),
+        &state.manifest,
+    )?;
     let mut round1 = BTreeMap::new();
-    for party in &session.parties {
-        let statements: Vec<&SignedStatement> = request
-            .round1
-            .iter()
-            .filter(|statement| &statement.sender == party)
-            .collect();
-        let [statement] = statements.as_slice() else {
-            return Err(NodeError::abort(
-                format!(
-                    "expected one round-1 package from {party}, got {}",
-                    statements.len()
-                ),
-                None,
-            ));
-        };
-        let entry = state
-            .manifest
-            .node(party)
-            .ok_or_else(|| NodeError::internal("party vanished from manifest"))?;
-        let payload =
-            envelope::verify_statement(statement, &purpose, &request.session, &entry.identity)
-                .map_err(|error| {
-                    NodeError::abort(format!("round-1 package: {error}"), Some(party.clone()))
-                })?;
-        if party == &state.node_id {
+    for (party, payload) in packages {
+        if party == state.node_id {
             if payload != session.own_round1 {
                 return Err(NodeError::abort(
                     "this node's own round-1 package came back altered",
-                    None,
+                    Vec::new(),
                 ));
             }
             continue;
         }
-        round1.insert(entry.index, payload);
-    }
-    if request.round1.len() != session.parties.len() {
-        return Err(NodeError::abort(
-            "round-1 packages from nodes that are not parties",
-            None,
-        ));
+        round1.insert(state.index_of(&party)?, payload);
     }
     let (secret, outgoing) =
         with_ciphersuite!(session.scheme, C => frost_ops::dkg_part2::<C>(secret, &round1))
@@ -912,44 +828,27 @@ async fn dkg_round3(
     let DkgStep::AfterRound2(secret) = step else {
         return Err(NodeError::bad_request("DKG round 3 requested out of order"));
     };
-    let mut round2 = BTreeMap::new();
-    for party in session
+    let others: Vec<String> = session
         .parties
         .iter()
         .filter(|party| **party != state.node_id)
-    {
-        let envelopes: Vec<&SealedEnvelope> = request
-            .envelopes
-            .iter()
-            .filter(|envelope| &envelope.sender == party)
-            .collect();
-        let [sealed] = envelopes.as_slice() else {
-            return Err(NodeError::abort(
-                format!(
-                    "expected one round-2 package from {party}, got {}",
-                    envelopes.len()
-                ),
-                None,
-            ));
-        };
-        let entry = state
-            .manifest
-            .node(party)
-            .ok_or_else(|| NodeError::internal("party vanished from manifest"))?;
-        let package = envelope::open(
-            sealed,
-            &request.session,
-            &state.node_id,
-            &state.identity,
-            &entry.identity,
-        )
-        .map_err(|error| {
-            NodeError::abort(
-                format!("round-2 package: {error}"),
-                Some(error.culprit().to_owned()),
+        .cloned()
+        .collect();
+    let what = "round-2 package";
+    let senders = statements::identities(&state.manifest, &others, what)?;
+    let packages =
+        statements::one_from_each(what, &request.envelopes, &others, |position, sealed| {
+            envelope::open(
+                sealed,
+                &request.session,
+                &state.node_id,
+                &state.identity,
+                senders[position],
             )
         })?;
-        round2.insert(entry.index, package);
+    let mut round2 = BTreeMap::new();
+    for (party, package) in packages {
+        round2.insert(state.index_of(&party)?, package);
     }
     let output = with_ciphersuite!(session.scheme, C => frost_ops::dkg_part3::<C>(state.index, &secret, &round2))
         .map_err(|error| state.blame(error, "DKG round 3"))?;
@@ -996,37 +895,20 @@ async fn dkg_confirm(
         ));
     };
     let purpose = purposes::dkg_result(&session.wallet_id);
-    for party in &session.parties {
-        let results: Vec<&SignedStatement> = request
-            .results
-            .iter()
-            .filter(|statement| &statement.sender == party)
-            .collect();
-        let [statement] = results.as_slice() else {
-            return Err(NodeError::abort(
-                format!(
-                    "expected one DKG result from {party}, got {}",
-                    results.len()
-                ),
-                None,
-            ));
-        };
-        let entry = state
-            .manifest
-            .node(party)
-            .ok_or_else(|| NodeError::internal("party vanished from manifest"))?;
-        let payload =
-            envelope::verify_statement(statement, &purpose, &request.session, &entry.identity)
-                .map_err(|error| {
-                    NodeError::abort(format!("DKG result: {error}"), Some(party.clone()))
-                })?;
-        if payload != public_key_package {
-            return Err(NodeError::abort(
-                format!("{party} derived another group key"),
-                Some(party.clone()),
-            ));
-        }
-    }
+    // One from each party and none from anyone else, each the key this node derived.
+    let results = statements::verify_all(
+        "DKG result",
+        &request.results,
+        &session.parties,
+        (&purpose, &request.session),
+        &state.manifest,
+    )?;
+    statements::agreed(
+        "DKG result",
+        &results,
+        Some(&public_key_package),
+        &request.session,
+    )?;
     // Only the record this session stored, with the key it produced, is confirmed.
     let wallet = state
         .store
@@ -1094,9 +976,8 @@ async fn sign_round1(
     let verified =
         state.authorize_signature(&request.authorization, &message, request.tweak, &record)?;
     if state.store.peek_nonces(&request.session)?.is_some() {
-        return Err(NodeError::new(
-            StatusCode::CONFLICT,
-            "unknown-session",
+        return Err(NodeError::unknown_session(
+            &request.session,
             format!("signing session {} already exists", request.session),
         ));
     }
@@ -1146,9 +1027,8 @@ async fn sign_round2(
     peer.require(CoordinatorRole::may_sign, "sign")?;
     let _serial = state.round2.lock().await;
     let unknown = || {
-        NodeError::new(
-            StatusCode::CONFLICT,
-            "unknown-session",
+        NodeError::unknown_session(
+            &request.session,
             format!(
                 "signing session {} is unknown here or its nonces were already used",
                 request.session
@@ -1217,7 +1097,7 @@ async fn sign_round2(
     let (record, scheme, package) = match checked {
         Ok(checked) => checked,
         Err(error) => {
-            state.record(audit(format!("refused: {}", error.body.message)))?;
+            state.record(audit(format!("refused: {}", error.message())))?;
             return Err(error);
         }
     };
@@ -1237,12 +1117,12 @@ async fn sign_round2(
     })?;
     recorded?;
     let after_record = |error: NodeError| {
-        let outcome = format!("failed after it was recorded: {}", error.body.message);
+        let outcome = format!("failed after it was recorded: {}", error.message());
         match state.record(audit(outcome)) {
             Ok(()) => error,
             Err(audit_error) => {
                 // The caller hears of the audit failure; the original error is kept here.
-                tracing::error!(session = %request.session, error = %error.body.message,
+                tracing::error!(session = %request.session, error = %error.message(),
                     "signing round 2 failed after its audit record, and recording that failed too");
                 audit_error
             }

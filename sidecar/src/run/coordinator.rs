@@ -38,6 +38,9 @@ pub enum CoordinatorRunError {
     /// Its JSON-RPC port could not be opened.
     #[error(transparent)]
     Listen(#[from] ListenError),
+    /// Its client for the nodes could not be made.
+    #[error(transparent)]
+    Client(#[from] crate::coordinator::NodeClientError),
     /// Its files or configuration are not usable.
     #[error("{0}")]
     Setup(String),

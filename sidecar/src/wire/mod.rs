@@ -1,8 +1,10 @@
 //! The coordinator <-> node contract (HTTPS + JSON over mutual TLS): paths, messages,
-//! statement purposes, signed and sealed envelopes, wallet attestations.
+//! statement purposes, signed and sealed envelopes, wallet attestations, typed refusals.
 
 pub mod attestation;
 pub mod envelope;
+pub mod error;
+pub mod statements;
 
 use std::time::Duration;
 
@@ -397,17 +399,4 @@ pub struct WalletListRequest {
 pub struct WalletListResponse {
     /// The wallets, in id order, each attested by this node.
     pub wallets: Vec<AttestedWallet>,
-}
-
-/// A node's refusal: a stable kind, a message, and the node it blames, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeErrorBody {
-    /// `bad-request`, `unauthorized` (the client's signed request is missing, invalid,
-    /// expired, replayed or does not cover this), `forbidden` (the coordinator's role does not
-    /// allow this), `unknown-wallet`, `unknown-session`, `abort` or `internal`.
-    pub kind: String,
-    /// What was wrong.
-    pub message: String,
-    /// The node blamed for a protocol abort.
-    pub culprit: Option<String>,
 }
