@@ -124,20 +124,28 @@ impl std::fmt::Debug for ClientRequest {
     }
 }
 
-/// A request whose signature, client and expiry checked out. Its Debug form leaves the params
-/// out: they may hold a passphrase.
+/// A request whose signature, client and expiry checked out. Only [`verify`] makes one (the
+/// fields are private), so holding one is proof the checks ran. Its Debug form leaves the
+/// params out: they may hold a passphrase.
+///
+/// Code outside this module cannot forge one (this must not compile):
+///
+/// ```compile_fail,E0451
+/// let forged = thresig_sidecar::cluster::client_auth::VerifiedRequest {
+///     client: String::new(),
+///     request_id: String::new(),
+///     method: "thresig_signMessage".into(),
+///     params: serde_json::Value::Null,
+///     expires_at: u64::MAX,
+/// };
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct VerifiedRequest {
-    /// The client key, hex.
-    pub client: String,
-    /// The request id.
-    pub request_id: String,
-    /// The method.
-    pub method: String,
-    /// The params without `auth`.
-    pub params: Value,
-    /// When the request expires, seconds since the Unix epoch.
-    pub expires_at: u64,
+    client: String,
+    request_id: String,
+    method: String,
+    params: Value,
+    expires_at: u64,
 }
 
 impl Drop for VerifiedRequest {
@@ -147,6 +155,31 @@ impl Drop for VerifiedRequest {
 }
 
 impl VerifiedRequest {
+    /// The client key, hex.
+    pub fn client(&self) -> &str {
+        &self.client
+    }
+
+    /// The request id.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The method.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The params without `auth`.
+    pub fn params(&self) -> &Value {
+        &self.params
+    }
+
+    /// When the request expires, seconds since the Unix epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
     /// The params as `T`, read in place: no unzeroized copy of them is made.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         T::deserialize(&self.params)

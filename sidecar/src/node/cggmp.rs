@@ -462,8 +462,8 @@ pub(super) async fn start(
                     context: KeygenContext {
                         scheme: request.scheme,
                         threshold: request.threshold,
-                        client: verified.client.clone(),
-                        request_id: verified.request_id.clone(),
+                        client: verified.client().to_owned(),
+                        request_id: verified.request_id().to_owned(),
                         derive_tag: derivation.map(|derivation| derivation.tag),
                     },
                 },
@@ -1058,8 +1058,8 @@ pub(super) async fn sign(
     let audit = |outcome: String| AuditEntry {
         event: AuditEvent::Sign,
         session: request.session.clone(),
-        request_id: Some(verified.request_id.clone()),
-        client: Some(verified.client.clone()),
+        request_id: Some(verified.request_id().to_owned()),
+        client: Some(verified.client().to_owned()),
         wallet_id: record.wallet_id.clone(),
         message_digest: Some(audit::message_digest(&message)),
         outcome,
@@ -1083,7 +1083,7 @@ pub(super) async fn sign(
         }
         PresignatureTake::Replayed => {
             return Err(NodeError::unauthorized(
-                auth::AuthError::Replayed(verified.request_id.clone()).to_string(),
+                auth::AuthError::Replayed(verified.request_id().to_owned()).to_string(),
             ));
         }
     };

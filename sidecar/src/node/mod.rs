@@ -403,7 +403,7 @@ impl NodeState {
         let mismatch = |what: String| NodeError::unauthorized(format!("the client's {what}"));
         let n = self.manifest.nodes.len() as u16;
         let parties = request.parties.len() as u16;
-        let (scheme, threshold, derivation) = if verified.method == "thresig_createWallet" {
+        let (scheme, threshold, derivation) = if verified.method() == "thresig_createWallet" {
             let params: CreateWalletParams = verified
                 .parse()
                 .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
@@ -460,7 +460,7 @@ impl NodeState {
             &["thresig_signMessage", "thresig_signTransaction"],
         )?;
         let mismatch = |what: String| NodeError::unauthorized(format!("the client's {what}"));
-        let wallet_id = verified.params["walletId"].as_str().unwrap_or_default();
+        let wallet_id = verified.params()["walletId"].as_str().unwrap_or_default();
         if wallet_id != record.wallet_id {
             return Err(mismatch(format!(
                 "request is for wallet {wallet_id}, not {}",
@@ -468,7 +468,7 @@ impl NodeState {
             )));
         }
         let requested_tweak = tweak;
-        let covered = if verified.method == "thresig_signMessage" {
+        let covered = if verified.method() == "thresig_signMessage" {
             let params: SignMessageParams = verified
                 .parse()
                 .map_err(|error| mismatch(format!("params do not parse: {error}")))?;
@@ -501,10 +501,10 @@ impl NodeState {
 
 fn request_claim<'a>(verified: &'a VerifiedRequest, scope: &'a str) -> RequestClaim<'a> {
     RequestClaim {
-        client: &verified.client,
-        request_id: &verified.request_id,
+        client: verified.client(),
+        request_id: verified.request_id(),
         scope,
-        expires_at: verified.expires_at,
+        expires_at: verified.expires_at(),
     }
 }
 
@@ -514,7 +514,7 @@ fn claimed(verified: &VerifiedRequest, fresh: bool) -> Result<(), NodeError> {
         Ok(())
     } else {
         Err(NodeError::unauthorized(
-            auth::AuthError::Replayed(verified.request_id.clone()).to_string(),
+            auth::AuthError::Replayed(verified.request_id().to_owned()).to_string(),
         ))
     }
 }
@@ -691,8 +691,8 @@ async fn dkg_round1(
             parties: request.parties,
             started: Instant::now(),
             own_round1: package,
-            client: verified.client.clone(),
-            request_id: verified.request_id.clone(),
+            client: verified.client().to_owned(),
+            request_id: verified.request_id().to_owned(),
             derive_tag: derivation.map(|derivation| derivation.tag),
             step: DkgStep::AfterRound1(secret),
         },
@@ -998,8 +998,8 @@ async fn sign_round1(
         message: request.message.clone(),
         tweak: request.tweak.name().to_owned(),
         commitments: hex::encode(&commitments),
-        client: Some(verified.client.clone()),
-        request_id: Some(verified.request_id.clone()),
+        client: Some(verified.client().to_owned()),
+        request_id: Some(verified.request_id().to_owned()),
     };
     // Durable before the commitments leave: a restart between the rounds keeps (or, once
     // consumed, loses) exactly these nonces; the request's claim goes in the same write.
