@@ -76,7 +76,9 @@ fn fault(fault: StatementFault) -> CoordinatorError {
             culprit: Some(source.culprit().to_owned()),
             message: source.to_string(),
         },
-        StatementFault::Empty { .. } => CoordinatorError::Internal(fault.to_string()),
+        StatementFault::Empty { .. } | StatementFault::RepeatedParty { .. } => {
+            CoordinatorError::Internal(fault.to_string())
+        }
         StatementFault::Disagrees { .. }
         | StatementFault::Count { .. }
         | StatementFault::Stranger { .. } => CoordinatorError::Inconsistent(fault.to_string()),

@@ -74,6 +74,15 @@ pub enum StatementFault {
         /// The session.
         session: String,
     },
+    /// The parties asked for name one node twice (a caller's mistake or a hostile relay's
+    /// request): nothing is checked, nobody is blamed.
+    #[error("{party} is named twice among the parties of a {what}")]
+    RepeatedParty {
+        /// What was expected.
+        what: &'static str,
+        /// The party named twice.
+        party: String,
+    },
     /// Nothing to agree on.
     #[error("no {what} to agree on")]
     Empty {
@@ -88,6 +97,7 @@ impl StatementFault {
         match self {
             StatementFault::Count { .. }
             | StatementFault::Stranger { .. }
+            | StatementFault::RepeatedParty { .. }
             | StatementFault::Empty { .. } => Vec::new(),
             StatementFault::Bad { source, .. } => vec![source.culprit().to_owned()],
             StatementFault::Relayed { answerer, .. } => vec![answerer.clone()],
@@ -104,6 +114,16 @@ pub fn one_from_each<'a, M: FromNode, T>(
     from: &[String],
     mut check: impl FnMut(usize, &'a M) -> Result<T, EnvelopeError>,
 ) -> Result<Vec<(String, T)>, StatementFault> {
+    if let Some((_, party)) = from
+        .iter()
+        .enumerate()
+        .find(|(position, party)| from[..*position].contains(party))
+    {
+        return Err(StatementFault::RepeatedParty {
+            what,
+            party: party.clone(),
+        });
+    }
     if let Some(stranger) = items
         .iter()
         .find(|item| !from.iter().any(|party| party == item.sender()))
@@ -256,6 +276,29 @@ mod tests {
                 ("node-2".into(), b"b".to_vec())
             ]
         );
+    }
+
+    #[test]
+    fn parties_named_twice_are_refused_before_anything_is_checked() {
+        let (manifest, ids) = cluster();
+        let statements = vec![signed(&ids, 1, b"a"), signed(&ids, 2, b"b")];
+        // Without the check, node-1's one statement would count for both of its places.
+        let fault = verify_all(
+            "DKG result",
+            &statements,
+            &parties(&[1, 1, 2]),
+            (PURPOSE, "s-1"),
+            &manifest,
+        )
+        .unwrap_err();
+        assert_eq!(
+            fault,
+            StatementFault::RepeatedParty {
+                what: "DKG result",
+                party: "node-1".into()
+            }
+        );
+        assert!(fault.blamed().is_empty());
     }
 
     #[test]
