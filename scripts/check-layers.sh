@@ -34,11 +34,25 @@ root_items="fsutil error_chain install_crypto_provider with_ciphersuite"
 
 check() {
   local src=$1 failures=0 area file
+  # Every source file belongs to an area; only the crate root and its leaf utility sit beside
+  # them, so no new folder or file escapes the check.
+  while IFS= read -r -d '' file; do
+    local rel=${file#"$src"/} top
+    top=${rel%%/*}
+    if [[ "$rel" != */* ]]; then
+      top=${rel%.rs}
+      [[ "$rel" == lib.rs || "$rel" == fsutil.rs ]] && continue
+    fi
+    if [[ -z "${allowed[$top]+set}" || "$rel" != */* ]]; then
+      echo "$file: not inside one of the areas (${!allowed[*]}); put it in the area it belongs to" >&2
+      failures=$((failures + 1))
+    fi
+  done < <(find "$src" -name '*.rs' -print0)
   for area in "${!allowed[@]}"; do
     [[ -d "$src/$area" ]] || continue
     local ok=" $area ${allowed[$area]} $root_items "
     while IFS= read -r -d '' file; do
-      # One reference per line: "line:area".
+      # One reference per line: "line:what".
       while IFS=: read -r line named; do
         if [[ "$named" == "{" ]]; then
           echo "$file:$line: grouped import from the crate root; name each area's path on its own line" >&2
@@ -49,14 +63,26 @@ check() {
         elif [[ "$named" == "super::super" ]]; then
           echo "$file:$line: super::super climbs out of the $area area; name the path from crate::" >&2
           failures=$((failures + 1))
+        elif [[ "$named" == "alias" ]]; then
+          echo "$file:$line: the crate under another name, a #[path] module or include! hides paths from this check" >&2
+          failures=$((failures + 1))
+        elif [[ "$named" =~ ^[A-Z] ]]; then
+          if [[ "$area" != run && "$area" != api ]]; then
+            echo "$file:$line: crate::$named is a root re-export; name it by its area's path" >&2
+            failures=$((failures + 1))
+          fi
         elif [[ "$ok" != *" $named "* ]]; then
           echo "$file:$line: the $area area names crate::$named, which it may not use (allowed: ${allowed[$area]:-nothing})" >&2
           failures=$((failures + 1))
         fi
-      done < <(perl -ne '
-        while (/\$?\bcrate::(\{|[a-z_][a-z0-9_]*)/g) { print "$.:$1\n" }
+      done < <(LAYER_FILE=${file#"$src"/} perl -ne '
+        # In an area'"'"'s own mod.rs, super:: is the crate root.
+        my $top = $ENV{LAYER_FILE} =~ m{^[a-z_]+/mod\.rs$};
+        while (/\$?\bcrate::(\{|[A-Za-z_][A-Za-z0-9_]*)/g) { print "$.:$1\n" }
+        if ($top) { while (/\bsuper::(\{|[A-Za-z_][A-Za-z0-9_]*)/g) { print "$.:$1\n" unless $1 eq "super" } }
         while (/\bsuper::super\b/g) { print "$.:super::super\n" }
         print "$.:super::*\n" if /^(pub(\([a-z]+\))? )?use super::\*;/ && $ARGV !~ m{/tests\.rs$};
+        print "$.:alias\n" if /\bcrate\s+as\b|#\s*\[\s*path\b|\binclude!|\bextern\s+crate\s+self\b/;
       ' "$file")
     done < <(find "$src/$area" -name '*.rs' -print0)
   done
@@ -70,9 +96,12 @@ self_test() {
   local dir
   dir=$(mktemp -d)
   trap 'rm -rf "$dir"' RETURN
-  mkdir -p "$dir/node" "$dir/coordinator" "$dir/model"
+  mkdir -p "$dir/node" "$dir/coordinator" "$dir/model" "$dir/util" "$dir/custody/store"
   echo 'use crate::wire::paths;' >"$dir/node/ok.rs"
   echo 'use crate::model::scheme::WalletScheme;' >"$dir/coordinator/ok.rs"
+  # super:: below an area's own mod.rs stays inside the area.
+  echo 'use super::claims::RequestClaim;' >"$dir/custody/store/mod.rs"
+  echo 'use super::key_provider::KeyProvider;' >"$dir/custody/store/nonces.rs"
   check "$dir" || { echo "self-test: a clean tree was refused" >&2; return 1; }
   local case
   for case in 'node/bad.rs:use crate::coordinator::NodeClient;' \
@@ -84,14 +113,25 @@ self_test() {
     'coordinator/bad.rs:use super::super::node::NodeState;' \
     'node/bad.rs:use super::*;' \
     'node/bad.rs:pub(crate) use super::*;' \
-    'model/bad.rs:        $crate::protocols::frost::FrostOpError::Failed' ; do
+    'model/bad.rs:        $crate::protocols::frost::FrostOpError::Failed' \
+    'coordinator/bad.rs:use crate::NodeState;' \
+    'coordinator/mod.rs:use super::node::NodeState;' \
+    'node/mod.rs:use super::{coordinator, wire};' \
+    'coordinator/bad.rs:use crate as root;' \
+    'coordinator/bad.rs:#[path = "../node/error.rs"] mod error;' \
+    'node/bad.rs:include!("../coordinator/mod.rs");' \
+    'util/bad.rs:pub use crate::custody::store::NodeStore;' \
+    'node.rs:pub mod x;' ; do
     local path=${case%%:*} text=${case#*:}
+    local existed=0
+    [[ -e "$dir/$path" ]] && existed=1 && cp "$dir/$path" "$dir/$path.keep"
     echo "$text" >"$dir/$path"
     if check "$dir" 2>/dev/null; then
       echo "self-test: not caught: $path: $text" >&2
       return 1
     fi
     rm "$dir/$path"
+    ((existed)) && mv "$dir/$path.keep" "$dir/$path"
   done
   echo "check-layers self-test: every violation caught"
 }
