@@ -20,7 +20,7 @@ use crate::coordinator::verify;
 use crate::model::scheme::WalletScheme;
 use crate::model::wallet::WalletRecord;
 use crate::protocols::cggmp::{self as engine, Protocol};
-use crate::wire::envelope::SignedStatement;
+use crate::wire::envelope::{self, SignedStatement};
 use crate::wire::{
     CggmpMessage, CggmpNodeStatus, CggmpPresignConfirmRequest, CggmpPresignDiscardRequest,
     CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
@@ -180,6 +180,34 @@ pub struct EcdsaSigned {
 }
 
 impl Coordinator {
+    /// Whether `node`'s `message` of a `protocol` run in `session` is signed by it as it stands.
+    fn check_relayed(
+        &self,
+        node: &str,
+        message: &CggmpMessage,
+        protocol: Protocol,
+        session: &str,
+    ) -> Result<(), CoordinatorError> {
+        let identity = &self
+            .manifest()
+            .node(node)
+            .ok_or_else(|| CoordinatorError::Internal(format!("unknown node {node}")))?
+            .identity;
+        let checked = match message {
+            CggmpMessage::P2p(envelope) => envelope::verify_seal(envelope, identity),
+            CggmpMessage::Broadcast(statement) => envelope::verify_statement(
+                statement,
+                &purposes::cggmp_broadcast(protocol),
+                session,
+                identity,
+            )
+            .map(|_| ()),
+        };
+        checked.map_err(|error| {
+            abort_from(node, format!("sent a message that does not check: {error}"))
+        })
+    }
+
     /// Runs one CGGMP21 protocol among `parties`, relaying each round's messages, and returns
     /// every party's signed result with the party that answered with it, in party order.
     async fn run_cggmp(
@@ -213,6 +241,9 @@ impl Coordinator {
                             format!("sent a message signed as {}", message.sender()),
                         ));
                     }
+                    // Checked before it is relayed, so the sender, not the relay, answers for
+                    // a bad signature (a recipient could not tell the two apart).
+                    self.check_relayed(&node, &message, start.protocol(), &session)?;
                     match &message {
                         CggmpMessage::P2p(envelope) => {
                             if !parties.contains(&envelope.recipient) || envelope.recipient == node

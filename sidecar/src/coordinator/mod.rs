@@ -19,7 +19,7 @@ use crate::model::scheme::{Tweak, WalletScheme};
 use crate::model::wallet::WalletRecord;
 use crate::protocols::frost::{self as frost_ops, FrostOpError};
 use crate::wire::attestation::{self, Attestation};
-use crate::wire::envelope::{SealedEnvelope, SignedStatement};
+use crate::wire::envelope::{self, SealedEnvelope, SignedStatement};
 use crate::wire::error::{ErrorBody, ErrorKind};
 use crate::wire::*;
 use crate::with_ciphersuite;
@@ -509,6 +509,20 @@ impl Coordinator {
         let round1: Vec<SignedStatement> = self
             .all(parties, paths::DKG_ROUND1, |_| round1_request.clone())
             .await?;
+        // Checked before it is relayed: a node that gets a bad one from the coordinator cannot
+        // tell who made it, so the coordinator, which got it straight from its sender, names
+        // the sender here.
+        let answered: Vec<(String, SignedStatement)> = parties
+            .iter()
+            .cloned()
+            .zip(round1.iter().cloned())
+            .collect();
+        verify::answers(
+            self.manifest(),
+            &answered,
+            &purposes::dkg_round1(wallet_id),
+            session,
+        )?;
         let round2_request = DkgRound2Request {
             session: session.to_owned(),
             round1,
@@ -520,7 +534,7 @@ impl Coordinator {
         // A recipient missing an envelope cannot tell whether its sender or the coordinator
         // dropped it; the coordinator can, so it names the sender here.
         for (node, response) in parties.iter().zip(&round2) {
-            check_round2_envelopes(node, parties, &response.envelopes)?;
+            check_round2_envelopes(self.manifest(), node, parties, &response.envelopes)?;
         }
         let envelopes: Vec<SealedEnvelope> = round2
             .into_iter()
@@ -1162,6 +1176,7 @@ impl Coordinator {
 
 /// Checks that `node`'s DKG round-2 answer is one envelope from it to each other party.
 fn check_round2_envelopes(
+    manifest: &Manifest,
     node: &str,
     parties: &[String],
     envelopes: &[SealedEnvelope],
@@ -1172,6 +1187,7 @@ fn check_round2_envelopes(
             format!("sent a round-2 envelope as {}", envelope.sender),
         ));
     }
+    check_seals(manifest, node, envelopes)?;
     let mut sent: Vec<&str> = envelopes
         .iter()
         .map(|envelope| envelope.recipient.as_str())
@@ -1192,6 +1208,28 @@ fn check_round2_envelopes(
                 expected.join(", ")
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Every envelope `node` sent is signed by it as it stands: checked before it is relayed,
+/// because its recipient could not tell whether the sender or the relay spoiled it.
+fn check_seals(
+    manifest: &Manifest,
+    node: &str,
+    envelopes: &[SealedEnvelope],
+) -> Result<(), CoordinatorError> {
+    let identity = &manifest
+        .node(node)
+        .ok_or_else(|| CoordinatorError::Internal(format!("unknown node {node}")))?
+        .identity;
+    for envelope in envelopes {
+        envelope::verify_seal(envelope, identity).map_err(|error| {
+            abort_from(
+                node,
+                format!("sent an envelope that does not check: {error}"),
+            )
+        })?;
     }
     Ok(())
 }

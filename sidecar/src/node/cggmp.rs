@@ -695,11 +695,15 @@ fn incoming(
             .node(sender)
             .ok_or_else(|| NodeError::internal("party vanished from manifest"))?
             .identity;
+        // The message came through the coordinator: blame its sender only for what the
+        // sender provably signed.
         let blame = |error: envelope::EnvelopeError| {
-            NodeError::abort(
-                format!("CGGMP21 message: {error}"),
-                vec![error.culprit().to_owned()],
-            )
+            let blamed = if error.proves_sender() {
+                vec![error.culprit().to_owned()]
+            } else {
+                Vec::new()
+            };
+            NodeError::abort(format!("CGGMP21 message: {error}"), blamed)
         };
         let (payload, broadcast) = match message {
             CggmpMessage::P2p(sealed) => (

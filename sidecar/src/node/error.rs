@@ -110,7 +110,8 @@ impl From<StoreError> for NodeError {
 
 impl From<StatementFault> for NodeError {
     fn from(fault: StatementFault) -> Self {
-        NodeError::abort(fault.to_string(), fault.blamed())
+        // Everything a node checks reached it through the coordinator.
+        NodeError::abort(fault.to_string(), fault.blamed_when_relayed())
     }
 }
 

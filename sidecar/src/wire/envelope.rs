@@ -54,7 +54,17 @@ pub enum EnvelopeError {
 }
 
 impl EnvelopeError {
-    /// The node this error blames.
+    /// Whether the claimed sender provably made this (its signature verified first: the
+    /// envelope is misaddressed or does not decrypt). A bad signature or an undecodable field
+    /// could be a relay's doing, so a node that got it relayed must not blame the sender.
+    pub fn proves_sender(&self) -> bool {
+        matches!(
+            self,
+            EnvelopeError::Misaddressed { .. } | EnvelopeError::Decrypt { .. }
+        )
+    }
+
+    /// The node this error names.
     pub fn culprit(&self) -> &str {
         match self {
             EnvelopeError::BadSignature { sender }
@@ -205,15 +215,21 @@ pub fn seal(
     })
 }
 
-/// Verifies and decrypts an envelope for `recipient_id` in `session` from a sender whose
-/// public identity is `sender`.
-pub fn open(
+/// Checks that `envelope` is signed by `sender` (its manifest identity) as it stands, without
+/// opening it: what a coordinator checks before it relays an envelope, so that the sender, not
+/// the relay, answers for a bad one.
+pub fn verify_seal(
     envelope: &SealedEnvelope,
-    session: &str,
-    recipient_id: &str,
-    recipient: &NodeIdentity,
     sender: &PublicIdentity,
-) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
+) -> Result<(), EnvelopeError> {
+    signed_parts(envelope, sender).map(|_| ())
+}
+
+/// The ephemeral key and ciphertext of `envelope`, once its signature by `sender` verifies.
+fn signed_parts(
+    envelope: &SealedEnvelope,
+    sender: &PublicIdentity,
+) -> Result<([u8; 32], Vec<u8>), EnvelopeError> {
     let culprit = envelope.sender.clone();
     let malformed = |reason: &str| EnvelopeError::Malformed {
         sender: culprit.clone(),
@@ -237,6 +253,20 @@ pub fn open(
     if !sender.verify(&transcript, &signature) {
         return Err(EnvelopeError::BadSignature { sender: culprit });
     }
+    Ok((ephemeral, ciphertext))
+}
+
+/// Verifies and decrypts an envelope for `recipient_id` in `session` from a sender whose
+/// public identity is `sender`.
+pub fn open(
+    envelope: &SealedEnvelope,
+    session: &str,
+    recipient_id: &str,
+    recipient: &NodeIdentity,
+    sender: &PublicIdentity,
+) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
+    let culprit = envelope.sender.clone();
+    let (ephemeral, ciphertext) = signed_parts(envelope, sender)?;
     if envelope.recipient != recipient_id || envelope.session != session {
         return Err(EnvelopeError::Misaddressed {
             sender: culprit,

@@ -163,6 +163,15 @@ pub enum CggmpStartRequest {
 }
 
 impl CggmpStartRequest {
+    /// The protocol it starts.
+    pub fn protocol(&self) -> crate::protocols::cggmp::Protocol {
+        match self {
+            CggmpStartRequest::AuxInfo { .. } => crate::protocols::cggmp::Protocol::AuxInfo,
+            CggmpStartRequest::Keygen(_) => crate::protocols::cggmp::Protocol::Keygen,
+            CggmpStartRequest::Presign { .. } => crate::protocols::cggmp::Protocol::Presign,
+        }
+    }
+
     /// The session id.
     pub fn session(&self) -> &str {
         match self {

@@ -92,6 +92,17 @@ pub enum StatementFault {
 }
 
 impl StatementFault {
+    /// The nodes a node that got the items relayed may blame: as [`StatementFault::blamed`],
+    /// but a bad signature or an undecodable field blames nobody, since the relay could have
+    /// made it (the coordinator, which gets each item straight from its sender, checks those
+    /// and names the sender itself).
+    pub fn blamed_when_relayed(&self) -> Vec<String> {
+        match self {
+            StatementFault::Bad { source, .. } if !source.proves_sender() => Vec::new(),
+            _ => self.blamed(),
+        }
+    }
+
     /// The nodes this fault blames (none when the relay, not a party, may be at fault).
     pub fn blamed(&self) -> Vec<String> {
         match self {
@@ -366,11 +377,24 @@ mod tests {
             .unwrap_err();
             assert!(matches!(fault, StatementFault::Bad { .. }), "{fault:?}");
             assert_eq!(fault.blamed(), vec!["node-2".to_owned()]);
+            // A node got it through the coordinator, which could have forged it: nobody.
+            assert!(fault.blamed_when_relayed().is_empty(), "{fault:?}");
             assert_eq!(
                 fault.to_string(),
                 "DKG result: signature of node-2 does not verify"
             );
         }
+        // What the sender signed and is still wrong is the sender's, relayed or not.
+        let undecryptable = StatementFault::Bad {
+            what: "round-2 package",
+            source: EnvelopeError::Decrypt {
+                sender: "node-2".into(),
+            },
+        };
+        assert_eq!(
+            undecryptable.blamed_when_relayed(),
+            vec!["node-2".to_owned()]
+        );
     }
 
     #[test]

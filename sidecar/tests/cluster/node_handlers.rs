@@ -297,3 +297,51 @@ async fn node_handlers_refuse_what_no_coordinator_may_ask() {
         assert_eq!(wallets_at(&cluster, &node).await, 1, "{node}");
     }
 }
+
+/// A hostile coordinator that spoils one node's signed round-1 package before relaying it
+/// cannot make an honest node blame that node: the receiving node cannot tell who spoiled it,
+/// so it aborts blaming nobody (the coordinator, which got the package straight from its
+/// sender, is the one that names a sender for a bad signature).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_package_spoiled_in_transit_blames_nobody() {
+    let cluster = InProcessCluster::start(3, 2).await;
+    let all = CoordinatorRole::All;
+    let dkg = authorization(
+        &cluster,
+        "thresig_createWallet",
+        json!({ "scheme": "frost-ed25519", "threshold": 2 }),
+    );
+    let start = round1("s-framed", "w-framed", "frost-ed25519", &dkg);
+    let mut round1 = Vec::new();
+    for node in ["node-1", "node-2", "node-3"] {
+        round1.push(
+            ask(&cluster, all, node, paths::DKG_ROUND1, &start)
+                .await
+                .expect("round 1 starts"),
+        );
+    }
+    let signature = round1[1]["signature"].as_str().unwrap().to_owned();
+    let flipped = if signature.starts_with('0') { "1" } else { "0" };
+    round1[1]["signature"] = json!(format!("{flipped}{}", &signature[1..]));
+    let relayed = json!({ "session": "s-framed", "round1": round1 });
+    let refusal = cluster
+        .node_client(all)
+        .call::<Value, Value>("node-1", paths::DKG_ROUND2, &relayed, TIMEOUT)
+        .await
+        .expect_err("a spoiled package is refused");
+    let NodeCallError::Refused { status, body, .. } = refusal else {
+        panic!("expected a refusal, got {refusal}");
+    };
+    assert_eq!(status, 422, "{}", body.message);
+    assert!(
+        body.message.contains("signature of node-2 does not verify"),
+        "{}",
+        body.message
+    );
+    assert_eq!(
+        body.kind,
+        thresig_sidecar::wire::error::ErrorKind::Abort { blamed: vec![] },
+        "{}",
+        body.message
+    );
+}

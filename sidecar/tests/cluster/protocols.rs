@@ -239,14 +239,11 @@ async fn check_hostile_parties<C: Suite>() {
     let bad_signature = "signature of node-2 does not verify";
     let flip_signature = |_: &Value, answer: &mut Value| flip_hex(&mut answer["signature"]);
 
-    // DKG round 1: a package whose signature does not verify.
+    // DKG round 1: a package whose signature does not verify. The coordinator checks it as
+    // it arrives, before relaying it (a node it reached could not tell who spoiled it).
     let hook = hostile.answers_on(paths::DKG_ROUND1, flip_signature);
     let response = hostile.dkg(C::SCHEME, hook).await;
-    assert_blames(
-        &response,
-        node,
-        &format!("round-1 package: {bad_signature}"),
-    );
+    assert_blames(&response, node, bad_signature);
 
     // DKG round 1: a validly signed package with a proof of knowledge that does not verify.
     let signer = Arc::clone(&identity);
@@ -268,7 +265,7 @@ async fn check_hostile_parties<C: Suite>() {
     assert_blames(
         &response,
         node,
-        &format!("round-2 package: {bad_signature}"),
+        &format!("sent an envelope that does not check: {bad_signature}"),
     );
 
     // DKG round 2: a validly sealed share that does not match the sender's commitment. The
