@@ -106,3 +106,54 @@ pub fn verifies(statement: &[u8], attestation: &Attestation, manifest: &Manifest
     };
     node.identity.verify(statement, &signature)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The secp256k1 generator, compressed: the public key of private key 1.
+    const KEY_OF_ONE: &str = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+
+    /// Known answer: the statement of a cggmp21 wallet, byte for byte as docs/sidecar.md
+    /// ("Wallet attestations") lays it out, so a change to the encoding or the key form fails
+    /// here even if signing and checking change together.
+    #[test]
+    fn a_cggmp21_wallets_statement_and_address_are_as_documented() {
+        let record = WalletRecord {
+            wallet_id: "w-1".into(),
+            scheme: "cggmp21-secp256k1".into(),
+            threshold: 2,
+            parties: vec!["node-1".into(), "node-2".into(), "node-3".into()],
+            public_key_package: KEY_OF_ONE.into(),
+            created_at: 7,
+            confirmed: true,
+        };
+        let ascii = |text: &str| hex::encode(text.as_bytes());
+        let expected = [
+            "0000001d".to_owned() + &ascii("thresig/wallet-attestation/v1"),
+            "00000003".to_owned() + &ascii("w-1"),
+            "00000011".to_owned() + &ascii("cggmp21-secp256k1"),
+            "0002".into(),
+            "0003".into(),
+            "00000003".into(),
+            "00000006".to_owned() + &ascii("node-1"),
+            "00000006".to_owned() + &ascii("node-2"),
+            "00000006".to_owned() + &ascii("node-3"),
+            "00000021".to_owned() + KEY_OF_ONE,
+        ]
+        .concat();
+        assert_eq!(hex::encode(record_statement(&record).unwrap()), expected);
+        // The address of private key 1 is public knowledge.
+        let key = public_key(&record).unwrap();
+        let addresses = addresses(
+            WalletScheme::Cggmp21Secp256k1,
+            &key,
+            bitcoin::Network::Regtest,
+        )
+        .unwrap();
+        assert_eq!(
+            addresses.get("ethereum").map(String::as_str),
+            Some("0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf")
+        );
+    }
+}
