@@ -401,12 +401,7 @@ impl Coordinator {
     async fn ensure_aux_info(&self) -> Result<bool, CoordinatorError> {
         let all = self.node_ids();
         let answers = self.health_answers(&all).await;
-        let unreachable: Vec<String> = all
-            .iter()
-            .zip(&answers)
-            .filter(|(_, answer)| answer.is_none())
-            .map(|(node, _)| node.clone())
-            .collect();
+        let (_, unreachable) = super::answered(&all, &answers);
         if !unreachable.is_empty() {
             self.set_aux(AuxState::WaitingForNodes(unreachable));
             return Ok(false);

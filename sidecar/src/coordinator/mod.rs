@@ -316,12 +316,7 @@ impl Coordinator {
     pub async fn health(&self) -> HealthView {
         let all = self.node_ids();
         let answers = self.health_answers(&all).await;
-        let reachable: Vec<String> = all
-            .iter()
-            .zip(&answers)
-            .filter(|(_, answer)| answer.is_some())
-            .map(|(node, _)| node.clone())
-            .collect();
+        let (reachable, _) = answered(&all, &answers);
         let threshold = self.manifest().threshold;
         HealthView {
             cggmp21: self.cggmp_health(&answers),
@@ -1210,6 +1205,18 @@ fn check_round2_envelopes(
         ));
     }
     Ok(())
+}
+
+/// The nodes of `nodes` that answered (`answers` in the same order), and those that did not.
+fn answered<T>(nodes: &[String], answers: &[Option<T>]) -> (Vec<String>, Vec<String>) {
+    let (reachable, unreachable): (Vec<_>, Vec<_>) = nodes
+        .iter()
+        .zip(answers)
+        .partition(|(_, answer)| answer.is_some());
+    let ids = |pairs: Vec<(&String, &Option<T>)>| {
+        pairs.into_iter().map(|(node, _)| node.clone()).collect()
+    };
+    (ids(reachable), ids(unreachable))
 }
 
 /// Every envelope `node` sent is signed by it as it stands: checked before it is relayed,
