@@ -2,7 +2,6 @@
 //! these tests replay and alter signing requests, capture everything relayed during a DKG, and
 //! run a cluster with a node that corrupts its DKG shares.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
@@ -13,17 +12,14 @@ use thresig_sidecar::cluster::pki::CoordinatorRole;
 use thresig_sidecar::coordinator::{Coordinator, NodeCallError, NodeClient};
 use thresig_sidecar::custody::key_provider::FileKeyProvider;
 use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
-use thresig_sidecar::protocols::frost as frost_ops;
 use thresig_sidecar::wire::envelope::{self, SignedStatement};
 use thresig_sidecar::wire::{
-    DkgRound3Request, SignRound1Request, SignRound2Request, paths, purposes,
+    RelayedMessage, SignRequest, StartRequest, StepRequest, StepResponse, paths, purposes,
 };
 use thresig_testkit::devnet::{Devnet, ThresigBinary, node_client, temp_dir};
 
 /// The `thresig` binary Cargo built for these tests.
 const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
-
-type Ed = frost_ed25519::Ed25519Sha512;
 
 fn client(dir: &std::path::Path) -> NodeClient {
     node_client(dir, CoordinatorRole::All)
@@ -37,6 +33,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Starts signing at `node`: its signed commitments, checked.
 async fn commit(
     client: &NodeClient,
     node: &str,
@@ -44,52 +41,62 @@ async fn commit(
     wallet: &str,
     message: &[u8],
     authorization: &ClientRequest,
-) -> (u16, Vec<u8>) {
-    let request = SignRound1Request {
+) -> SignedStatement {
+    let request = StartRequest::Sign(SignRequest {
         session: session.into(),
         wallet_id: wallet.into(),
         message: hex::encode(message),
         tweak: Tweak::None,
         authorization: authorization.clone(),
-    };
-    let statement: SignedStatement = client
+    });
+    let answer: StepResponse = client
         .call(
             node,
-            paths::SIGN_ROUND1,
+            paths::START,
             &request,
             std::time::Duration::from_secs(10),
         )
         .await
         .unwrap();
+    let Some(RelayedMessage::Broadcast(statement)) = answer.messages.into_iter().next() else {
+        panic!("{node} started signing without its commitments");
+    };
     let entry = client.manifest().node(node).unwrap();
-    let payload = envelope::verify_statement(
+    envelope::verify_statement(
         &statement,
         &purposes::sign_commitments(wallet),
         session,
         &entry.identity,
     )
     .unwrap();
-    (entry.index, payload)
+    statement
 }
 
+/// The signing step at `node` with the other signers' `commitments`: its signature share.
 async fn round2(
     client: &NodeClient,
     node: &str,
     session: &str,
-    package: &[u8],
+    commitments: &[SignedStatement],
 ) -> Result<SignedStatement, NodeCallError> {
-    let request = SignRound2Request {
+    let request = StepRequest {
         session: session.into(),
-        signing_package: hex::encode(package),
+        messages: commitments
+            .iter()
+            .cloned()
+            .map(RelayedMessage::Broadcast)
+            .collect(),
+        results: Vec::new(),
     };
-    client
+    let answer: StepResponse = client
         .call(
             node,
-            paths::SIGN_ROUND2,
+            paths::STEP,
             &request,
             std::time::Duration::from_secs(10),
         )
-        .await
+        .await?;
+    Ok(answer.result.expect("a signing step ends with a share"))
 }
 
 fn refusal(result: Result<SignedStatement, NodeCallError>) -> (u16, String) {
@@ -113,43 +120,55 @@ fn replayed_or_altered_round_two_requests_are_refused_even_across_a_restart() {
         "thresig_signMessage",
         json!({ "walletId": wallet, "message": format!("0x{}", hex::encode(&message)) }),
     );
-    let package = runtime.block_on(async {
-        let mut commitments = BTreeMap::new();
-        for node in ["node-1", "node-2"] {
-            let (index, payload) =
-                commit(&client, node, session, &wallet, &message, &authorization).await;
-            commitments.insert(index, payload);
-        }
-        // An altered package (another message) is refused, and leaves the nonces unused.
-        let altered =
-            frost_ops::build_signing_package::<Ed>(&commitments, b"pay 100 BTC to mallory")
-                .unwrap()
-                .0;
-        let (status, text) = refusal(round2(&client, "node-1", session, &altered).await);
-        assert_eq!(status, 400);
-        assert!(
-            text.contains("not the one committed to in round 1"),
-            "{text}"
+    let (first, second) = runtime.block_on(async {
+        let first = commit(
+            &client,
+            "node-1",
+            session,
+            &wallet,
+            &message,
+            &authorization,
+        )
+        .await;
+        let second = commit(
+            &client,
+            "node-2",
+            session,
+            &wallet,
+            &message,
+            &authorization,
+        )
+        .await;
+        // node-2's genuine commitments of another session (another request for the same
+        // message) relayed into this one are refused, and leave the nonces unused.
+        let elsewhere = devnet.signed_request(
+            "thresig_signMessage",
+            json!({ "walletId": wallet, "message": format!("0x{}", hex::encode(&message)) }),
         );
+        let other = commit(
+            &client,
+            "node-2",
+            "replay-other",
+            &wallet,
+            &message,
+            &elsewhere,
+        )
+        .await;
+        let (status, text) = refusal(round2(&client, "node-1", session, &[other]).await);
+        assert_eq!(status, 422);
+        assert!(text.contains("does not verify"), "{text}");
         // Dropping node-2's commitment is refused too: below the threshold.
-        let mut alone = commitments.clone();
-        alone.remove(&2);
-        let short = frost_ops::build_signing_package::<Ed>(&alone, &message)
-            .unwrap()
-            .0;
-        let (_, text) = refusal(round2(&client, "node-1", session, &short).await);
+        let (_, text) = refusal(round2(&client, "node-1", session, &[]).await);
         assert!(text.contains("needs 2"), "{text}");
 
-        let package = frost_ops::build_signing_package::<Ed>(&commitments, &message)
-            .unwrap()
-            .0;
-        round2(&client, "node-1", session, &package)
+        round2(&client, "node-1", session, std::slice::from_ref(&second))
             .await
             .expect("the genuine request is answered once");
-        let (status, text) = refusal(round2(&client, "node-1", session, &package).await);
+        let (status, text) =
+            refusal(round2(&client, "node-1", session, std::slice::from_ref(&second)).await);
         assert_eq!(status, 409);
         assert!(text.contains("already used"), "{text}");
-        package
+        (first, second)
     });
     devnet.stop();
     drop(devnet);
@@ -162,22 +181,24 @@ fn replayed_or_altered_round_two_requests_are_refused_even_across_a_restart() {
         .map(|record| record["outcome"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(outcomes.len(), 3, "{outcomes:?}");
-    assert!(outcomes[0].starts_with("refused: ") && outcomes[0].contains("round 1"));
+    assert!(outcomes[0].starts_with("refused: ") && outcomes[0].contains("does not verify"));
     assert!(outcomes[1].starts_with("refused: ") && outcomes[1].contains("needs 2"));
     assert_eq!(outcomes[2], "ok");
     let devnet = Devnet::start_in(THRESIG, dir.clone(), 3, 2, &[], true);
     let client = support_client(&devnet);
     runtime.block_on(async {
-        let (status, _) = refusal(round2(&client, "node-1", session, &package).await);
+        let (status, _) =
+            refusal(round2(&client, "node-1", session, std::slice::from_ref(&second)).await);
         assert_eq!(
             status, 409,
             "consumed nonces stay consumed across a restart"
         );
         // node-2 never answered round 2: its nonces survive the restart, once.
-        round2(&client, "node-2", session, &package)
+        round2(&client, "node-2", session, std::slice::from_ref(&first))
             .await
             .expect("node-2's nonces are still there");
-        let (status, _) = refusal(round2(&client, "node-2", session, &package).await);
+        let (status, _) =
+            refusal(round2(&client, "node-2", session, std::slice::from_ref(&first)).await);
         assert_eq!(status, 409);
     });
 }
@@ -213,20 +234,21 @@ fn nothing_the_coordinator_relays_during_a_dkg_contains_a_share() {
         ))
         .unwrap();
     let captured = captured.lock().unwrap().clone();
-    assert!(captured.iter().any(|(path, _)| path == paths::DKG_ROUND3));
+    assert!(captured.iter().any(|(path, _)| path == paths::STEP));
 
     // Open every envelope with its recipient's own keys (the test reads the devnet's key
     // files): these are the secret shares f_i(j) the nodes exchanged.
     let layout = ClusterLayout::new(devnet.data_dir());
     let manifest = Manifest::load(&layout.manifest()).unwrap();
     let mut shares = Vec::new();
-    for (path, bytes) in captured
-        .iter()
-        .filter(|(path, _)| path == paths::DKG_ROUND3)
-    {
-        let request: DkgRound3Request =
+    for (path, bytes) in captured.iter().filter(|(path, _)| path == paths::STEP) {
+        let request: StepRequest =
             serde_json::from_slice(bytes).unwrap_or_else(|error| panic!("{path}: {error}"));
-        for sealed in &request.envelopes {
+        let sealed_shares = request.messages.iter().filter_map(|message| match message {
+            RelayedMessage::P2p(sealed) => Some(sealed),
+            RelayedMessage::Broadcast(_) => None,
+        });
+        for sealed in sealed_shares {
             let node = layout.node(&sealed.recipient);
             let passphrase = std::fs::read_to_string(node.passphrase_file()).unwrap();
             let provider =

@@ -20,8 +20,8 @@ use thresig_sidecar::coordinator::NodeCallError;
 use thresig_sidecar::model::scheme::WalletScheme;
 use thresig_sidecar::wire::envelope::SignedStatement;
 use thresig_sidecar::wire::{
-    CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
-    CggmpStepResponse, DkgRound1Request, HealthResponse, paths,
+    CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, HealthResponse,
+    KeygenRequest, StartRequest, StepResponse, paths,
 };
 use thresig_testkit::devnet::{
     Devnet, Proxy, ThresigBinary, node_client, raw_http, runtime, temp_dir, unhex,
@@ -335,7 +335,7 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     let hostile = node_client(&dir, CoordinatorRole::Address);
     let hostile_runtime = runtime();
     let keygen = |session: &str, wallet_id: &str| {
-        CggmpStartRequest::Keygen(DkgRound1Request {
+        StartRequest::Keygen(KeygenRequest {
             session: session.to_owned(),
             wallet_id: wallet_id.to_owned(),
             scheme: WalletScheme::Cggmp21Secp256k1,
@@ -345,30 +345,24 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
                 .signed_request("thresig_createWallet", json!({ "scheme": SCHEME })),
         })
     };
-    let start_at = |node: &str, request: &CggmpStartRequest| {
-        hostile_runtime.block_on(hostile.call::<_, CggmpStepResponse>(
+    let start_at = |node: &str, request: &StartRequest| {
+        hostile_runtime.block_on(hostile.call::<_, StepResponse>(
             node,
-            paths::CGGMP_START,
+            paths::START,
             request,
             Duration::from_secs(60),
         ))
     };
     taken(start_at("node-1", &keygen("hostile-keygen-1", &wallet_id)));
-    let mut frost = match keygen("hostile-dkg-1", &wallet_id) {
-        CggmpStartRequest::Keygen(request) => request,
-        _ => unreachable!(),
+    let StartRequest::Keygen(mut frost) = keygen("hostile-dkg-1", &wallet_id) else {
+        unreachable!("a keygen start")
     };
     frost.scheme = WalletScheme::FrostSecp256k1Tr;
     frost.authorization = devnet.signed_request(
         "thresig_createWallet",
         json!({ "scheme": "frost-secp256k1-tr", "threshold": 3 }),
     );
-    taken(hostile_runtime.block_on(hostile.call::<_, SignedStatement>(
-        "node-1",
-        paths::DKG_ROUND1,
-        &frost,
-        Duration::from_secs(10),
-    )));
+    taken(start_at("node-1", &StartRequest::Keygen(frost)));
     let fresh = format!("w-hostile-{}", rand::random::<u32>());
     start_at("node-2", &keygen("hostile-keygen-2", &fresh)).expect("a keygen under a new id");
     taken(start_at("node-2", &keygen("hostile-keygen-3", &fresh)));
@@ -638,14 +632,14 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     let client = node_client(&devnet.dir, CoordinatorRole::Signing);
     let runtime = runtime();
     let open = |n: u32| {
-        let start = CggmpStartRequest::Presign {
+        let start = StartRequest::Presign {
             session: format!("flood-{n}-{}", rand::random::<u32>()),
             wallet_id: wallet_id.clone(),
             signers: vec!["node-1".into(), "node-2".into(), "node-3".into()],
         };
-        runtime.block_on(client.call::<_, CggmpStepResponse>(
+        runtime.block_on(client.call::<_, StepResponse>(
             "node-1",
-            paths::CGGMP_START,
+            paths::START,
             &start,
             Duration::from_secs(60),
         ))

@@ -16,8 +16,7 @@ use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
 use thresig_sidecar::custody::key_provider::FileKeyProvider;
 use thresig_sidecar::custody::store::NodeStore;
 use thresig_sidecar::model::scheme::{Tweak, WalletScheme};
-use thresig_sidecar::wire::envelope::SignedStatement;
-use thresig_sidecar::wire::{DkgRound1Request, SignRound1Request, paths};
+use thresig_sidecar::wire::{KeygenRequest, SignRequest, StartRequest, StepResponse, paths};
 use thresig_testkit::devnet::{
     Devnet, ThresigBinary, free_port, node_client, raw_call, runtime, temp_dir, unhex,
     verify_bip340, verify_ed25519,
@@ -211,19 +210,15 @@ fn round1(
 ) -> Option<(String, String)> {
     static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let session = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let request = SignRound1Request {
+    let request = StartRequest::Sign(SignRequest {
         session: format!("custody-{}-{session}", std::process::id()),
         wallet_id: wallet.to_owned(),
         message: hex::encode(message),
         tweak: Tweak::None,
         authorization: authorization.clone(),
-    };
-    let answer: Result<SignedStatement, NodeCallError> = runtime().block_on(client.call(
-        node,
-        paths::SIGN_ROUND1,
-        &request,
-        Duration::from_secs(10),
-    ));
+    });
+    let answer: Result<StepResponse, NodeCallError> =
+        runtime().block_on(client.call(node, paths::START, &request, Duration::from_secs(10)));
     match answer {
         Ok(_) => None,
         Err(NodeCallError::Refused { body, .. }) => {
@@ -334,17 +329,20 @@ fn forged_replayed_and_out_of_role_requests_are_refused_by_every_node() {
         let (kind, text) = round1(&address_client, node, &wallet, message, &fresh).unwrap();
         assert_eq!(kind, "forbidden");
         assert!(text.contains("role address may not sign"), "{node}: {text}");
-        let request = DkgRound1Request {
+        let request = StartRequest::Keygen(KeygenRequest {
             session: "role-check".into(),
             wallet_id: "w-role-check".into(),
             scheme: WalletScheme::FrostEd25519,
             threshold: 2,
             parties: nodes.iter().map(|node| node.to_string()).collect(),
             authorization: create.clone(),
-        };
-        let refused: Result<SignedStatement, NodeCallError> = runtime().block_on(
-            signing_client.call(node, paths::DKG_ROUND1, &request, Duration::from_secs(10)),
-        );
+        });
+        let refused: Result<StepResponse, NodeCallError> = runtime().block_on(signing_client.call(
+            node,
+            paths::START,
+            &request,
+            Duration::from_secs(10),
+        ));
         match refused {
             Err(NodeCallError::Refused { body, .. }) => {
                 assert_eq!(body.kind.code(), "forbidden");

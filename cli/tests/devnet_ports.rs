@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::json;
@@ -19,6 +20,10 @@ use thresig_testkit::devnet::{
 /// The `thresig` binary Cargo built for these tests.
 const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 
+/// The tests here free a cluster's ports and take them back: run one at a time, so that the
+/// other test's new cluster never takes a port one of them just freed (seen once in a full run).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 fn endpoints(dir: &std::path::Path) -> Vec<String> {
     Manifest::load(&ClusterLayout::new(dir).manifest())
         .unwrap()
@@ -34,6 +39,7 @@ fn port_of(endpoint: &str) -> u16 {
 
 #[test]
 fn a_node_or_coordinator_on_a_taken_port_says_so_and_an_existing_cluster_keeps_its_ports() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let mut devnet = Devnet::start(THRESIG, 3, 2);
     let dir = devnet.data_dir().to_path_buf();
     devnet.stop();
@@ -134,6 +140,7 @@ exec "{thresig}" "$@"
 
 #[test]
 fn a_new_cluster_whose_ports_are_taken_starts_on_others_and_signs() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let dir = temp_dir("ports");
     let options = DevnetOptions {
         nodes: 3,

@@ -17,8 +17,8 @@ use thresig_sidecar::coordinator::{NodeCallError, NodeClient};
 use thresig_sidecar::model::scheme::WalletScheme;
 use thresig_sidecar::wire::envelope::{self, SignedStatement};
 use thresig_sidecar::wire::{
-    DkgConfirmRequest, DkgConfirmResponse, DkgRound1Request, DkgRound2Request, DkgRound2Response,
-    DkgRound3Request, HealthResponse, paths, purposes,
+    Confirmed, HealthResponse, KeygenRequest, RelayedMessage, StartRequest, StepRequest,
+    StepResponse, paths, purposes,
 };
 use thresig_testkit::devnet::{
     Devnet, ThresigBinary, free_port, node_client, runtime, unhex, verify_ed25519,
@@ -30,9 +30,9 @@ const THRESIG: ThresigBinary = ThresigBinary(env!("CARGO_BIN_EXE_thresig"));
 const NODES: [&str; 3] = ["node-1", "node-2", "node-3"];
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A DKG round-1 request for `wallet_id` in `session`, under a fresh client request.
-fn round1_request(devnet: &Devnet, session: &str, wallet_id: &str) -> DkgRound1Request {
-    DkgRound1Request {
+/// The start of a DKG for `wallet_id` in `session`, under a fresh client request.
+fn round1_request(devnet: &Devnet, session: &str, wallet_id: &str) -> StartRequest {
+    StartRequest::Keygen(KeygenRequest {
         session: session.to_owned(),
         wallet_id: wallet_id.to_owned(),
         scheme: WalletScheme::FrostEd25519,
@@ -42,67 +42,96 @@ fn round1_request(devnet: &Devnet, session: &str, wallet_id: &str) -> DkgRound1R
             "thresig_createWallet",
             json!({ "scheme": "frost-ed25519", "threshold": 2 }),
         ),
-    }
+    })
 }
 
 /// Round 1 of a DKG at every node: each node's answer.
 async fn round1(
     client: &NodeClient,
-    request: &DkgRound1Request,
-) -> Vec<Result<SignedStatement, NodeCallError>> {
+    request: &StartRequest,
+) -> Vec<Result<StepResponse, NodeCallError>> {
     let mut answers = Vec::new();
     for node in NODES {
-        answers.push(client.call(node, paths::DKG_ROUND1, request, TIMEOUT).await);
+        answers.push(client.call(node, paths::START, request, TIMEOUT).await);
     }
     answers
 }
 
-/// Rounds 2 and 3 of a DKG among `nodes`, whose round 1 each answered: their signed results.
+/// Calls `node` with one step of `session`.
+async fn step(
+    client: &NodeClient,
+    node: &str,
+    session: &str,
+    (messages, results): (Vec<RelayedMessage>, Vec<SignedStatement>),
+) -> Result<StepResponse, NodeCallError> {
+    let request = StepRequest {
+        session: session.to_owned(),
+        messages,
+        results,
+    };
+    client.call(node, paths::STEP, &request, TIMEOUT).await
+}
+
+/// The messages of `answers` (by node, in `nodes` order) for `node`: the others' broadcasts
+/// and the P2P ones sealed to it, as a coordinator relays them.
+fn inbox(nodes: &[&str], answers: &[StepResponse], node: &str) -> Vec<RelayedMessage> {
+    nodes
+        .iter()
+        .zip(answers)
+        .filter(|(sender, _)| **sender != node)
+        .flat_map(|(_, answer)| answer.messages.iter())
+        .filter(|message| match message {
+            RelayedMessage::Broadcast(_) => true,
+            RelayedMessage::P2p(sealed) => sealed.recipient == node,
+        })
+        .cloned()
+        .collect()
+}
+
+/// Rounds 2 and 3 of a DKG among `nodes`, whose start each answered: their signed results.
 async fn dkg_results(
     client: &NodeClient,
     nodes: &[&str],
     session: &str,
-    round1: Vec<SignedStatement>,
+    round1: Vec<StepResponse>,
 ) -> Vec<SignedStatement> {
-    let round2_request = DkgRound2Request {
-        session: session.to_owned(),
-        round1,
-    };
-    let mut envelopes = Vec::new();
+    let mut round2 = Vec::new();
     for &node in nodes {
-        let answer: DkgRound2Response = client
-            .call(node, paths::DKG_ROUND2, &round2_request, TIMEOUT)
-            .await
-            .unwrap();
-        envelopes.extend(answer.envelopes);
-    }
-    let mut results: Vec<SignedStatement> = Vec::new();
-    for &node in nodes {
-        let request = DkgRound3Request {
-            session: session.to_owned(),
-            envelopes: envelopes
-                .iter()
-                .filter(|envelope| envelope.recipient == node)
-                .cloned()
-                .collect(),
-        };
-        results.push(
-            client
-                .call(node, paths::DKG_ROUND3, &request, TIMEOUT)
+        let messages = inbox(nodes, &round1, node);
+        round2.push(
+            step(client, node, session, (messages, Vec::new()))
                 .await
                 .unwrap(),
         );
     }
+    let mut results: Vec<SignedStatement> = Vec::new();
+    for &node in nodes {
+        let messages = inbox(nodes, &round2, node);
+        let answer = step(client, node, session, (messages, Vec::new()))
+            .await
+            .unwrap();
+        results.push(answer.result.expect("round 3 ends with a result"));
+    }
     results
 }
 
-/// Rounds 2 and 3 and the confirmation of a DKG whose round 1 every node answered; returns
-/// the group key (from node-1's signed round-3 result, decoded by frost-ed25519).
+/// The results of `results` (in `nodes` order) that are not `node`'s own.
+fn others(nodes: &[&str], results: &[SignedStatement], node: &str) -> Vec<SignedStatement> {
+    nodes
+        .iter()
+        .zip(results)
+        .filter(|(sender, _)| **sender != node)
+        .map(|(_, result)| result.clone())
+        .collect()
+}
+
+/// Rounds 2 and 3 and the confirmation of a DKG whose start every node answered; returns the
+/// group key (from node-1's signed round-3 result, decoded by frost-ed25519).
 async fn finish_dkg(
     client: &NodeClient,
     session: &str,
     wallet_id: &str,
-    round1: Vec<SignedStatement>,
+    round1: Vec<StepResponse>,
 ) -> Vec<u8> {
     let results = dkg_results(client, &NODES, session, round1).await;
     let identity = &client.manifest().node("node-1").unwrap().identity;
@@ -114,16 +143,16 @@ async fn finish_dkg(
     )
     .unwrap();
     let package = frost_ed25519::keys::PublicKeyPackage::deserialize(&package).unwrap();
-    let confirm = DkgConfirmRequest {
-        session: session.to_owned(),
-        results,
-    };
     for node in NODES {
-        let confirmed: DkgConfirmResponse = client
-            .call(node, paths::DKG_CONFIRM, &confirm, TIMEOUT)
+        let shown = others(&NODES, &results, node);
+        let confirmed = step(client, node, session, (Vec::new(), shown))
             .await
-            .unwrap();
-        assert_eq!(confirmed.wallet.wallet_id, wallet_id);
+            .unwrap()
+            .confirmed;
+        let Some(Confirmed::Wallet(confirmed)) = confirmed else {
+            panic!("{node} did not confirm the wallet: {confirmed:?}");
+        };
+        assert_eq!(confirmed.record.wallet_id, wallet_id);
         assert!(
             confirmed.attestation.is_some(),
             "{node} attests on confirming"
@@ -137,10 +166,14 @@ async fn finish_dkg(
 async fn round1_third_party(client: &NodeClient, devnet: &Devnet) -> SignedStatement {
     let wallet_id = format!("w-third-{}", rand::random::<u32>());
     let request = round1_request(devnet, "hostile-third-party", &wallet_id);
-    client
-        .call("node-3", paths::DKG_ROUND1, &request, TIMEOUT)
+    let answer: StepResponse = client
+        .call("node-3", paths::START, &request, TIMEOUT)
         .await
-        .unwrap()
+        .unwrap();
+    match answer.messages.into_iter().next() {
+        Some(RelayedMessage::Broadcast(statement)) => statement,
+        other => panic!("node-3 started a DKG without its broadcast: {other:?}"),
+    }
 }
 
 /// A refusal's HTTP status and kind.
@@ -229,7 +262,7 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
     let first = round1_request(&devnet, "hostile-first", &wallet_id);
     let second = round1_request(&devnet, "hostile-second", &wallet_id);
     let group_key = runtime.block_on(async {
-        let round1_first: Vec<SignedStatement> = round1(&hostile, &first)
+        let round1_first: Vec<StepResponse> = round1(&hostile, &first)
             .await
             .into_iter()
             .map(Result::unwrap)
@@ -250,20 +283,15 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
         for answer in round1(&hostile, &third).await {
             assert_eq!(refusal(answer).1, "wallet-id-taken");
         }
-        let confirm = DkgConfirmRequest {
-            session: "hostile-second".into(),
-            results: Vec::new(),
-        };
-        let answer: Result<DkgConfirmResponse, _> = hostile
-            .call("node-1", paths::DKG_CONFIRM, &confirm, TIMEOUT)
-            .await;
+        let confirmation = (Vec::new(), Vec::new());
+        let answer = step(&hostile, "node-1", "hostile-second", confirmation).await;
         assert_eq!(refusal(answer).1, "unknown-session");
 
         // A confirmation carries one result from each party and none from anyone else: a DKG
         // of node-1 and node-2 is not confirmed with a genuine statement of node-3 (from
         // another session) added, which nodes once ignored.
         let pair = ["node-1", "node-2"];
-        let pair_request = DkgRound1Request {
+        let pair_request = StartRequest::Keygen(KeygenRequest {
             session: "hostile-pair".into(),
             wallet_id: format!("w-pair-{}", rand::random::<u32>()),
             scheme: WalletScheme::FrostEd25519,
@@ -273,29 +301,20 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
                 "thresig_createWallet",
                 json!({ "scheme": "frost-ed25519", "threshold": 2, "parties": 2 }),
             ),
-        };
+        });
         let mut pair_round1 = Vec::new();
         for node in pair {
-            let answer: SignedStatement = hostile
-                .call(node, paths::DKG_ROUND1, &pair_request, TIMEOUT)
+            let answer: StepResponse = hostile
+                .call(node, paths::START, &pair_request, TIMEOUT)
                 .await
                 .unwrap();
             pair_round1.push(answer);
         }
-        let mut padded = dkg_results(&hostile, &pair, "hostile-pair", pair_round1).await;
+        let results = dkg_results(&hostile, &pair, "hostile-pair", pair_round1).await;
         // (Confirmed nowhere: the listing below holds the first wallet and one made later.)
+        let mut padded = others(&pair, &results, "node-1");
         padded.push(round1_third_party(&hostile, &devnet).await);
-        let answer: Result<DkgConfirmResponse, _> = hostile
-            .call(
-                "node-1",
-                paths::DKG_CONFIRM,
-                &DkgConfirmRequest {
-                    session: "hostile-pair".into(),
-                    results: padded,
-                },
-                TIMEOUT,
-            )
-            .await;
+        let answer = step(&hostile, "node-1", "hostile-pair", (Vec::new(), padded)).await;
         let (status, kind, message) = refusal(answer);
         assert_eq!((status, kind.as_str()), (422, "abort"), "{message}");
         assert!(

@@ -7,14 +7,14 @@ use crate::wire::paths;
 
 /// The largest answer read for most paths: statements, envelopes and records are kilobytes.
 pub const ANSWER_LIMIT: usize = 4 << 20;
-/// The largest answer read for CGGMP21 rounds (aux-info rounds carry proofs about every node's
-/// 3072-bit modulus: megabytes) and wallet listings (up to 1000 records a page).
+/// The largest answer read for protocol rounds (CGGMP21 aux-info rounds carry proofs about
+/// every node's 3072-bit modulus: megabytes) and wallet listings (up to 1000 records a page).
 pub const LARGE_ANSWER_LIMIT: usize = 64 << 20;
 
 /// The most the coordinator reads of a node's answer to `path`.
 pub fn answer_limit(path: &str) -> usize {
     match path {
-        paths::CGGMP_START | paths::CGGMP_STEP | paths::WALLET_LIST => LARGE_ANSWER_LIMIT,
+        paths::START | paths::STEP | paths::WALLET_LIST => LARGE_ANSWER_LIMIT,
         _ => ANSWER_LIMIT,
     }
 }
@@ -123,8 +123,8 @@ mod tests {
 
     #[test]
     fn aux_info_rounds_and_listings_may_be_larger_than_other_answers() {
-        assert_eq!(answer_limit(paths::CGGMP_STEP), LARGE_ANSWER_LIMIT);
+        assert_eq!(answer_limit(paths::STEP), LARGE_ANSWER_LIMIT);
         assert_eq!(answer_limit(paths::WALLET_LIST), LARGE_ANSWER_LIMIT);
-        assert_eq!(answer_limit(paths::SIGN_ROUND2), ANSWER_LIMIT);
+        assert_eq!(answer_limit(paths::CGGMP_SIGN), ANSWER_LIMIT);
     }
 }

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Coordinator, CoordinatorError, LocatedWallet, PROBE_TIMEOUT, SESSION_TIMEOUT, abort_from,
+    CALL_TIMEOUT, Coordinator, CoordinatorError, LocatedWallet, PROBE_TIMEOUT, SESSION_TIMEOUT,
+    abort_from,
 };
 use crate::cluster::client_auth::ClientRequest;
 use crate::cluster::pki::CoordinatorRole;
@@ -19,18 +19,14 @@ use crate::coordinator::node_client::all_ok;
 use crate::coordinator::verify;
 use crate::model::scheme::WalletScheme;
 use crate::model::wallet::WalletRecord;
-use crate::protocols::cggmp::{self as engine, Protocol};
-use crate::wire::envelope::{self, SignedStatement};
+use crate::protocols::cggmp as engine;
+use crate::wire::envelope::SignedStatement;
 use crate::wire::{
-    CggmpMessage, CggmpNodeStatus, CggmpPresignConfirmRequest, CggmpPresignDiscardRequest,
-    CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
-    CggmpStepRequest, CggmpStepResponse, DkgRound1Request, HealthResponse, PresignatureInfo, paths,
-    purposes,
+    CggmpNodeStatus, CggmpPresignDiscardRequest, CggmpPresignaturesRequest,
+    CggmpPresignaturesResponse, CggmpSignRequest, Confirmed, HealthResponse, KeygenRequest,
+    PresignatureInfo, StartRequest, paths, purposes,
 };
 
-/// The most rounds a run may take (aux info and presigning take four with the reliability
-/// check, keygen five).
-const MAX_ROUNDS: usize = 12;
 /// How long one aux-info round may take at one node (proofs over 3072-bit moduli on a busy
 /// machine).
 const AUX_ROUND_TIMEOUT: Duration = Duration::from_secs(600);
@@ -180,160 +176,6 @@ pub struct EcdsaSigned {
 }
 
 impl Coordinator {
-    /// Whether `node`'s `message` of a `protocol` run in `session` is signed by it as it stands.
-    fn check_relayed(
-        &self,
-        node: &str,
-        message: &CggmpMessage,
-        protocol: Protocol,
-        session: &str,
-    ) -> Result<(), CoordinatorError> {
-        let identity = &self
-            .manifest()
-            .node(node)
-            .ok_or_else(|| CoordinatorError::Internal(format!("unknown node {node}")))?
-            .identity;
-        let checked = match message {
-            CggmpMessage::P2p(envelope) => envelope::verify_seal(envelope, identity),
-            CggmpMessage::Broadcast(statement) => envelope::verify_statement(
-                statement,
-                &purposes::cggmp_broadcast(protocol),
-                session,
-                identity,
-            )
-            .map(|_| ()),
-        };
-        checked.map_err(|error| {
-            abort_from(node, format!("sent a message that does not check: {error}"))
-        })
-    }
-
-    /// Runs one CGGMP21 protocol among `parties`, relaying each round's messages, and returns
-    /// every party's signed result with the party that answered with it, in party order.
-    async fn run_cggmp(
-        &self,
-        start: &CggmpStartRequest,
-        parties: &[String],
-        round_timeout: Duration,
-    ) -> Result<Vec<(String, SignedStatement)>, CoordinatorError> {
-        let session = start.session().to_owned();
-        let mut answers: Vec<(String, CggmpStepResponse)> = parties
-            .iter()
-            .cloned()
-            .zip(
-                self.each(parties, paths::CGGMP_START, round_timeout, |_| {
-                    start.clone()
-                })
-                .await?,
-            )
-            .collect();
-        let mut results: BTreeMap<String, SignedStatement> = BTreeMap::new();
-        for _ in 0..MAX_ROUNDS {
-            let mut inboxes: BTreeMap<String, Vec<CggmpMessage>> = BTreeMap::new();
-            for (node, answer) in answers {
-                if let Some(result) = answer.result {
-                    results.insert(node.clone(), result);
-                }
-                for message in answer.messages {
-                    if message.sender() != node {
-                        return Err(abort_from(
-                            &node,
-                            format!("sent a message signed as {}", message.sender()),
-                        ));
-                    }
-                    // Checked before it is relayed, so the sender, not the relay, answers for
-                    // a bad signature (a recipient could not tell the two apart).
-                    self.check_relayed(&node, &message, start.protocol(), &session)?;
-                    match &message {
-                        CggmpMessage::P2p(envelope) => {
-                            if !parties.contains(&envelope.recipient) || envelope.recipient == node
-                            {
-                                return Err(abort_from(
-                                    &node,
-                                    format!(
-                                        "addressed a message to {}, not another party",
-                                        envelope.recipient
-                                    ),
-                                ));
-                            }
-                            inboxes
-                                .entry(envelope.recipient.clone())
-                                .or_default()
-                                .push(message);
-                        }
-                        CggmpMessage::Broadcast(_) => {
-                            for party in parties.iter().filter(|party| **party != node) {
-                                inboxes
-                                    .entry(party.clone())
-                                    .or_default()
-                                    .push(message.clone());
-                            }
-                        }
-                    }
-                }
-            }
-            let pending: Vec<String> = parties
-                .iter()
-                .filter(|party| !results.contains_key(*party))
-                .cloned()
-                .collect();
-            if pending.is_empty() {
-                return Ok(parties
-                    .iter()
-                    .filter_map(|party| Some((party.clone(), results.remove(party)?)))
-                    .collect());
-            }
-            if pending
-                .iter()
-                .all(|party| inboxes.get(party).is_none_or(Vec::is_empty))
-            {
-                return Err(CoordinatorError::Inconsistent(format!(
-                    "CGGMP21 session {session} stalled: {} wait for messages nobody sent",
-                    pending.join(", ")
-                )));
-            }
-            let requests: BTreeMap<String, CggmpStepRequest> = pending
-                .iter()
-                .map(|party| {
-                    let request = CggmpStepRequest {
-                        session: session.clone(),
-                        messages: inboxes.remove(party).unwrap_or_default(),
-                    };
-                    self.observe(paths::CGGMP_STEP, &request);
-                    (party.clone(), request)
-                })
-                .collect();
-            let next: Vec<CggmpStepResponse> = self
-                .each(&pending, paths::CGGMP_STEP, round_timeout, |node| {
-                    requests.get(node).cloned().unwrap_or(CggmpStepRequest {
-                        session: session.clone(),
-                        messages: Vec::new(),
-                    })
-                })
-                .await?;
-            answers = pending.into_iter().zip(next).collect();
-        }
-        Err(CoordinatorError::Inconsistent(format!(
-            "CGGMP21 session {session} did not end within {MAX_ROUNDS} rounds"
-        )))
-    }
-
-    /// Calls every node of `nodes` concurrently with the request `make(node)` builds, each call
-    /// within `timeout`; any failure aborts the session naming the node.
-    pub(super) async fn each<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        nodes: &[String],
-        path: &str,
-        timeout: Duration,
-        make: impl Fn(&str) -> Req,
-    ) -> Result<Vec<Resp>, CoordinatorError> {
-        let answers = self.client.fan_out(nodes, path, timeout, make).await;
-        Ok(all_ok(answers)?
-            .into_iter()
-            .map(|(_, answer)| answer)
-            .collect())
-    }
-
     /// The aux-info status for `thresig_health`, from the nodes' health answers.
     pub(super) fn cggmp_health(&self, answers: &[Option<HealthResponse>]) -> CggmpHealth {
         let with_primes = answers
@@ -447,16 +289,15 @@ impl Coordinator {
         self.set_aux(AuxState::Generating);
         let session = uuid::Uuid::new_v4().simple().to_string();
         tracing::info!(%session, "generating the cluster's CGGMP21 aux info");
-        let start = CggmpStartRequest::AuxInfo {
+        let start = StartRequest::AuxInfo {
             session: session.clone(),
             parties: all.clone(),
         };
         let outcome = async {
-            let results = self.run_cggmp(&start, &all, AUX_ROUND_TIMEOUT).await?;
-            verify::agreed(
+            let purpose = purposes::cggmp_result(engine::Protocol::AuxInfo, "");
+            self.run(&start, &all, AUX_ROUND_TIMEOUT).await?.agreed(
                 self.manifest(),
-                &results,
-                &purposes::cggmp_result(Protocol::AuxInfo, ""),
+                &purpose,
                 &session,
             )
         }
@@ -533,8 +374,8 @@ impl Coordinator {
         )))
     }
 
-    /// A cggmp21-secp256k1 keygen among every node, then the same confirmation round as a
-    /// FROST DKG.
+    /// A cggmp21-secp256k1 keygen among every node (its last step the confirmation, as a
+    /// FROST DKG's).
     pub(super) async fn run_cggmp_keygen(
         &self,
         session: &str,
@@ -544,7 +385,7 @@ impl Coordinator {
         authorization: &ClientRequest,
     ) -> Result<WalletRecord, CoordinatorError> {
         self.require_aux_info().await?;
-        let start = CggmpStartRequest::Keygen(DkgRound1Request {
+        let start = StartRequest::Keygen(KeygenRequest {
             session: session.to_owned(),
             wallet_id: wallet_id.to_owned(),
             scheme: WalletScheme::Cggmp21Secp256k1,
@@ -552,17 +393,8 @@ impl Coordinator {
             parties: parties.to_vec(),
             authorization: authorization.clone(),
         });
-        let results = self.run_cggmp(&start, parties, ROUND_TIMEOUT).await?;
-        verify::agreed(
-            self.manifest(),
-            &results,
-            &purposes::dkg_result(wallet_id),
-            session,
-        )?;
-        let results = results.into_iter().map(|(_, result)| result).collect();
-        let record = self
-            .confirm_dkg(session, wallet_id, parties, results)
-            .await?;
+        let end = self.run(&start, parties, ROUND_TIMEOUT).await?;
+        let record = self.confirmed_wallet(wallet_id, end.confirmed)?;
         self.serve_pool(&record);
         Ok(record)
     }
@@ -586,37 +418,28 @@ impl Coordinator {
         signers: &[String],
     ) -> Result<PresignatureInfo, CoordinatorError> {
         let session = uuid::Uuid::new_v4().simple().to_string();
-        let start = CggmpStartRequest::Presign {
+        let start = StartRequest::Presign {
             session: session.clone(),
             wallet_id: record.wallet_id.clone(),
             signers: signers.to_vec(),
         };
-        let results = tokio::time::timeout(
-            SESSION_TIMEOUT,
-            self.run_cggmp(&start, signers, ROUND_TIMEOUT),
-        )
-        .await
-        .map_err(|_| {
-            CoordinatorError::Timeout(format!(
-                "presigning session {session} took longer than {SESSION_TIMEOUT:?}"
-            ))
-        })??;
-        verify::agreed(
-            self.manifest(),
-            &results,
-            &purposes::cggmp_result(Protocol::Presign, &record.wallet_id),
-            &session,
-        )?;
-        // Each signer holds its part pending until it sees that every signer ended the run
-        // with the same point: only complete presignatures count, list and sign.
-        let confirm = CggmpPresignConfirmRequest {
-            wallet_id: record.wallet_id.clone(),
-            presignature: session.clone(),
-            results: results.into_iter().map(|(_, result)| result).collect(),
-        };
-        let _: Vec<serde_json::Value> = self
-            .all(signers, paths::CGGMP_PRESIGN_CONFIRM, |_| confirm.clone())
-            .await?;
+        // Each signer holds its part pending until the last step shows it that every signer
+        // ended the run with the same point: only complete presignatures count, list and sign.
+        let end = tokio::time::timeout(SESSION_TIMEOUT, self.run(&start, signers, ROUND_TIMEOUT))
+            .await
+            .map_err(|_| {
+                CoordinatorError::Timeout(format!(
+                    "presigning session {session} took longer than {SESSION_TIMEOUT:?}"
+                ))
+            })??;
+        if let Some((node, _)) = end.confirmed.iter().find(
+            |(_, confirmed)| !matches!(confirmed, Confirmed::Presignature { id } if *id == session),
+        ) {
+            return Err(abort_from(
+                node,
+                format!("confirmed something other than presignature {session}"),
+            ));
+        }
         Ok(PresignatureInfo {
             id: session,
             signers: signers.to_vec(),
@@ -802,26 +625,32 @@ impl Coordinator {
             message: hex::encode(hash),
             authorization: authorization.clone(),
         };
-        let outcome: Result<Vec<SignedStatement>, CoordinatorError> = tokio::time::timeout(
-            SESSION_TIMEOUT,
-            self.all(&presignature.signers, paths::CGGMP_SIGN, |_| {
-                request.clone()
-            }),
-        )
-        .await
-        .map_err(|_| {
-            CoordinatorError::Timeout(format!(
-                "signing session {session} took longer than {SESSION_TIMEOUT:?}"
-            ))
-        })
-        .and_then(|answers| answers);
+        let outcome: Result<Vec<(String, SignedStatement)>, CoordinatorError> =
+            tokio::time::timeout(SESSION_TIMEOUT, async {
+                let answers = self
+                    .client
+                    .fan_out(
+                        &presignature.signers,
+                        paths::CGGMP_SIGN,
+                        CALL_TIMEOUT,
+                        |_| &request,
+                    )
+                    .await;
+                all_ok(answers)
+            })
+            .await
+            .map_err(|_| {
+                CoordinatorError::Timeout(format!(
+                    "signing session {session} took longer than {SESSION_TIMEOUT:?}"
+                ))
+            })
+            .and_then(|answers| answers);
         if outcome.is_err() {
             // Some signers may have used the presignature and others not: the background
             // task looks for orphans again.
             self.cggmp.set_swept(&record.wallet_id, false);
         }
-        let answered: Vec<(String, SignedStatement)> =
-            presignature.signers.iter().cloned().zip(outcome?).collect();
+        let answered = outcome?;
         let purpose = purposes::cggmp_partial(&record.wallet_id);
         let partials: Vec<Vec<u8>> =
             verify::answers(self.manifest(), &answered, &purpose, &session)?

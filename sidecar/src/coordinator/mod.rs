@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -19,7 +18,6 @@ use crate::model::scheme::{Tweak, WalletScheme};
 use crate::model::wallet::WalletRecord;
 use crate::protocols::frost::{self as frost_ops, FrostOpError};
 use crate::wire::attestation::{self, Attestation};
-use crate::wire::envelope::{self, SealedEnvelope, SignedStatement};
 use crate::wire::error::{ErrorBody, ErrorKind};
 use crate::wire::*;
 use crate::with_ciphersuite;
@@ -27,6 +25,7 @@ use crate::with_ciphersuite;
 mod body;
 mod cggmp;
 mod node_client;
+mod runner;
 mod transactions;
 mod verify;
 
@@ -101,6 +100,14 @@ pub enum CoordinatorError {
     /// Anything else.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The start of a FROST signature: the signers that committed (wallet party order), their
+/// answers to relay, and their checked commitments by FROST index.
+struct Committed {
+    signers: Vec<String>,
+    answers: Vec<(String, StepResponse)>,
+    commitments: BTreeMap<u16, Vec<u8>>,
 }
 
 /// A wallet as the API returns it. Read strictly: a client checks every field it is given
@@ -413,13 +420,16 @@ impl Coordinator {
         let lookup = DeriveLookupRequest {
             authorization: authorization.clone(),
         };
-        let found: Vec<DeriveLookupResponse> = self
-            .all(&all, paths::DERIVE_LOOKUP, |_| lookup.clone())
-            .await?;
+        let found = self
+            .client
+            .fan_out::<_, DeriveLookupResponse>(&all, paths::DERIVE_LOOKUP, CALL_TIMEOUT, |_| {
+                &lookup
+            })
+            .await;
         let mut held: Option<WalletRecord> = None;
         let mut everywhere = true;
         let mut attestations = Vec::new();
-        for (node, answer) in all.iter().zip(found) {
+        for (node, answer) in all_ok(found)? {
             let Some(AttestedWallet {
                 record,
                 attestation,
@@ -431,7 +441,7 @@ impl Coordinator {
             match &mut held {
                 None => held = Some(record),
                 Some(first) if record.wallet_id == first.wallet_id => {
-                    merge_record(first, record, node)?
+                    merge_record(first, record, &node)?
                 }
                 Some(_) => {
                     everywhere = false;
@@ -484,6 +494,7 @@ impl Coordinator {
             })?
     }
 
+    /// A FROST DKG among `parties`: three rounds on the runner, then the confirmation step.
     async fn run_dkg(
         &self,
         session: &str,
@@ -493,107 +504,43 @@ impl Coordinator {
         parties: &[String],
         authorization: &ClientRequest,
     ) -> Result<WalletRecord, CoordinatorError> {
-        let round1_request = DkgRound1Request {
+        let start = StartRequest::Keygen(KeygenRequest {
             session: session.to_owned(),
             wallet_id: wallet_id.to_owned(),
             scheme,
             threshold,
             parties: parties.to_vec(),
             authorization: authorization.clone(),
-        };
-        let round1: Vec<SignedStatement> = self
-            .all(parties, paths::DKG_ROUND1, |_| round1_request.clone())
-            .await?;
-        // Checked before it is relayed: a node that gets a bad one from the coordinator cannot
-        // tell who made it, so the coordinator, which got it straight from its sender, names
-        // the sender here.
-        let answered: Vec<(String, SignedStatement)> = parties
-            .iter()
-            .cloned()
-            .zip(round1.iter().cloned())
-            .collect();
-        verify::answers(
-            self.manifest(),
-            &answered,
-            &purposes::dkg_round1(wallet_id),
-            session,
-        )?;
-        let round2_request = DkgRound2Request {
-            session: session.to_owned(),
-            round1,
-        };
-        self.observe(paths::DKG_ROUND2, &round2_request);
-        let round2: Vec<DkgRound2Response> = self
-            .all(parties, paths::DKG_ROUND2, |_| round2_request.clone())
-            .await?;
-        // A recipient missing an envelope cannot tell whether its sender or the coordinator
-        // dropped it; the coordinator can, so it names the sender here.
-        for (node, response) in parties.iter().zip(&round2) {
-            check_round2_envelopes(self.manifest(), node, parties, &response.envelopes)?;
-        }
-        let envelopes: Vec<SealedEnvelope> = round2
-            .into_iter()
-            .flat_map(|response| response.envelopes)
-            .collect();
-        let round3: Vec<SignedStatement> = self
-            .all(parties, paths::DKG_ROUND3, |node| {
-                let request = DkgRound3Request {
-                    session: session.to_owned(),
-                    envelopes: envelopes
-                        .iter()
-                        .filter(|envelope| envelope.recipient == node)
-                        .cloned()
-                        .collect(),
-                };
-                self.observe(paths::DKG_ROUND3, &request);
-                request
-            })
-            .await?;
-        // Every node must have derived the same public key package.
-        let answered: Vec<(String, SignedStatement)> = parties
-            .iter()
-            .cloned()
-            .zip(round3.iter().cloned())
-            .collect();
-        verify::agreed(
-            self.manifest(),
-            &answered,
-            &purposes::dkg_result(wallet_id),
-            session,
-        )?;
-        self.confirm_dkg(session, wallet_id, parties, round3).await
+        });
+        let end = self.run(&start, parties, CALL_TIMEOUT).await?;
+        self.confirmed_wallet(wallet_id, end.confirmed)
     }
 
-    /// The last DKG round: every party sees everyone's signed result and activates the wallet
-    /// only if all derived the same key; returns the wallet as they stored it.
-    async fn confirm_dkg(
+    /// The wallet every party confirmed at a keygen's last step, as each stored it: they must
+    /// agree, as getWallet would require; their attestations are kept.
+    fn confirmed_wallet(
         &self,
-        session: &str,
         wallet_id: &str,
-        parties: &[String],
-        results: Vec<SignedStatement>,
+        confirmed: Vec<(String, Confirmed)>,
     ) -> Result<WalletRecord, CoordinatorError> {
-        let confirm = DkgConfirmRequest {
-            session: session.to_owned(),
-            results,
-        };
-        let confirmed: Vec<DkgConfirmResponse> = self
-            .all(parties, paths::DKG_CONFIRM, |_| confirm.clone())
-            .await?;
-        // The wallet as every party stored it: they must agree, as getWallet would require.
         let mut wallet: Option<WalletRecord> = None;
-        let mut attestations = Vec::with_capacity(parties.len());
-        for (node, answer) in parties.iter().zip(confirmed) {
-            if answer.wallet.wallet_id != wallet_id {
+        let mut attestations = Vec::with_capacity(confirmed.len());
+        for (node, answer) in confirmed {
+            let Confirmed::Wallet(answer) = answer else {
+                return Err(CoordinatorError::Inconsistent(format!(
+                    "{node} confirmed something other than wallet {wallet_id}"
+                )));
+            };
+            if answer.record.wallet_id != wallet_id {
                 return Err(CoordinatorError::Inconsistent(format!(
                     "{node} confirmed wallet {} instead of {wallet_id}",
-                    answer.wallet.wallet_id
+                    answer.record.wallet_id
                 )));
             }
             attestations.push((node.clone(), answer.attestation));
             match &mut wallet {
-                Some(first) => merge_record(first, answer.wallet, node)?,
-                None => wallet = Some(answer.wallet),
+                Some(first) => merge_record(first, answer.record, &node)?,
+                None => wallet = Some(answer.record),
             }
         }
         let wallet =
@@ -601,17 +548,6 @@ impl Coordinator {
         self.collect_attestations(&wallet, attestations);
         self.remember(&wallet);
         Ok(wallet)
-    }
-
-    /// Calls every node of `nodes` concurrently with the request `make(node)` builds; any
-    /// failure aborts the session naming the node.
-    async fn all<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        nodes: &[String],
-        path: &str,
-        make: impl Fn(&str) -> Req,
-    ) -> Result<Vec<Resp>, CoordinatorError> {
-        self.each(nodes, path, CALL_TIMEOUT, make).await
     }
 
     /// Keeps each node's attestation of `record` (the record its holders agreed on) that is
@@ -1006,34 +942,31 @@ impl Coordinator {
         authorization: &ClientRequest,
     ) -> Result<Signed, CoordinatorError> {
         let record = &wallet.record;
-        let round1_request = SignRound1Request {
+        let start = StartRequest::Sign(SignRequest {
             session: session.to_owned(),
             wallet_id: record.wallet_id.clone(),
             message: hex::encode(message),
             tweak,
             authorization: authorization.clone(),
-        };
-        let (signers, commitments) = self.commit_round(wallet, &round1_request).await?;
-        let signers = signers.as_slice();
-        let (package, decoded_package) =
-            with_ciphersuite!(scheme, C => frost_ops::build_signing_package::<C>(&commitments, message))
+        });
+        let committed = self.commit_round(wallet, &start).await?;
+        let signers = committed.signers.clone();
+        // The package every signer builds from the same commitments.
+        let (_, decoded_package) =
+            with_ciphersuite!(scheme, C => frost_ops::build_signing_package::<C>(&committed.commitments, message))
                 .map_err(|error| self.frost_error(error))?;
-        let round2_request = SignRound2Request {
-            session: session.to_owned(),
-            signing_package: hex::encode(&package),
-        };
-        let purpose = purposes::sign_share(&record.wallet_id);
-        let answers = self
-            .client
-            .fan_out(signers, paths::SIGN_ROUND2, CALL_TIMEOUT, |_| {
-                &round2_request
-            })
-            .await;
-        let shares: BTreeMap<u16, Vec<u8>> =
-            verify::answers(self.manifest(), &all_ok(answers)?, &purpose, session)?
-                .into_iter()
-                .map(|(_, index, share)| (index, share))
-                .collect();
+        let end = self
+            .relay(&start, &signers, committed.answers, CALL_TIMEOUT)
+            .await?;
+        let mut shares = BTreeMap::new();
+        for (node, _, share) in end.results {
+            let index = self
+                .manifest()
+                .node(&node)
+                .map(|entry| entry.index)
+                .ok_or_else(|| CoordinatorError::Internal(format!("unknown node {node}")))?;
+            shares.insert(index, share);
+        }
         let public = self.public_key_package(record, scheme)?;
         let bip86 = tweak == Tweak::Bip86;
         let frost_ops::Aggregate {
@@ -1072,49 +1005,60 @@ impl Coordinator {
             Ok(true) => Ok(Signed {
                 signature,
                 public_key: verified_key,
-                signers: signers.to_vec(),
+                signers,
             }),
             Ok(false) => Err(CoordinatorError::Verification(format!("session {session}"))),
             Err(error) => Err(CoordinatorError::Verification(error.to_string())),
         }
     }
 
-    /// Signing round 1 with the wallet's first `threshold` candidate parties; each that cannot
-    /// be reached (or no longer holds the wallet) is replaced by the next candidate, within the
-    /// same session. Returns the signers in party order and their commitments by FROST index,
-    /// each statement checked as it arrives.
+    /// Starts signing at the wallet's first `threshold` candidate parties; each that cannot be
+    /// reached (or no longer holds the wallet) is replaced by the next candidate, within the
+    /// same session. Each answer must be one commitment broadcast signed by its node, checked
+    /// as it arrives.
     async fn commit_round(
         &self,
         wallet: &LocatedWallet,
-        request: &SignRound1Request,
-    ) -> Result<(Vec<String>, BTreeMap<u16, Vec<u8>>), CoordinatorError> {
+        start: &StartRequest,
+    ) -> Result<Committed, CoordinatorError> {
         let needed = usize::from(wallet.record.threshold);
         let purpose = purposes::sign_commitments(&wallet.record.wallet_id);
         let mut spares = wallet.reachable.iter().skip(needed);
         let mut asking: Vec<String> = wallet.reachable.iter().take(needed).cloned().collect();
-        let mut signers: Vec<String> = Vec::with_capacity(needed);
-        let mut commitments = BTreeMap::new();
+        let mut committed = Committed {
+            signers: Vec::with_capacity(needed),
+            answers: Vec::with_capacity(needed),
+            commitments: BTreeMap::new(),
+        };
         let mut unreachable = wallet.unreachable.clone();
         while !asking.is_empty() {
             let answers = self
                 .client
-                .fan_out::<_, SignedStatement>(&asking, paths::SIGN_ROUND1, PROBE_TIMEOUT, |_| {
-                    request
-                })
+                .fan_out::<_, StepResponse>(&asking, paths::START, PROBE_TIMEOUT, |_| start)
                 .await;
             let mut replacements = Vec::new();
             for (node, answer) in answers {
                 match answer {
-                    Ok(statement) => {
+                    Ok(answer) => {
+                        let [RelayedMessage::Broadcast(statement)] = answer.messages.as_slice()
+                        else {
+                            return Err(abort_from(
+                                &node,
+                                "answered the start of signing with something other than one \
+                                 commitment broadcast"
+                                    .into(),
+                            ));
+                        };
                         let (index, payload) = verify::answer(
                             self.manifest(),
                             &node,
-                            &statement,
+                            statement,
                             &purpose,
-                            &request.session,
+                            start.session(),
                         )?;
-                        signers.push(node);
-                        commitments.insert(index, payload);
+                        committed.commitments.insert(index, payload);
+                        committed.signers.push(node.clone());
+                        committed.answers.push((node, answer));
                     }
                     Err(NodeCallError::Unreachable { .. }) => {
                         self.suspect(&node);
@@ -1139,16 +1083,17 @@ impl Coordinator {
         }
         let party_order = |node: &String| wallet.record.parties.iter().position(|p| p == node);
         // In the wallet's party order, as signers and errors report them.
-        signers.sort_by_key(party_order);
-        if signers.len() < needed {
+        committed.signers.sort_by_key(party_order);
+        committed.answers.sort_by_key(|(node, _)| party_order(node));
+        if committed.signers.len() < needed {
             unreachable.sort_by_key(party_order);
             return Err(CoordinatorError::NotEnoughNodes {
                 needed,
-                reachable: signers,
+                reachable: committed.signers,
                 unreachable,
             });
         }
-        Ok((signers, commitments))
+        Ok(committed)
     }
 
     fn frost_error(&self, error: FrostOpError) -> CoordinatorError {
@@ -1169,44 +1114,6 @@ impl Coordinator {
     }
 }
 
-/// Checks that `node`'s DKG round-2 answer is one envelope from it to each other party.
-fn check_round2_envelopes(
-    manifest: &Manifest,
-    node: &str,
-    parties: &[String],
-    envelopes: &[SealedEnvelope],
-) -> Result<(), CoordinatorError> {
-    if let Some(envelope) = envelopes.iter().find(|envelope| envelope.sender != node) {
-        return Err(abort_from(
-            node,
-            format!("sent a round-2 envelope as {}", envelope.sender),
-        ));
-    }
-    check_seals(manifest, node, envelopes)?;
-    let mut sent: Vec<&str> = envelopes
-        .iter()
-        .map(|envelope| envelope.recipient.as_str())
-        .collect();
-    sent.sort_unstable();
-    let mut expected: Vec<&str> = parties
-        .iter()
-        .map(String::as_str)
-        .filter(|party| *party != node)
-        .collect();
-    expected.sort_unstable();
-    if sent != expected {
-        return Err(abort_from(
-            node,
-            format!(
-                "sent round-2 envelopes for [{}], not one for each of [{}]",
-                sent.join(", "),
-                expected.join(", ")
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// The nodes of `nodes` that answered (`answers` in the same order), and those that did not.
 fn answered<T>(nodes: &[String], answers: &[Option<T>]) -> (Vec<String>, Vec<String>) {
     let (reachable, unreachable): (Vec<_>, Vec<_>) = nodes
@@ -1217,28 +1124,6 @@ fn answered<T>(nodes: &[String], answers: &[Option<T>]) -> (Vec<String>, Vec<Str
         pairs.into_iter().map(|(node, _)| node.clone()).collect()
     };
     (ids(reachable), ids(unreachable))
-}
-
-/// Every envelope `node` sent is signed by it as it stands: checked before it is relayed,
-/// because its recipient could not tell whether the sender or the relay spoiled it.
-fn check_seals(
-    manifest: &Manifest,
-    node: &str,
-    envelopes: &[SealedEnvelope],
-) -> Result<(), CoordinatorError> {
-    let identity = &manifest
-        .node(node)
-        .ok_or_else(|| CoordinatorError::Internal(format!("unknown node {node}")))?
-        .identity;
-    for envelope in envelopes {
-        envelope::verify_seal(envelope, identity).map_err(|error| {
-            abort_from(
-                node,
-                format!("sent an envelope that does not check: {error}"),
-            )
-        })?;
-    }
-    Ok(())
 }
 
 /// `node` aborted the protocol: it sent something that does not check.

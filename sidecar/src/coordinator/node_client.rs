@@ -244,12 +244,31 @@ impl NodeClient {
         timeout: Duration,
         make: impl Fn(&str) -> Req,
     ) -> Vec<(String, Result<Resp, NodeCallError>)> {
+        self.fan_out_then(nodes, path, timeout, make, |_, answer| answer)
+            .await
+    }
+
+    /// [`fan_out`](Self::fan_out), with `then(node, answer)` applied to each answer as it
+    /// arrives (checks run while slower nodes still compute).
+    pub(crate) async fn fan_out_then<Req: Serialize, Resp: DeserializeOwned, T>(
+        &self,
+        nodes: &[String],
+        path: &str,
+        timeout: Duration,
+        make: impl Fn(&str) -> Req,
+        then: impl Fn(&str, Resp) -> T,
+    ) -> Vec<(String, Result<T, NodeCallError>)> {
         let requests: Vec<Req> = nodes.iter().map(|node| make(node)).collect();
+        let then = &then;
         let answers = join_all(
             nodes
                 .iter()
                 .zip(&requests)
-                .map(|(node, request)| self.call(node, path, request, timeout)),
+                .map(|(node, request)| async move {
+                    self.call(node, path, request, timeout)
+                        .await
+                        .map(|answer| then(node, answer))
+                }),
         )
         .await;
         nodes.iter().cloned().zip(answers).collect()

@@ -64,7 +64,7 @@ pub(crate) fn agreed(
 }
 
 /// A refused statement as the API reports it: blamed on the node at fault where there is one.
-fn fault(fault: StatementFault) -> CoordinatorError {
+pub(crate) fn fault(fault: StatementFault) -> CoordinatorError {
     match fault {
         StatementFault::Relayed { ref answerer, .. } => CoordinatorError::Abort {
             node: answerer.clone(),

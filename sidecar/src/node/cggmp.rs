@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use std::path::PathBuf;
 
@@ -17,28 +17,24 @@ use axum::{Extension, Json};
 use cggmp21::key_share::{AuxInfo, IncompleteKeyShare, KeyShare};
 use cggmp21::{PregeneratedPrimes, Presignature};
 
-use super::{
-    DkgSession, DkgStep, NodeError, NodeResult, NodeState, PeerCert, PeerRole, check_id,
-    parse_scheme, put_session, request_claim,
-};
+use super::runs::{Advanced, Confirming, Handler, Keeps, Opened, RunState, Session, check_parties};
+use super::{NodeError, NodeResult, NodeState, PeerRole, check_id, parse_scheme, request_claim};
 use crate::cluster::client_auth as auth;
 use crate::cluster::pki::CoordinatorRole;
 use crate::custody::audit::{self, AuditEntry, AuditEvent};
 use crate::custody::store::PresignatureTake;
 use crate::model::scheme::{Tweak, WalletScheme};
 use crate::model::wallet::WalletRecord;
-use crate::node::cggmp_sessions::{SessionRefusal, SessionTable};
 use crate::protocols::cggmp::runner::{
     ProtocolRun, RawIncoming, RawOutgoing, RunEvent, RunFailure,
 };
 use crate::protocols::cggmp::{self, Curve, Level, Protocol};
 use crate::wire::envelope::{self, SignedStatement};
 use crate::wire::error::{BusyReason, NotReadyReason};
-use crate::wire::statements;
 use crate::wire::{
-    CggmpMessage, CggmpNodeStatus, CggmpPresignConfirmRequest, CggmpPresignDiscardRequest,
-    CggmpPresignaturesRequest, CggmpPresignaturesResponse, CggmpSignRequest, CggmpStartRequest,
-    CggmpStepRequest, CggmpStepResponse, PresignatureInfo, purposes,
+    CggmpNodeStatus, CggmpPresignDiscardRequest, CggmpPresignaturesRequest,
+    CggmpPresignaturesResponse, CggmpSignRequest, KeygenRequest, PresignatureInfo, RunProtocol,
+    purposes,
 };
 
 /// The store's name for the node's safe primes.
@@ -56,15 +52,6 @@ const MAX_PENDING_PRESIGNATURES: usize = 32;
 /// How long a presignature may await confirmation before it counts as an orphan of a run
 /// that failed elsewhere, seconds.
 const PENDING_PRESIGNATURE_TTL: u64 = 600;
-/// How long an unfinished run is kept.
-const SESSION_TTL: Duration = Duration::from_secs(900);
-/// The most CGGMP21 runs (a thread each) one coordinator (client certificate) may have open at
-/// a node; counted per certificate, not per role, so that a hostile coordinator cannot take the
-/// places of an honest one with the same role.
-const MAX_SESSIONS_PER_PEER: usize = 16;
-/// How long a keygen or presigning run may wait for its next round before it counts as
-/// abandoned (the coordinator gives each round 60 s).
-const RUN_ABANDONED: Duration = Duration::from_secs(180);
 
 /// Where a node's primes come from when it has none stored.
 #[derive(Debug, Clone)]
@@ -77,9 +64,8 @@ pub enum PrimesSource {
     Disabled,
 }
 
-/// The node's CGGMP21 state.
+/// The node's CGGMP21 state (its runs are in the node's one session table).
 pub(super) struct CggmpState {
-    sessions: Mutex<SessionTable<PeerCert, Session>>,
     primes_ready: AtomicBool,
     primes_error: Mutex<Option<String>>,
     /// The digest of the stored aux info, kept here so health answers need not open it.
@@ -90,7 +76,6 @@ pub(super) struct CggmpState {
 impl CggmpState {
     pub(super) fn new() -> Self {
         Self {
-            sessions: Mutex::new(SessionTable::new(MAX_SESSIONS_PER_PEER, SESSION_TTL)),
             primes_ready: AtomicBool::new(false),
             primes_error: Mutex::new(None),
             aux_digest: Mutex::new(None),
@@ -103,33 +88,36 @@ impl CggmpState {
 /// coordinator gave up) and another may start.
 const AUX_ABANDONED: Duration = Duration::from_secs(60);
 
-impl CggmpState {
-    /// Whether an aux-info run is live here: a round is being computed, or one ended recently.
-    /// An abandoned run is dropped.
-    fn aux_running(&self) -> bool {
-        let Ok(mut sessions) = self.sessions.lock() else {
+/// Whether an aux-info run is live at the node: a round is being computed, or one ended
+/// recently. An abandoned one is dropped.
+fn aux_running(state: &NodeState) -> bool {
+    let Ok(mut sessions) = state.sessions.lock() else {
+        return true;
+    };
+    let mut live = false;
+    sessions.retain(|entry| {
+        if entry.kind != RunProtocol::CggmpAuxInfo {
             return true;
-        };
-        let mut live = false;
-        sessions.retain(
-            |entry| match entry.session.as_ref().map(|session| session.try_lock()) {
-                // Being set up (this very start, perhaps): not a run yet.
-                None => true,
-                Some(Err(_)) => {
-                    live = true;
-                    true
-                }
-                Some(Ok(session)) if session.protocol == Protocol::AuxInfo => {
-                    let active = session.last_active.elapsed() < AUX_ABANDONED;
-                    live |= active;
-                    active
-                }
-                Some(Ok(_)) => true,
-            },
-        );
-        live
-    }
+        }
+        match entry.session.as_ref().map(|session| session.try_lock()) {
+            // Being set up (this very start, perhaps): not a run yet.
+            None => true,
+            // Being computed.
+            Some(Err(_)) => {
+                live = true;
+                true
+            }
+            Some(Ok(session)) => {
+                let active = session.last_active.elapsed() < AUX_ABANDONED;
+                live |= active;
+                active
+            }
+        }
+    });
+    live
+}
 
+impl CggmpState {
     fn aux_digest(&self) -> Option<String> {
         self.aux_digest
             .lock()
@@ -144,44 +132,30 @@ impl CggmpState {
     }
 }
 
-/// A run in progress, by protocol.
-enum Run {
+/// A CGGMP21 run in progress at this node, by protocol.
+pub(in crate::node) enum CggmpRun {
+    /// Aux info for the cluster.
     AuxInfo(ProtocolRun<AuxInfo<Level>>),
+    /// A wallet's keygen.
     Keygen {
+        /// The run.
         run: ProtocolRun<IncompleteKeyShare<Curve>>,
+        /// The aux info the key share is completed with.
         aux: Box<AuxInfo<Level>>,
+        /// What storing the wallet needs.
         context: KeygenContext,
     },
+    /// One presignature.
     Presign(ProtocolRun<Presignature<Curve>>),
 }
 
 /// What a keygen must remember to store its wallet.
-struct KeygenContext {
+pub(in crate::node) struct KeygenContext {
     scheme: WalletScheme,
     threshold: u16,
     client: String,
     request_id: String,
     derive_tag: Option<String>,
-}
-
-struct Session {
-    id: String,
-    protocol: Protocol,
-    wallet_id: String,
-    /// The parties in protocol index order.
-    parties: Vec<String>,
-    /// When a round last ended here.
-    last_active: Instant,
-    run: Option<Run>,
-}
-
-impl Session {
-    fn index_of(&self, node: &str) -> Option<u16> {
-        self.parties
-            .iter()
-            .position(|party| party == node)
-            .and_then(|position| u16::try_from(position).ok())
-    }
 }
 
 /// Refuses the public test primes unless the node was started with `--insecure-test-primes`:
@@ -309,7 +283,7 @@ pub(super) fn status(state: &NodeState) -> Result<CggmpNodeStatus, NodeError> {
             .map_err(|_| NodeError::internal("primes status poisoned"))?
             .clone(),
         aux_info: state.cggmp.aux_digest(),
-        aux_info_running: state.cggmp.aux_running(),
+        aux_info_running: aux_running(state),
         disabled: state.cggmp.disabled.load(Ordering::SeqCst),
     })
 }
@@ -320,32 +294,13 @@ fn run_failed(session: &Session, failure: RunFailure) -> NodeError {
         .and_then(|index| session.parties.get(usize::from(index)).cloned());
     NodeError::abort(
         format!(
-            "CGGMP21 {} session {}: {}",
+            "{} session {}: {}",
             session.protocol.name(),
             session.id,
             failure.message
         ),
         culprit.into_iter().collect(),
     )
-}
-
-/// Parties of a run: distinct cluster nodes, this one among them.
-fn check_parties(state: &NodeState, parties: &[String]) -> Result<(), NodeError> {
-    for (position, party) in parties.iter().enumerate() {
-        state.index_of(party)?;
-        if parties[..position].contains(party) {
-            return Err(NodeError::bad_request(format!(
-                "party {party} is listed twice"
-            )));
-        }
-    }
-    if !parties.contains(&state.node_id) {
-        return Err(NodeError::bad_request(format!(
-            "{} is not among the parties",
-            state.node_id
-        )));
-    }
-    Ok(())
 }
 
 /// Aux info covers every node, so a CGGMP21 run over nodes is always over the whole cluster in
@@ -361,253 +316,182 @@ fn check_whole_cluster(state: &NodeState, parties: &[String]) -> Result<(), Node
     Ok(())
 }
 
-pub(super) async fn start(
-    State(state): State<Arc<NodeState>>,
-    Extension(peer): Extension<PeerRole>,
-    Extension(cert): Extension<PeerCert>,
-    Json(request): Json<CggmpStartRequest>,
-) -> NodeResult<CggmpStepResponse> {
-    let session_id = request.session().to_owned();
-    check_id("session", &session_id)?;
-    // A place in the session table is held before any run's thread starts, and given back if
-    // the start fails.
-    let reservation = Reservation::new(&state, &session_id, cert)?;
-    let (protocol, wallet_id, parties, run) = match request {
-        CggmpStartRequest::AuxInfo { parties, .. } => {
-            peer.require(CoordinatorRole::may_create, "generate aux info")?;
-            if state.cggmp.disabled.load(Ordering::SeqCst) {
-                return Err(NodeError::not_ready(
-                    NotReadyReason::CggmpOff,
-                    format!("CGGMP21 is off at {} (--cggmp21 off)", state.node_id),
-                ));
-            }
-            check_whole_cluster(&state, &parties)?;
-            let me = own_index(&state, &parties)?;
-            let primes = state.store.secret(PRIMES)?.ok_or_else(|| {
-                NodeError::not_ready(
-                    NotReadyReason::NoPrimes,
-                    format!(
-                        "{} has no safe primes yet (still generating)",
-                        state.node_id
-                    ),
-                )
-            })?;
-            let primes: PregeneratedPrimes<Level> = cggmp::from_secret_bytes(&primes)
-                .map_err(|error| NodeError::internal(format!("primes: {error}")))?;
-            if state.cggmp.aux_running() {
-                return Err(NodeError::busy(
-                    BusyReason::AuxInfoRunning,
-                    "an aux-info run is already in progress here",
-                ));
-            }
-            let eid = cggmp::execution_id(Protocol::AuxInfo, &session_id, "", &parties, &[]);
-            let n = parties.len() as u16;
-            let run = cggmp::start_aux_info(eid, me, n, primes)
-                .map_err(|failure| NodeError::internal(failure.message))?;
-            (Protocol::AuxInfo, String::new(), parties, Run::AuxInfo(run))
-        }
-        CggmpStartRequest::Keygen(request) => {
-            peer.require(CoordinatorRole::may_create, "create wallets")?;
-            check_id("wallet id", &request.wallet_id)?;
-            if request.scheme != WalletScheme::Cggmp21Secp256k1 {
-                return Err(NodeError::bad_request(format!(
-                    "a CGGMP21 keygen makes cggmp21-secp256k1 wallets, not {}",
-                    request.scheme
-                )));
-            }
-            check_whole_cluster(&state, &request.parties)?;
-            let n = request.parties.len() as u16;
-            if request.threshold < 2 || request.threshold > n {
-                return Err(NodeError::bad_request(format!(
-                    "threshold {} must be between 2 and the {n} parties",
-                    request.threshold
-                )));
-            }
-            state.check_wallet_id_free(&request.wallet_id)?;
-            let aux = stored_aux(&state)?.ok_or_else(|| {
-                NodeError::not_ready(
-                    NotReadyReason::NoAuxInfo,
-                    format!("{} has no CGGMP21 aux info yet", state.node_id),
-                )
-            })?;
-            let (verified, derivation) = state.authorize_dkg(&request)?;
-            // A derivation's randomness comes from the root key and the passphrase, so the
-            // same passphrase and root keys always give the same shares.
-            let randomness = match &derivation {
-                Some(derivation) => cggmp::KeygenRandomness::Derived(*derivation.seed),
-                None => cggmp::KeygenRandomness::Fresh,
-            };
-            let me = own_index(&state, &request.parties)?;
-            // The aux info is in the execution id: nodes holding different aux info cannot make
-            // a wallet together (it could never sign).
-            let eid = cggmp::execution_id(
-                Protocol::Keygen,
-                &session_id,
-                &request.wallet_id,
-                &request.parties,
-                &cggmp::aux_info_digest(&aux),
-            );
-            // The id, the request and the session id are claimed in one write: no other
-            // session can ever store a wallet under this id.
-            state.claim_wallet_id(&verified, &request.wallet_id, &session_id, true)?;
-            let run = cggmp::start_keygen(eid, me, n, request.threshold, randomness)
-                .map_err(|failure| NodeError::internal(failure.message))?;
-            (
-                Protocol::Keygen,
-                request.wallet_id,
-                request.parties,
-                Run::Keygen {
-                    run,
-                    aux: Box::new(aux),
-                    context: KeygenContext {
-                        scheme: request.scheme,
-                        threshold: request.threshold,
-                        client: verified.client().to_owned(),
-                        request_id: verified.request_id().to_owned(),
-                        derive_tag: derivation.map(|derivation| derivation.tag),
-                    },
-                },
-            )
-        }
-        CggmpStartRequest::Presign {
-            wallet_id, signers, ..
-        } => {
-            peer.require(CoordinatorRole::may_sign, "presign")?;
-            let record = cggmp_wallet(&state, &wallet_id)?;
-            check_parties(&state, &signers)?;
-            if signers.len() != usize::from(record.threshold) {
-                return Err(NodeError::bad_request(format!(
-                    "a presignature of wallet {wallet_id} needs exactly {} signers, got {}",
-                    record.threshold,
-                    signers.len()
-                )));
-            }
-            let mut keygen_indices = Vec::with_capacity(signers.len());
-            for signer in &signers {
-                let position = record
-                    .parties
-                    .iter()
-                    .position(|party| party == signer)
-                    .ok_or_else(|| {
-                        NodeError::bad_request(format!(
-                            "{signer} holds no share of wallet {wallet_id}"
-                        ))
-                    })?;
-                keygen_indices.push(position as u16);
-            }
-            if !keygen_indices.is_sorted() {
-                return Err(NodeError::bad_request(
-                    "signers must be listed in the wallet's party order",
-                ));
-            }
-            // Runs that ended here but never at every signer leave pending parts: forgotten
-            // once stale, and not counted against the cap of complete ones.
-            state.store.prune_pending_presignatures(
-                &wallet_id,
-                now().saturating_sub(PENDING_PRESIGNATURE_TTL),
-            )?;
-            let held = state.store.presignatures(&wallet_id)?;
-            let complete = held.iter().filter(|held| held.complete).count();
-            let pending = held.len() - complete;
-            if complete >= MAX_PRESIGNATURES || pending >= MAX_PENDING_PRESIGNATURES {
-                return Err(NodeError::busy(
-                    BusyReason::PresignatureCap,
-                    format!(
-                        "{} already holds {complete} complete presignatures of wallet \
-                         {wallet_id} and {pending} awaiting confirmation, the most it keeps \
-                         ({MAX_PRESIGNATURES} and {MAX_PENDING_PRESIGNATURES})",
-                        state.node_id
-                    ),
-                ));
-            }
-            let share = state
-                .store
-                .key_package(&wallet_id)?
-                .ok_or_else(|| NodeError::internal("wallet without key share"))?;
-            let share: KeyShare<Curve, Level> = cggmp::from_secret_bytes(&share)
-                .map_err(|error| NodeError::internal(format!("key share: {error}")))?;
-            let me = own_index(&state, &signers)?;
-            let eid =
-                cggmp::execution_id(Protocol::Presign, &session_id, &wallet_id, &signers, &[]);
-            let run = cggmp::start_presign(eid, me, keygen_indices, share)
-                .map_err(|failure| NodeError::internal(failure.message))?;
-            (Protocol::Presign, wallet_id, signers, Run::Presign(run))
-        }
-    };
-    // A session id (and so an execution id) is used once, even across restarts (a keygen's
-    // went in with its wallet id's claim).
-    if protocol != Protocol::Keygen && !state.store.claim_session(&session_id)? {
+/// Opens an aux-info run over the whole cluster.
+pub(in crate::node) fn open_aux_info(
+    state: &NodeState,
+    session_id: &str,
+    parties: Vec<String>,
+) -> Result<Opened, NodeError> {
+    if state.cggmp.disabled.load(Ordering::SeqCst) {
+        return Err(NodeError::not_ready(
+            NotReadyReason::CggmpOff,
+            format!("CGGMP21 is off at {} (--cggmp21 off)", state.node_id),
+        ));
+    }
+    check_whole_cluster(state, &parties)?;
+    let me = own_index(state, &parties)?;
+    let primes = state.store.secret(PRIMES)?.ok_or_else(|| {
+        NodeError::not_ready(
+            NotReadyReason::NoPrimes,
+            format!(
+                "{} has no safe primes yet (still generating)",
+                state.node_id
+            ),
+        )
+    })?;
+    let primes: PregeneratedPrimes<Level> = cggmp::from_secret_bytes(&primes)
+        .map_err(|error| NodeError::internal(format!("primes: {error}")))?;
+    if aux_running(state) {
+        return Err(NodeError::busy(
+            BusyReason::AuxInfoRunning,
+            "an aux-info run is already in progress here",
+        ));
+    }
+    let eid = cggmp::execution_id(Protocol::AuxInfo, session_id, "", &parties, &[]);
+    let n = parties.len() as u16;
+    let run = cggmp::start_aux_info(eid, me, n, primes)
+        .map_err(|failure| NodeError::internal(failure.message))?;
+    Ok(Opened {
+        parties,
+        state: RunState::Cggmp(CggmpRun::AuxInfo(run)),
+        claim_session: true,
+    })
+}
+
+/// Opens a wallet's keygen, authorised like a FROST DKG; the wallet id, the request and the
+/// session id are claimed in one write.
+pub(in crate::node) fn open_keygen(
+    state: &NodeState,
+    request: KeygenRequest,
+) -> Result<Opened, NodeError> {
+    check_id("wallet id", &request.wallet_id)?;
+    if request.scheme != WalletScheme::Cggmp21Secp256k1 {
         return Err(NodeError::bad_request(format!(
-            "session {session_id} was used before"
+            "a CGGMP21 keygen makes cggmp21-secp256k1 wallets, not {}",
+            request.scheme
         )));
     }
-    let session = Arc::new(tokio::sync::Mutex::new(Session {
-        id: session_id.clone(),
-        protocol,
-        wallet_id,
-        parties,
-        last_active: Instant::now(),
-        run: Some(run),
-    }));
-    // Locked before it is visible, so the first round runs before any step can.
-    let mut locked = Arc::clone(&session).lock_owned().await;
-    reservation.fill(session)?;
-    advance(&state, &mut locked, None).await
+    check_whole_cluster(state, &request.parties)?;
+    let n = request.parties.len() as u16;
+    if request.threshold < 2 || request.threshold > n {
+        return Err(NodeError::bad_request(format!(
+            "threshold {} must be between 2 and the {n} parties",
+            request.threshold
+        )));
+    }
+    state.check_wallet_id_free(&request.wallet_id)?;
+    let aux = stored_aux(state)?.ok_or_else(|| {
+        NodeError::not_ready(
+            NotReadyReason::NoAuxInfo,
+            format!("{} has no CGGMP21 aux info yet", state.node_id),
+        )
+    })?;
+    let (verified, derivation) = state.authorize_dkg(&request)?;
+    // A derivation's randomness comes from the root key and the passphrase, so the same
+    // passphrase and root keys always give the same shares.
+    let randomness = match &derivation {
+        Some(derivation) => cggmp::KeygenRandomness::Derived(*derivation.seed),
+        None => cggmp::KeygenRandomness::Fresh,
+    };
+    let me = own_index(state, &request.parties)?;
+    // The aux info is in the execution id: nodes holding different aux info cannot make a
+    // wallet together (it could never sign).
+    let eid = cggmp::execution_id(
+        Protocol::Keygen,
+        &request.session,
+        &request.wallet_id,
+        &request.parties,
+        &cggmp::aux_info_digest(&aux),
+    );
+    // No other session can ever store a wallet under this id.
+    state.claim_wallet_id(&verified, &request.wallet_id, &request.session, true)?;
+    let run = cggmp::start_keygen(eid, me, n, request.threshold, randomness)
+        .map_err(|failure| NodeError::internal(failure.message))?;
+    Ok(Opened {
+        parties: request.parties,
+        state: RunState::Cggmp(CggmpRun::Keygen {
+            run,
+            aux: Box::new(aux),
+            context: KeygenContext {
+                scheme: request.scheme,
+                threshold: request.threshold,
+                client: verified.client().to_owned(),
+                request_id: verified.request_id().to_owned(),
+                derive_tag: derivation.map(|derivation| derivation.tag),
+            },
+        }),
+        claim_session: false,
+    })
 }
 
-/// Whether a run that is not being computed was abandoned by its coordinator.
-fn abandoned(session: &Session) -> bool {
-    session.protocol != Protocol::AuxInfo && session.last_active.elapsed() > RUN_ABANDONED
-}
-
-/// A held place in the session table, given back when dropped unless filled.
-struct Reservation<'a> {
-    state: &'a NodeState,
-    id: String,
-    filled: bool,
-}
-
-impl<'a> Reservation<'a> {
-    fn new(state: &'a NodeState, id: &str, peer: PeerCert) -> Result<Self, NodeError> {
-        state
-            .cggmp
-            .sessions
-            .lock()
-            .map_err(|_| NodeError::internal("session table poisoned"))?
-            .reserve(id, peer, abandoned)
-            .map_err(|refusal| match refusal {
-                SessionRefusal::Busy { .. } => {
-                    NodeError::busy(BusyReason::PeerCap, format!("{}: {refusal}", state.node_id))
-                }
-                SessionRefusal::InProgress(_) => NodeError::bad_request(refusal.to_string()),
+/// Opens one presignature's run of a wallet for `signers` (exactly threshold parties, in the
+/// wallet's party order).
+pub(in crate::node) fn open_presign(
+    state: &NodeState,
+    session_id: &str,
+    wallet_id: &str,
+    signers: Vec<String>,
+) -> Result<Opened, NodeError> {
+    let record = cggmp_wallet(state, wallet_id)?;
+    check_parties(state, &signers)?;
+    if signers.len() != usize::from(record.threshold) {
+        return Err(NodeError::bad_request(format!(
+            "a presignature of wallet {wallet_id} needs exactly {} signers, got {}",
+            record.threshold,
+            signers.len()
+        )));
+    }
+    let mut keygen_indices = Vec::with_capacity(signers.len());
+    for signer in &signers {
+        let position = record
+            .parties
+            .iter()
+            .position(|party| party == signer)
+            .ok_or_else(|| {
+                NodeError::bad_request(format!("{signer} holds no share of wallet {wallet_id}"))
             })?;
-        Ok(Self {
-            state,
-            id: id.to_owned(),
-            filled: false,
-        })
+        keygen_indices.push(position as u16);
     }
-
-    fn fill(mut self, session: Arc<tokio::sync::Mutex<Session>>) -> Result<(), NodeError> {
-        self.state
-            .cggmp
-            .sessions
-            .lock()
-            .map_err(|_| NodeError::internal("session table poisoned"))?
-            .fill(&self.id, session);
-        self.filled = true;
-        Ok(())
+    if !keygen_indices.is_sorted() {
+        return Err(NodeError::bad_request(
+            "signers must be listed in the wallet's party order",
+        ));
     }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        if !self.filled
-            && let Ok(mut sessions) = self.state.cggmp.sessions.lock()
-        {
-            sessions.remove(&self.id);
-        }
+    // Runs that ended here but never at every signer leave pending parts: forgotten once
+    // stale, and not counted against the cap of complete ones.
+    state.store.prune_pending_presignatures(
+        wallet_id,
+        super::now().saturating_sub(PENDING_PRESIGNATURE_TTL),
+    )?;
+    let held = state.store.presignatures(wallet_id)?;
+    let complete = held.iter().filter(|held| held.complete).count();
+    let pending = held.len() - complete;
+    if complete >= MAX_PRESIGNATURES || pending >= MAX_PENDING_PRESIGNATURES {
+        return Err(NodeError::busy(
+            BusyReason::PresignatureCap,
+            format!(
+                "{} already holds {complete} complete presignatures of wallet {wallet_id} and \
+                 {pending} awaiting confirmation, the most it keeps ({MAX_PRESIGNATURES} and \
+                 {MAX_PENDING_PRESIGNATURES})",
+                state.node_id
+            ),
+        ));
     }
+    let share = state
+        .store
+        .key_package(wallet_id)?
+        .ok_or_else(|| NodeError::internal("wallet without key share"))?;
+    let share: KeyShare<Curve, Level> = cggmp::from_secret_bytes(&share)
+        .map_err(|error| NodeError::internal(format!("key share: {error}")))?;
+    let me = own_index(state, &signers)?;
+    let eid = cggmp::execution_id(Protocol::Presign, session_id, wallet_id, &signers, &[]);
+    let run = cggmp::start_presign(eid, me, keygen_indices, share)
+        .map_err(|failure| NodeError::internal(failure.message))?;
+    Ok(Opened {
+        parties: signers,
+        state: RunState::Cggmp(CggmpRun::Presign(run)),
+        claim_session: true,
+    })
 }
 
 fn own_index(state: &NodeState, parties: &[String]) -> Result<u16, NodeError> {
@@ -637,162 +521,6 @@ fn cggmp_wallet(state: &NodeState, wallet_id: &str) -> Result<WalletRecord, Node
     Ok(record)
 }
 
-pub(super) async fn step(
-    State(state): State<Arc<NodeState>>,
-    Extension(peer): Extension<PeerRole>,
-    Json(request): Json<CggmpStepRequest>,
-) -> NodeResult<CggmpStepResponse> {
-    peer.require(|_| true, "run CGGMP21 protocols")?;
-    let session = state
-        .cggmp
-        .sessions
-        .lock()
-        .map_err(|_| NodeError::internal("session table poisoned"))?
-        .get(&request.session)
-        .ok_or_else(|| {
-            NodeError::unknown_session(
-                &request.session,
-                format!("no CGGMP21 session {} in progress here", request.session),
-            )
-        })?;
-    let mut session = session.lock().await;
-    match session.protocol {
-        Protocol::Keygen => peer.require(CoordinatorRole::may_create, "create wallets")?,
-        Protocol::Presign => peer.require(CoordinatorRole::may_sign, "presign")?,
-        Protocol::AuxInfo => peer.require(CoordinatorRole::may_create, "generate aux info")?,
-    }
-    let batch = match incoming(&state, &session, &request.messages) {
-        Ok(batch) => batch,
-        Err(error) => {
-            end(&state, &mut session);
-            return Err(error);
-        }
-    };
-    advance(&state, &mut session, Some(batch)).await
-}
-
-/// Opens or verifies each message for this node and turns it into protocol input.
-fn incoming(
-    state: &NodeState,
-    session: &Session,
-    messages: &[CggmpMessage],
-) -> Result<Vec<RawIncoming>, NodeError> {
-    let purpose = purposes::cggmp_broadcast(session.protocol);
-    let mut batch = Vec::with_capacity(messages.len());
-    for message in messages {
-        let sender = message.sender();
-        let index = session
-            .index_of(sender)
-            .filter(|_| sender != state.node_id)
-            .ok_or_else(|| {
-                NodeError::abort(
-                    format!("a message from {sender}, which is not another party of the run"),
-                    Vec::new(),
-                )
-            })?;
-        let identity = &state
-            .manifest
-            .node(sender)
-            .ok_or_else(|| NodeError::internal("party vanished from manifest"))?
-            .identity;
-        // The message came through the coordinator: blame its sender only for what the
-        // sender provably signed.
-        let blame = |error: envelope::EnvelopeError| {
-            let blamed = if error.proves_sender() {
-                vec![error.culprit().to_owned()]
-            } else {
-                Vec::new()
-            };
-            NodeError::abort(format!("CGGMP21 message: {error}"), blamed)
-        };
-        let (payload, broadcast) = match message {
-            CggmpMessage::P2p(sealed) => (
-                envelope::open(
-                    sealed,
-                    &session.id,
-                    &state.node_id,
-                    &state.identity,
-                    identity,
-                )
-                .map_err(blame)?,
-                false,
-            ),
-            CggmpMessage::Broadcast(statement) => (
-                zeroize::Zeroizing::new(
-                    envelope::verify_statement(statement, &purpose, &session.id, identity)
-                        .map_err(blame)?,
-                ),
-                true,
-            ),
-        };
-        batch.push(RawIncoming {
-            sender: index,
-            broadcast,
-            payload,
-        });
-    }
-    Ok(batch)
-}
-
-/// Seals or signs what the run sent.
-fn outgoing(
-    state: &NodeState,
-    session: &Session,
-    sent: Vec<RawOutgoing>,
-) -> Result<Vec<CggmpMessage>, NodeError> {
-    let purpose = purposes::cggmp_broadcast(session.protocol);
-    sent.into_iter()
-        .map(|message| match message.recipient {
-            None => Ok(CggmpMessage::Broadcast(envelope::sign_statement(
-                &purpose,
-                &session.id,
-                &state.node_id,
-                &state.identity,
-                &message.payload,
-            ))),
-            Some(index) => {
-                let recipient = session
-                    .parties
-                    .get(usize::from(index))
-                    .and_then(|party| state.manifest.node(party))
-                    .ok_or_else(|| NodeError::internal("the protocol addressed no party"))?;
-                envelope::seal(
-                    &session.id,
-                    &state.node_id,
-                    &state.identity,
-                    &recipient.id,
-                    &recipient.identity,
-                    &message.payload,
-                )
-                .map(CggmpMessage::P2p)
-                .map_err(|error| NodeError::internal(error.to_string()))
-            }
-        })
-        .collect()
-}
-
-/// Removes the session (ended, failed or refused).
-fn end(state: &NodeState, session: &mut Session) {
-    session.run = None;
-    if let Ok(mut sessions) = state.cggmp.sessions.lock() {
-        sessions.remove(&session.id);
-    }
-}
-
-/// Feeds a batch to the run and answers with its next messages, or with its stored result.
-async fn advance(
-    state: &NodeState,
-    session: &mut Session,
-    batch: Option<Vec<RawIncoming>>,
-) -> NodeResult<CggmpStepResponse> {
-    let result = advance_run(state, session, batch).await;
-    session.last_active = Instant::now();
-    if !matches!(result, Ok(CggmpStepResponse { result: None, .. })) {
-        end(state, session);
-    }
-    result.map(Json)
-}
-
 /// What one step of a run produced.
 enum Stepped {
     Messages(Vec<RawOutgoing>),
@@ -801,7 +529,7 @@ enum Stepped {
     Presign(Vec<RawOutgoing>, Presignature<Curve>),
 }
 
-impl Run {
+impl CggmpRun {
     async fn step(&mut self, batch: Option<Vec<RawIncoming>>) -> Result<Stepped, RunFailure> {
         fn finish<O>(
             event: RunEvent<O>,
@@ -813,132 +541,103 @@ impl Run {
             }
         }
         match self {
-            Run::AuxInfo(run) => finish(run.step(batch, ROUND_TIMEOUT).await?, Stepped::AuxInfo),
-            Run::Keygen { run, .. } => {
+            CggmpRun::AuxInfo(run) => {
+                finish(run.step(batch, ROUND_TIMEOUT).await?, Stepped::AuxInfo)
+            }
+            CggmpRun::Keygen { run, .. } => {
                 finish(run.step(batch, ROUND_TIMEOUT).await?, Stepped::Keygen)
             }
-            Run::Presign(run) => finish(run.step(batch, ROUND_TIMEOUT).await?, Stepped::Presign),
+            CggmpRun::Presign(run) => {
+                finish(run.step(batch, ROUND_TIMEOUT).await?, Stepped::Presign)
+            }
         }
     }
 }
 
-async fn advance_run(
-    state: &NodeState,
-    session: &mut Session,
-    batch: Option<Vec<RawIncoming>>,
-) -> Result<CggmpStepResponse, NodeError> {
-    let Some(mut run) = session.run.take() else {
-        return Err(NodeError::unknown_session(
-            &session.id,
-            format!("CGGMP21 session {} has ended", session.id),
-        ));
-    };
-    let stepped = run
-        .step(batch)
-        .await
-        .map_err(|failure| run_failed(session, failure))?;
-    let (sent, result) = match stepped {
-        Stepped::Messages(sent) => {
-            session.run = Some(run);
-            return Ok(CggmpStepResponse {
-                messages: outgoing(state, session, sent)?,
-                result: None,
-            });
-        }
-        Stepped::AuxInfo(sent, aux) => {
-            let digest = cggmp::aux_info_digest(&aux);
-            let bytes = cggmp::to_secret_bytes(&aux).map_err(NodeError::internal)?;
-            state.store.put_secret(AUX_INFO, &bytes)?;
-            state.cggmp.set_aux_digest(Some(hex::encode(digest)));
-            tracing::info!(digest = %hex::encode(digest), "CGGMP21 aux info stored");
-            let statement = envelope::sign_statement(
-                &purposes::cggmp_result(Protocol::AuxInfo, ""),
-                &session.id,
-                &state.node_id,
-                &state.identity,
-                &digest,
-            );
-            (sent, statement)
-        }
-        Stepped::Keygen(sent, core) => {
-            let Run::Keygen { aux, context, .. } = run else {
-                return Err(NodeError::internal("a keygen result from another run"));
-            };
-            let public_key = cggmp::public_key(&core);
-            let share =
-                cggmp::key_share(core, *aux).map_err(|failure| run_failed(session, failure))?;
-            let bytes = cggmp::to_secret_bytes(&share).map_err(NodeError::internal)?;
-            let record = WalletRecord {
-                wallet_id: session.wallet_id.clone(),
-                scheme: context.scheme.name().to_owned(),
-                threshold: context.threshold,
-                parties: session.parties.clone(),
-                public_key_package: hex::encode(public_key),
-                created_at: now(),
-                confirmed: false,
-            };
-            // Stored pending, as a FROST DKG: the wallet exists only once every party confirms
-            // the same key (the same DKG_CONFIRM round).
-            state.store.put_wallet(&record, &bytes, &session.id)?;
-            put_session(
-                state,
-                session.id.clone(),
-                DkgSession {
+impl Handler for CggmpRun {
+    async fn advance(
+        mut self,
+        state: &NodeState,
+        session: &Session,
+        batch: Option<Vec<RawIncoming>>,
+    ) -> Result<Advanced, NodeError> {
+        let stepped = self
+            .step(batch)
+            .await
+            .map_err(|failure| run_failed(session, failure))?;
+        match stepped {
+            Stepped::Messages(sent) => Ok(Advanced::Next {
+                sent,
+                state: RunState::Cggmp(self),
+            }),
+            Stepped::AuxInfo(sent, aux) => {
+                let digest = cggmp::aux_info_digest(&aux);
+                let bytes = cggmp::to_secret_bytes(&aux).map_err(NodeError::internal)?;
+                state.store.put_secret(AUX_INFO, &bytes)?;
+                state.cggmp.set_aux_digest(Some(hex::encode(digest)));
+                tracing::info!(digest = %hex::encode(digest), "CGGMP21 aux info stored");
+                Ok(Advanced::Ended {
+                    sent,
+                    result: digest.to_vec(),
+                    confirming: None,
+                })
+            }
+            Stepped::Keygen(sent, core) => {
+                let CggmpRun::Keygen { aux, context, .. } = self else {
+                    return Err(NodeError::internal("a keygen result from another run"));
+                };
+                let public_key = cggmp::public_key(&core);
+                let share =
+                    cggmp::key_share(core, *aux).map_err(|failure| run_failed(session, failure))?;
+                let bytes = cggmp::to_secret_bytes(&share).map_err(NodeError::internal)?;
+                let record = WalletRecord {
                     wallet_id: session.wallet_id.clone(),
-                    scheme: context.scheme,
+                    scheme: context.scheme.name().to_owned(),
                     threshold: context.threshold,
                     parties: session.parties.clone(),
-                    started: Instant::now(),
-                    own_round1: Vec::new(),
-                    client: context.client,
-                    request_id: context.request_id,
-                    derive_tag: context.derive_tag,
-                    step: DkgStep::AwaitingConfirmation {
-                        public_key_package: public_key.to_vec(),
-                    },
-                },
-            )?;
-            let statement = envelope::sign_statement(
-                &purposes::dkg_result(&session.wallet_id),
-                &session.id,
-                &state.node_id,
-                &state.identity,
-                &public_key,
-            );
-            (sent, statement)
+                    public_key_package: hex::encode(public_key),
+                    created_at: super::now(),
+                    confirmed: false,
+                };
+                // Stored pending, as a FROST DKG's: the wallet exists only once every party
+                // confirms the same key.
+                state.store.put_wallet(&record, &bytes, &session.id)?;
+                Ok(Advanced::Ended {
+                    sent,
+                    result: public_key.to_vec(),
+                    confirming: Some(Confirming {
+                        own_result: public_key.to_vec(),
+                        keeps: Keeps::Wallet {
+                            client: context.client,
+                            request_id: context.request_id,
+                            derive_tag: context.derive_tag,
+                        },
+                    }),
+                })
+            }
+            Stepped::Presign(sent, presignature) => {
+                let point = cggmp::presignature_point(&presignature);
+                let bytes = cggmp::to_secret_bytes(&presignature).map_err(NodeError::internal)?;
+                // Pending until the confirmation shows every signer's result.
+                state.store.put_presignature(
+                    &session.wallet_id,
+                    &session.id,
+                    &session.parties,
+                    &bytes,
+                    &point,
+                    super::now(),
+                )?;
+                Ok(Advanced::Ended {
+                    sent,
+                    result: point.to_vec(),
+                    confirming: Some(Confirming {
+                        own_result: point.to_vec(),
+                        keeps: Keeps::Presignature,
+                    }),
+                })
+            }
         }
-        Stepped::Presign(sent, presignature) => {
-            let point = cggmp::presignature_point(&presignature);
-            let bytes = cggmp::to_secret_bytes(&presignature).map_err(NodeError::internal)?;
-            // Pending until the coordinator shows every signer's result (presign_confirm).
-            state.store.put_presignature(
-                &session.wallet_id,
-                &session.id,
-                &session.parties,
-                &bytes,
-                &point,
-                now(),
-            )?;
-            let statement = envelope::sign_statement(
-                &purposes::cggmp_result(Protocol::Presign, &session.wallet_id),
-                &session.id,
-                &state.node_id,
-                &state.identity,
-                &point,
-            );
-            (sent, statement)
-        }
-    };
-    Ok(CggmpStepResponse {
-        messages: outgoing(state, session, sent)?,
-        result: Some(result),
-    })
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
+    }
 }
 
 pub(super) async fn presignatures(
@@ -964,46 +663,6 @@ pub(super) async fn presignatures(
         presignatures: info(complete),
         pending: info(pending),
     }))
-}
-
-/// Marks a presignature complete once the coordinator shows every signer's signed result of
-/// its run, each naming the point this node holds: only then is it counted, listed and used.
-pub(super) async fn presign_confirm(
-    State(state): State<Arc<NodeState>>,
-    Extension(peer): Extension<PeerRole>,
-    Json(request): Json<CggmpPresignConfirmRequest>,
-) -> NodeResult<serde_json::Value> {
-    peer.require(CoordinatorRole::may_sign, "presign")?;
-    check_id("wallet id", &request.wallet_id)?;
-    check_id("presignature", &request.presignature)?;
-    cggmp_wallet(&state, &request.wallet_id)?;
-    let held = state
-        .store
-        .presignatures(&request.wallet_id)?
-        .into_iter()
-        .find(|held| held.id == request.presignature)
-        .ok_or_else(|| unknown_presignature(&request.presignature, &request.wallet_id))?;
-    if held.point.is_empty() {
-        return Err(NodeError::bad_request(format!(
-            "presignature {} was stored by an earlier version without its point, so it cannot \
-             be confirmed",
-            held.id
-        )));
-    }
-    let purpose = purposes::cggmp_result(Protocol::Presign, &request.wallet_id);
-    let what = "presignature result";
-    let points = statements::verify_all(
-        what,
-        &request.results,
-        &held.signers,
-        (&purpose, &held.id),
-        &state.manifest,
-    )?;
-    statements::agreed(what, &points, Some(&held.point), &held.id)?;
-    state
-        .store
-        .confirm_presignature(&request.wallet_id, &request.presignature)?;
-    Ok(Json(serde_json::json!({ "confirmed": true })))
 }
 
 /// Deletes presignatures the coordinator found orphaned (a signer of the set no longer holds

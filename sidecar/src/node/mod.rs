@@ -2,9 +2,8 @@
 //! listens only for coordinators (mutual TLS, cluster CA), runs every protocol step itself and
 //! checks every input, whoever sent it.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Extension;
 use axum::extract::State;
@@ -14,41 +13,51 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 use zeroize::Zeroizing;
 
 use crate::cluster::client_auth::{self as auth, ClientRequest, VerifiedRequest};
 use crate::cluster::layout::NodeLayout;
 use crate::cluster::manifest::Manifest;
 use crate::cluster::pki::CoordinatorRole;
-use crate::custody::audit::{self, AuditEntry, AuditEvent, AuditLog};
+use crate::custody::audit::{AuditEntry, AuditLog};
 use crate::custody::key_provider::KeyProvider;
-use crate::custody::store::{
-    NodeStore, PendingSignature, RequestClaim, StoreError, WalletClaim, WalletRecord,
-};
+use crate::custody::store::{NodeStore, RequestClaim, StoreError, WalletClaim, WalletRecord};
 use crate::model::identity::NodeIdentity;
 use crate::model::requests::{
     self, CreateWalletParams, DeriveWalletParams, SignMessageParams, SignTransactionParams,
 };
 use crate::model::scheme::{Tweak, WalletScheme};
-use crate::protocols::frost::{self as frost_ops, DkgSecret, FrostOpError};
-use crate::wire::envelope::{self, SignedStatement};
-use crate::wire::statements;
+use crate::protocols::frost::FrostOpError;
+use crate::wire::error::ErrorKind;
 use crate::wire::*;
-use crate::with_ciphersuite;
+
+use self::sessions::SessionTable;
 
 mod cggmp;
-pub mod cggmp_sessions;
 mod error;
+mod frost_dkg;
+mod frost_sign;
+mod runs;
+pub mod sessions;
 #[cfg(test)]
 mod tests;
 
 pub use self::cggmp::PrimesSource;
 pub use self::error::NodeError;
 
-/// How long an unfinished DKG may wait for its next round.
-const DKG_SESSION_TTL: Duration = Duration::from_secs(120);
+/// How long an unfinished run is kept.
+const SESSION_TTL: Duration = Duration::from_secs(900);
+/// The most runs one coordinator (client certificate) may have open at a node (a CGGMP21 run is
+/// a thread each); counted per certificate, not per role, so that a hostile coordinator cannot
+/// take the places of an honest one with the same role.
+const MAX_SESSIONS_PER_PEER: usize = 16;
+/// How long a CGGMP21 keygen or presigning run may wait for its next round before it counts as
+/// abandoned (the coordinator gives each round 60 s).
+const RUN_ABANDONED: Duration = Duration::from_secs(180);
+/// How long a FROST DKG may wait for its next round before it counts as abandoned: twice the
+/// longest a coordinator lets a whole DKG take (30 s), so a failed DKG's place in the table is
+/// free again within a minute.
+const FROST_DKG_ABANDONED: Duration = Duration::from_secs(60);
 /// How long past its client request's expiry a signing session's round-1 nonces are kept: far
 /// beyond any coordinator session (`coordinator::SESSION_TIMEOUT`), so only abandoned ones go.
 const NONCE_GRACE_SECS: u64 = 60;
@@ -73,22 +82,6 @@ fn wallet_id_taken(wallet_id: &str) -> NodeError {
 }
 
 type NodeResult<T> = Result<Json<T>, NodeError>;
-
-/// A DKG in progress at this node.
-struct DkgSession {
-    wallet_id: String,
-    scheme: WalletScheme,
-    threshold: u16,
-    parties: Vec<String>,
-    started: Instant,
-    own_round1: Vec<u8>,
-    /// The client request that asked for the DKG.
-    client: String,
-    request_id: String,
-    /// For a passphrase derivation, its tag (recorded with the wallet once confirmed).
-    derive_tag: Option<String>,
-    step: DkgStep,
-}
 
 /// The coordinator role of a connection's client certificate (none: the certificate carries
 /// no role, and the connection may only read).
@@ -166,16 +159,6 @@ fn derive_wallet_secrets(
     })
 }
 
-enum DkgStep {
-    AfterRound1(DkgSecret),
-    /// Part 2's state, which holds the others' decoded round-1 packages.
-    AfterRound2(DkgSecret),
-    AwaitingConfirmation {
-        public_key_package: Vec<u8>,
-    },
-    Taken,
-}
-
 /// Everything a running node needs.
 pub struct NodeState {
     node_id: String,
@@ -187,8 +170,9 @@ pub struct NodeState {
     /// The root of key material: derivations need it at request time.
     provider: Box<dyn KeyProvider>,
     client_keys: Vec<String>,
-    dkg: Mutex<HashMap<String, DkgSession>>,
-    /// Serialises round 2 so a session's nonces are consumed exactly once.
+    /// The runs in progress (FROST DKGs, CGGMP21 runs, confirmations).
+    sessions: Mutex<SessionTable<PeerCert, RunProtocol, runs::Session>>,
+    /// Serialises signing steps so a session's nonces are consumed exactly once.
     round2: tokio::sync::Mutex<()>,
     /// CGGMP21 runs, primes and aux-info status.
     cggmp: cggmp::CggmpState,
@@ -244,7 +228,7 @@ impl NodeState {
             store,
             audit,
             provider,
-            dkg: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(SessionTable::new(MAX_SESSIONS_PER_PEER, SESSION_TTL)),
             round2: tokio::sync::Mutex::new(()),
             cggmp: cggmp::CggmpState::new(),
         })
@@ -394,7 +378,7 @@ impl NodeState {
     /// request: the scheme, the threshold and the parties must be what the client asked for.
     fn authorize_dkg(
         &self,
-        request: &DkgRound1Request,
+        request: &KeygenRequest,
     ) -> Result<(VerifiedRequest, Option<Derivation>), NodeError> {
         let verified = self.authorize(
             &request.authorization,
@@ -519,36 +503,52 @@ fn claimed(verified: &VerifiedRequest, fresh: bool) -> Result<(), NodeError> {
     }
 }
 
-/// The largest CGGMP21 round a node accepts.
-const CGGMP_BODY_LIMIT: usize = 64 << 20;
+/// The largest round a node accepts (CGGMP21 aux-info rounds are the largest).
+const RUN_BODY_LIMIT: usize = 64 << 20;
 
 /// The router of the node API.
 pub fn router(state: Arc<NodeState>) -> Router {
     Router::new()
         .route(paths::HEALTH, post(health))
         .route(paths::DERIVE_LOOKUP, post(derive_lookup))
-        .route(paths::DKG_ROUND1, post(dkg_round1))
-        .route(paths::DKG_ROUND2, post(dkg_round2))
-        .route(paths::DKG_ROUND3, post(dkg_round3))
-        .route(paths::DKG_CONFIRM, post(dkg_confirm))
-        .route(paths::SIGN_ROUND1, post(sign_round1))
-        .route(paths::SIGN_ROUND2, post(sign_round2))
         .route(paths::WALLET_GET, post(wallet_get))
         .route(paths::WALLET_LIST, post(wallet_list))
         .route(paths::CGGMP_PRESIGNATURES, post(cggmp::presignatures))
         .route(paths::CGGMP_SIGN, post(cggmp::sign))
-        .route(paths::CGGMP_PRESIGN_CONFIRM, post(cggmp::presign_confirm))
         .route(paths::CGGMP_PRESIGN_DISCARD, post(cggmp::presign_discard))
         // Aux-info rounds carry proofs about every node's 3072-bit modulus: megabytes.
         .route(
-            paths::CGGMP_START,
-            post(cggmp::start).layer(axum::extract::DefaultBodyLimit::max(CGGMP_BODY_LIMIT)),
+            paths::START,
+            post(runs::start).layer(axum::extract::DefaultBodyLimit::max(RUN_BODY_LIMIT)),
         )
         .route(
-            paths::CGGMP_STEP,
-            post(cggmp::step).layer(axum::extract::DefaultBodyLimit::max(CGGMP_BODY_LIMIT)),
+            paths::STEP,
+            post(runs::step).layer(axum::extract::DefaultBodyLimit::max(RUN_BODY_LIMIT)),
         )
+        .fallback(unsupported_path)
         .with_state(state)
+}
+
+/// A path this node does not serve; one of another version of the node API says so.
+async fn unsupported_path(uri: axum::http::Uri) -> NodeError {
+    if uri.path().starts_with(paths::PREFIX) {
+        NodeError::new(
+            ErrorKind::BadRequest,
+            format!("the node API has no path {}", uri.path()),
+        )
+    } else {
+        NodeError::new(
+            ErrorKind::UnsupportedVersion {
+                serves: paths::PREFIX.to_owned(),
+            },
+            format!(
+                "this node serves version 2 of the node API ({}...), not {}: run the \
+                 coordinator and the nodes of one release",
+                paths::PREFIX,
+                uri.path()
+            ),
+        )
+    }
 }
 
 async fn health(State(state): State<Arc<NodeState>>) -> NodeResult<HealthResponse> {
@@ -601,341 +601,11 @@ async fn derive_lookup(
     }))
 }
 
-async fn dkg_round1(
-    State(state): State<Arc<NodeState>>,
-    Extension(peer): Extension<PeerRole>,
-    Json(request): Json<DkgRound1Request>,
-) -> NodeResult<SignedStatement> {
-    peer.require(CoordinatorRole::may_create, "create wallets")?;
-    check_id("session", &request.session)?;
-    check_id("wallet id", &request.wallet_id)?;
-    let parties = &request.parties;
-    let mut indices = Vec::with_capacity(parties.len());
-    for party in parties {
-        let index = state.index_of(party)?;
-        if indices.contains(&index) {
-            return Err(NodeError::bad_request(format!(
-                "party {party} is listed twice"
-            )));
-        }
-        indices.push(index);
-    }
-    if !parties.contains(&state.node_id) {
-        return Err(NodeError::bad_request(format!(
-            "{} is not among the parties",
-            state.node_id
-        )));
-    }
-    let max =
-        u16::try_from(parties.len()).map_err(|_| NodeError::bad_request("too many parties"))?;
-    if request.threshold < 2 || request.threshold > max {
-        return Err(NodeError::bad_request(format!(
-            "threshold {} must be between 2 and the {max} parties",
-            request.threshold
-        )));
-    }
-    if !request.scheme.is_frost() {
-        return Err(NodeError::bad_request(format!(
-            "{} wallets are made by a CGGMP21 keygen, not a FROST DKG",
-            request.scheme
-        )));
-    }
-    state.check_wallet_id_free(&request.wallet_id)?;
-    let (verified, derivation) = state.authorize_dkg(&request)?;
-    // A derivation's randomness comes from the node's root key and the passphrase, so the same
-    // passphrase and root keys always give the same shares.
-    let mut rng = match &derivation {
-        Some(derivation) => ChaCha20Rng::from_seed(*derivation.seed),
-        None => ChaCha20Rng::from_entropy(),
-    };
-    let (secret, package) = with_ciphersuite!(request.scheme, C => frost_ops::dkg_part1::<C>(state.index, max, request.threshold, &mut rng))
-        .map_err(|error| state.blame(error, "DKG round 1"))?;
-    if state
-        .dkg
-        .lock()
-        .map_err(|_| NodeError::internal("DKG table poisoned"))?
-        .contains_key(&request.session)
-    {
-        return Err(NodeError::bad_request(format!(
-            "DKG session {} already exists",
-            request.session
-        )));
-    }
-    // One DKG per request (a replay under a new session id is refused here), and one session
-    // per wallet id, ever.
-    state.claim_wallet_id(&verified, &request.wallet_id, &request.session, false)?;
-    let mut sessions = state
-        .dkg
-        .lock()
-        .map_err(|_| NodeError::internal("DKG table poisoned"))?;
-    sessions.retain(|_, session| session.started.elapsed() < DKG_SESSION_TTL);
-    if sessions.contains_key(&request.session) {
-        return Err(NodeError::bad_request(format!(
-            "DKG session {} already exists",
-            request.session
-        )));
-    }
-    let statement = envelope::sign_statement(
-        &purposes::dkg_round1(&request.wallet_id),
-        &request.session,
-        &state.node_id,
-        &state.identity,
-        &package,
-    );
-    sessions.insert(
-        request.session.clone(),
-        DkgSession {
-            wallet_id: request.wallet_id,
-            scheme: request.scheme,
-            threshold: request.threshold,
-            parties: request.parties,
-            started: Instant::now(),
-            own_round1: package,
-            client: verified.client().to_owned(),
-            request_id: verified.request_id().to_owned(),
-            derive_tag: derivation.map(|derivation| derivation.tag),
-            step: DkgStep::AfterRound1(secret),
-        },
-    );
-    Ok(Json(statement))
-}
-
-/// Takes the session's state out for one round; it is put back (advanced) on success.
-fn take_session(state: &NodeState, session: &str) -> Result<(DkgSession, DkgStep), NodeError> {
-    let mut sessions = state
-        .dkg
-        .lock()
-        .map_err(|_| NodeError::internal("DKG table poisoned"))?;
-    let entry = sessions.remove(session).ok_or_else(|| {
-        NodeError::unknown_session(
-            session,
-            format!("no DKG session {session} in progress here"),
-        )
-    })?;
-    if entry.started.elapsed() >= DKG_SESSION_TTL {
-        return Err(NodeError::unknown_session(
-            session,
-            format!("DKG session {session} timed out"),
-        ));
-    }
-    let mut entry = entry;
-    let step = std::mem::replace(&mut entry.step, DkgStep::Taken);
-    Ok((entry, step))
-}
-
-async fn dkg_round2(
-    State(state): State<Arc<NodeState>>,
-    Extension(peer): Extension<PeerRole>,
-    Json(request): Json<DkgRound2Request>,
-) -> NodeResult<DkgRound2Response> {
-    peer.require(CoordinatorRole::may_create, "create wallets")?;
-    let (mut session, step) = take_session(&state, &request.session)?;
-    let DkgStep::AfterRound1(secret) = step else {
-        return Err(NodeError::bad_request("DKG round 2 requested out of order"));
-    };
-    let purpose = purposes::dkg_round1(&session.wallet_id);
-    // One per party, this node's included: its own must be the one it sent.
-    let packages = statements::verify_all(
-        "round-1 package",
-        &request.round1,
-        &session.parties,
-        (&purpose, &request.session),
-        &state.manifest,
-    )?;
-    let mut round1 = BTreeMap::new();
-    for (party, payload) in packages {
-        if party == state.node_id {
-            if payload != session.own_round1 {
-                return Err(NodeError::abort(
-                    "this node's own round-1 package came back altered",
-                    Vec::new(),
-                ));
-            }
-            continue;
-        }
-        round1.insert(state.index_of(&party)?, payload);
-    }
-    let (secret, outgoing) =
-        with_ciphersuite!(session.scheme, C => frost_ops::dkg_part2::<C>(secret, &round1))
-            .map_err(|error| state.blame(error, "DKG round 2"))?;
-    let mut envelopes = Vec::with_capacity(outgoing.len());
-    for (index, package) in outgoing {
-        let recipient = state
-            .manifest
-            .node_by_index(index)
-            .ok_or_else(|| NodeError::internal("recipient vanished"))?;
-        let package = package_fault(&state.node_id, package);
-        let sealed = envelope::seal(
-            &request.session,
-            &state.node_id,
-            &state.identity,
-            &recipient.id,
-            &recipient.identity,
-            &package,
-        )
-        .map_err(|error| NodeError::internal(error.to_string()))?;
-        envelopes.push(sealed);
-    }
-    session.step = DkgStep::AfterRound2(secret);
-    put_session(&state, request.session, session)?;
-    Ok(Json(DkgRound2Response { envelopes }))
-}
-
-/// Test fault injection: with the `test-faults` feature and
-/// `THRESIG_TEST_FAULT=corrupt-dkg-share:NODE-ID` in its environment, that node sends corrupted
-/// round-2 shares (a misbehaving node), so tests can check that honest nodes abort and name it.
-/// Without the feature this is the identity.
-#[cfg(feature = "test-faults")]
-fn package_fault(
-    node_id: &str,
-    package: zeroize::Zeroizing<Vec<u8>>,
-) -> zeroize::Zeroizing<Vec<u8>> {
-    if std::env::var("THRESIG_TEST_FAULT").ok() == Some(format!("corrupt-dkg-share:{node_id}")) {
-        tracing::warn!(node = node_id, "test fault: corrupting DKG round-2 shares");
-        let mut package = package;
-        if let Some(last) = package.last_mut() {
-            *last ^= 1;
-        }
-        return package;
-    }
-    package
-}
-
-#[cfg(not(feature = "test-faults"))]
-fn package_fault(
-    _node_id: &str,
-    package: zeroize::Zeroizing<Vec<u8>>,
-) -> zeroize::Zeroizing<Vec<u8>> {
-    package
-}
-
-fn put_session(state: &NodeState, id: String, session: DkgSession) -> Result<(), NodeError> {
-    state
-        .dkg
-        .lock()
-        .map_err(|_| NodeError::internal("DKG table poisoned"))?
-        .insert(id, session);
-    Ok(())
-}
-
-async fn dkg_round3(
-    State(state): State<Arc<NodeState>>,
-    Extension(peer): Extension<PeerRole>,
-    Json(request): Json<DkgRound3Request>,
-) -> NodeResult<SignedStatement> {
-    peer.require(CoordinatorRole::may_create, "create wallets")?;
-    let (session, step) = take_session(&state, &request.session)?;
-    let DkgStep::AfterRound2(secret) = step else {
-        return Err(NodeError::bad_request("DKG round 3 requested out of order"));
-    };
-    let others: Vec<String> = session
-        .parties
-        .iter()
-        .filter(|party| **party != state.node_id)
-        .cloned()
-        .collect();
-    let what = "round-2 package";
-    let senders = statements::identities(&state.manifest, &others, what)?;
-    let packages =
-        statements::one_from_each(what, &request.envelopes, &others, |position, sealed| {
-            envelope::open(
-                sealed,
-                &request.session,
-                &state.node_id,
-                &state.identity,
-                senders[position],
-            )
-        })?;
-    let mut round2 = BTreeMap::new();
-    for (party, package) in packages {
-        round2.insert(state.index_of(&party)?, package);
-    }
-    let output = with_ciphersuite!(session.scheme, C => frost_ops::dkg_part3::<C>(state.index, &secret, &round2))
-        .map_err(|error| state.blame(error, "DKG round 3"))?;
-    let record = WalletRecord {
-        wallet_id: session.wallet_id.clone(),
-        scheme: session.scheme.name().to_owned(),
-        threshold: session.threshold,
-        parties: session.parties.clone(),
-        public_key_package: hex::encode(&output.public_key_package),
-        created_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs()),
-        confirmed: false,
-    };
-    // Stored pending: the wallet exists only once every party confirms the same group key.
-    state
-        .store
-        .put_wallet(&record, &output.key_package, &request.session)?;
-    let statement = envelope::sign_statement(
-        &purposes::dkg_result(&session.wallet_id),
-        &request.session,
-        &state.node_id,
-        &state.identity,
-        &output.public_key_package,
-    );
-    let mut session = session;
-    session.step = DkgStep::AwaitingConfirmation {
-        public_key_package: output.public_key_package,
-    };
-    put_session(&state, request.session, session)?;
-    Ok(Json(statement))
-}
-
-async fn dkg_confirm(
-    State(state): State<Arc<NodeState>>,
-    Extension(peer): Extension<PeerRole>,
-    Json(request): Json<DkgConfirmRequest>,
-) -> NodeResult<DkgConfirmResponse> {
-    peer.require(CoordinatorRole::may_create, "create wallets")?;
-    let (session, step) = take_session(&state, &request.session)?;
-    let DkgStep::AwaitingConfirmation { public_key_package } = step else {
-        return Err(NodeError::bad_request(
-            "DKG confirmation requested out of order",
-        ));
-    };
-    let purpose = purposes::dkg_result(&session.wallet_id);
-    // One from each party and none from anyone else, each the key this node derived.
-    let results = statements::verify_all(
-        "DKG result",
-        &request.results,
-        &session.parties,
-        (&purpose, &request.session),
-        &state.manifest,
-    )?;
-    statements::agreed(
-        "DKG result",
-        &results,
-        Some(&public_key_package),
-        &request.session,
-    )?;
-    // Only the record this session stored, with the key it produced, is confirmed.
-    let wallet = state
-        .store
-        .confirm_wallet(
-            &session.wallet_id,
-            &request.session,
-            &hex::encode(&public_key_package),
-        )?
-        .ok_or_else(|| NodeError::internal("the DKG's wallet vanished before confirmation"))?;
-    if let Some(tag) = &session.derive_tag {
-        state.store.put_derived_wallet(tag, &session.wallet_id)?;
-    }
-    state.record(AuditEntry {
-        event: AuditEvent::Dkg,
-        session: request.session.clone(),
-        request_id: Some(session.request_id.clone()),
-        client: Some(session.client.clone()),
-        wallet_id: session.wallet_id.clone(),
-        message_digest: None,
-        outcome: "ok".into(),
-    })?;
-    tracing::info!(wallet = %session.wallet_id, scheme = %session.scheme, "DKG confirmed");
-    let attested = state.attested(wallet)?;
-    Ok(Json(DkgConfirmResponse {
-        wallet: attested.record,
-        attestation: attested.attestation,
-    }))
+/// Seconds since the Unix epoch.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 fn parse_scheme(record: &WalletRecord) -> Result<WalletScheme, NodeError> {
@@ -943,216 +613,6 @@ fn parse_scheme(record: &WalletRecord) -> Result<WalletScheme, NodeError> {
         .scheme
         .parse()
         .map_err(|error: String| NodeError::internal(format!("stored wallet scheme: {error}")))
-}
-
-async fn sign_round1(
-    State(state): State<Arc<NodeState>>,
-    Extension(peer): Extension<PeerRole>,
-    Json(request): Json<SignRound1Request>,
-) -> NodeResult<SignedStatement> {
-    peer.require(CoordinatorRole::may_sign, "sign")?;
-    check_id("session", &request.session)?;
-    let record = state.wallet(&request.wallet_id)?;
-    let scheme = parse_scheme(&record)?;
-    if !record.parties.contains(&state.node_id) {
-        return Err(NodeError::bad_request(format!(
-            "{} holds no share of wallet {}",
-            state.node_id, record.wallet_id
-        )));
-    }
-    if !scheme.is_frost() {
-        return Err(NodeError::bad_request(format!(
-            "wallet {} is {scheme}: it signs with presignatures, not FROST rounds",
-            record.wallet_id
-        )));
-    }
-    if request.tweak == Tweak::Bip86 && scheme != WalletScheme::FrostSecp256k1Tr {
-        return Err(NodeError::bad_request(format!(
-            "tweak bip86 applies only to frost-secp256k1-tr, not {scheme}"
-        )));
-    }
-    let message = hex::decode(&request.message)
-        .map_err(|error| NodeError::bad_request(format!("message: {error}")))?;
-    let verified =
-        state.authorize_signature(&request.authorization, &message, request.tweak, &record)?;
-    if state.store.peek_nonces(&request.session)?.is_some() {
-        return Err(NodeError::unknown_session(
-            &request.session,
-            format!("signing session {} already exists", request.session),
-        ));
-    }
-    let key_package = state
-        .store
-        .key_package(&record.wallet_id)?
-        .ok_or_else(|| NodeError::internal("wallet without key package"))?;
-    let (nonces, commitments) = with_ciphersuite!(scheme, C => frost_ops::commit::<C>(&key_package, &mut rand::rngs::OsRng))
-        .map_err(|error| state.blame(error, "signing round 1"))?;
-    // Each message a request covers is signed at most once: a replayed request is refused.
-    let scope = format!(
-        "sign-{}-{}",
-        request.tweak.name(),
-        audit::message_digest(&hex::decode(&request.message).unwrap_or_default())
-    );
-    let pending = PendingSignature {
-        wallet_id: record.wallet_id.clone(),
-        message: request.message.clone(),
-        tweak: request.tweak.name().to_owned(),
-        commitments: hex::encode(&commitments),
-        client: Some(verified.client().to_owned()),
-        request_id: Some(verified.request_id().to_owned()),
-    };
-    // Durable before the commitments leave: a restart between the rounds keeps (or, once
-    // consumed, loses) exactly these nonces; the request's claim goes in the same write.
-    let fresh = state.store.put_nonces(
-        &request.session,
-        &pending,
-        &nonces,
-        &request_claim(&verified, &scope),
-    )?;
-    claimed(&verified, fresh)?;
-    Ok(Json(envelope::sign_statement(
-        &purposes::sign_commitments(&record.wallet_id),
-        &request.session,
-        &state.node_id,
-        &state.identity,
-        &commitments,
-    )))
-}
-
-async fn sign_round2(
-    State(state): State<Arc<NodeState>>,
-    Extension(peer): Extension<PeerRole>,
-    Json(request): Json<SignRound2Request>,
-) -> NodeResult<SignedStatement> {
-    peer.require(CoordinatorRole::may_sign, "sign")?;
-    let _serial = state.round2.lock().await;
-    let unknown = || {
-        NodeError::unknown_session(
-            &request.session,
-            format!(
-                "signing session {} is unknown here or its nonces were already used",
-                request.session
-            ),
-        )
-    };
-    let PendingSignature {
-        wallet_id,
-        message,
-        tweak,
-        commitments,
-        client,
-        request_id,
-    } = state
-        .store
-        .peek_nonces(&request.session)?
-        .ok_or_else(unknown)?;
-    let audit = |outcome: String| AuditEntry {
-        event: AuditEvent::Sign,
-        session: request.session.clone(),
-        request_id: request_id.clone(),
-        client: client.clone(),
-        wallet_id: wallet_id.clone(),
-        message_digest: Some(audit::message_digest(
-            &hex::decode(&message).unwrap_or_default(),
-        )),
-        outcome,
-    };
-    // The package is checked against what round 1 bound before the nonces are touched: an
-    // altered package is refused (and recorded) and the nonces stay unused.
-    let checked = (|| -> Result<_, NodeError> {
-        let record = state.wallet(&wallet_id)?;
-        let scheme = parse_scheme(&record)?;
-        let package = hex::decode(&request.signing_package)
-            .map_err(|error| NodeError::bad_request(format!("signing package: {error}")))?;
-        let mut indices = Vec::with_capacity(record.parties.len());
-        for party in &record.parties {
-            indices.push(state.index_of(party)?);
-        }
-        let bad = |error: FrostOpError| NodeError::bad_request(format!("signing package: {error}"));
-        let package =
-            with_ciphersuite!(scheme, C => frost_ops::decode_signing_package::<C>(&package, &indices))
-                .map_err(bad)?;
-        if hex::encode(&package.message) != message {
-            return Err(NodeError::bad_request(
-                "the signing package's message is not the one committed to in round 1",
-            ));
-        }
-        let own = with_ciphersuite!(scheme, C => package.commitments_of::<C>(state.index))
-            .map_err(bad)?;
-        if own.map(hex::encode).as_deref() != Some(commitments.as_str()) {
-            return Err(NodeError::bad_request(
-                "the signing package does not carry this node's round-1 commitments",
-            ));
-        }
-        if package.signers.len() < usize::from(record.threshold) {
-            return Err(NodeError::bad_request(format!(
-                "the signing package has {} signers; wallet {} needs {}",
-                package.signers.len(),
-                record.wallet_id,
-                record.threshold
-            )));
-        }
-        Ok((record, scheme, package))
-    })();
-    let (record, scheme, package) = match checked {
-        Ok(checked) => checked,
-        Err(error) => {
-            state.record(audit(format!("refused: {}", error.message())))?;
-            return Err(error);
-        }
-    };
-    // The nonces' deletion and the audit record are two synced writes to different files;
-    // they run side by side, and the share is made only once both are on disk.
-    // No thread, no signature: refused before the nonces are touched.
-    let (consumed, recorded) = std::thread::scope(|scope| {
-        let recorded = std::thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn_scoped(scope, || state.record(audit("ok".into())))
-            .map_err(|error| NodeError::internal(format!("starting the audit writer: {error}")))?;
-        let consumed = state.store.consume_nonces(&request.session);
-        let recorded = recorded
-            .join()
-            .unwrap_or_else(|_| Err(NodeError::internal("the audit writer panicked")));
-        Ok::<_, NodeError>((consumed, recorded))
-    })?;
-    recorded?;
-    let after_record = |error: NodeError| {
-        let outcome = format!("failed after it was recorded: {}", error.message());
-        match state.record(audit(outcome)) {
-            Ok(()) => error,
-            Err(audit_error) => {
-                // The caller hears of the audit failure; the original error is kept here.
-                tracing::error!(session = %request.session, error = %error.message(),
-                    "signing round 2 failed after its audit record, and recording that failed too");
-                audit_error
-            }
-        }
-    };
-    let consumed = consumed
-        .map_err(NodeError::from)
-        .and_then(|consumed| consumed.ok_or_else(unknown))
-        .map_err(after_record)?;
-    let key_package = state
-        .store
-        .key_package(&record.wallet_id)
-        .map_err(NodeError::from)
-        .and_then(|key_package| {
-            key_package.ok_or_else(|| NodeError::internal("wallet without key package"))
-        })
-        .map_err(after_record)?;
-    let share = if tweak == Tweak::Bip86.name() {
-        frost_ops::sign_bip86(&package, &consumed.nonces, &key_package)
-    } else {
-        with_ciphersuite!(scheme, C => frost_ops::sign::<C>(&package, &consumed.nonces, &key_package))
-    }
-    .map_err(|error| after_record(state.blame(error, "signing round 2")))?;
-    Ok(Json(envelope::sign_statement(
-        &purposes::sign_share(&record.wallet_id),
-        &request.session,
-        &state.node_id,
-        &state.identity,
-        &share,
-    )))
 }
 
 async fn wallet_get(

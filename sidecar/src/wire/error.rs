@@ -63,6 +63,12 @@ pub enum ErrorKind {
         #[serde(default)]
         blamed: Vec<String>,
     },
+    /// The path belongs to another version of the node API than this node serves (404): the
+    /// coordinator and the nodes are of different releases.
+    UnsupportedVersion {
+        /// The path prefix this node serves.
+        serves: String,
+    },
     /// Something failed at the node (500).
     Internal,
     /// A kind this build does not know (from a newer node): read, never sent.
@@ -107,6 +113,7 @@ impl ErrorKind {
             ErrorKind::Busy { .. } => "busy",
             ErrorKind::NotReady { .. } => "not-ready",
             ErrorKind::Abort { .. } => "abort",
+            ErrorKind::UnsupportedVersion { .. } => "unsupported-version",
             ErrorKind::Internal => "internal",
             ErrorKind::Other => "other",
         }
@@ -118,7 +125,7 @@ impl ErrorKind {
             ErrorKind::BadRequest => 400,
             ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden { .. } => 403,
-            ErrorKind::UnknownWallet { .. } => 404,
+            ErrorKind::UnknownWallet { .. } | ErrorKind::UnsupportedVersion { .. } => 404,
             ErrorKind::WalletIdTaken { .. } | ErrorKind::UnknownSession { .. } => 409,
             ErrorKind::Busy {
                 reason: BusyReason::PeerCap,
@@ -284,6 +291,13 @@ mod tests {
                 },
                 json!({"kind": "abort", "blamed": ["node-2", "node-3"], "culprit": "node-2"}),
                 422,
+            ),
+            (
+                ErrorKind::UnsupportedVersion {
+                    serves: "/v2/".into(),
+                },
+                json!({"kind": "unsupported-version", "serves": "/v2/"}),
+                404,
             ),
             (ErrorKind::Internal, json!({"kind": "internal"}), 500),
         ];

@@ -20,41 +20,32 @@ use crate::wire::envelope::{SealedEnvelope, SignedStatement};
 /// (hyper counts from the end of the previous response): slow or idle clients are dropped.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Paths of the node API.
+/// Paths of the node API, version 2: every protocol runs on [`START`](paths::START) and
+/// [`STEP`](paths::STEP). A coordinator and its nodes must speak the same version (docs/sidecar.md,
+/// "Upgrading"); a node answers an old path with a refusal that says so.
 pub mod paths {
+    /// The prefix every path of this version starts with.
+    pub const PREFIX: &str = "/v2/";
     /// Liveness and wallet count.
-    pub const HEALTH: &str = "/v1/health";
+    pub const HEALTH: &str = "/v2/health";
     /// Which wallet, if any, a client's `thresig_deriveWallet` request already produced.
-    pub const DERIVE_LOOKUP: &str = "/v1/derive/lookup";
-    /// DKG round 1.
-    pub const DKG_ROUND1: &str = "/v1/dkg/round1";
-    /// DKG round 2.
-    pub const DKG_ROUND2: &str = "/v1/dkg/round2";
-    /// DKG round 3 (derive the key; stored pending).
-    pub const DKG_ROUND3: &str = "/v1/dkg/round3";
-    /// DKG confirmation: every party's result, so each node activates the wallet only when all
-    /// derived the same group key.
-    pub const DKG_CONFIRM: &str = "/v1/dkg/confirm";
-    /// Signing round 1 (commit).
-    pub const SIGN_ROUND1: &str = "/v1/sign/round1";
-    /// Signing round 2 (share).
-    pub const SIGN_ROUND2: &str = "/v1/sign/round2";
+    pub const DERIVE_LOOKUP: &str = "/v2/derive/lookup";
+    /// Start a run of any protocol ([`StartRequest`](crate::wire::StartRequest)): this node's first
+    /// messages.
+    pub const START: &str = "/v2/runs/start";
+    /// One round of a run: the messages for this node (or, at the last step of a protocol that
+    /// confirms, every other party's result) in, its next messages or its result out.
+    pub const STEP: &str = "/v2/runs/step";
     /// One wallet's description.
-    pub const WALLET_GET: &str = "/v1/wallets/get";
+    pub const WALLET_GET: &str = "/v2/wallets/get";
     /// A page of wallet descriptions.
-    pub const WALLET_LIST: &str = "/v1/wallets/list";
-    /// Start a CGGMP21 run (aux info, keygen or presigning): the first round's messages.
-    pub const CGGMP_START: &str = "/v1/cggmp21/start";
-    /// One round of a CGGMP21 run: the messages for this node in, its next messages out.
-    pub const CGGMP_STEP: &str = "/v1/cggmp21/step";
+    pub const WALLET_LIST: &str = "/v2/wallets/list";
     /// One-round CGGMP21 signing with a stored presignature.
-    pub const CGGMP_SIGN: &str = "/v1/cggmp21/sign";
+    pub const CGGMP_SIGN: &str = "/v2/cggmp21/sign";
     /// The presignatures this node holds for a wallet.
-    pub const CGGMP_PRESIGNATURES: &str = "/v1/cggmp21/presignatures";
-    /// Marks a presignature complete once every signer's result is shown.
-    pub const CGGMP_PRESIGN_CONFIRM: &str = "/v1/cggmp21/presign-confirm";
+    pub const CGGMP_PRESIGNATURES: &str = "/v2/cggmp21/presignatures";
     /// Deletes orphaned presignatures (another signer no longer holds its part).
-    pub const CGGMP_PRESIGN_DISCARD: &str = "/v1/cggmp21/presign-discard";
+    pub const CGGMP_PRESIGN_DISCARD: &str = "/v2/cggmp21/presign-discard";
 }
 
 /// Statement purposes: what a node's signature on a payload means.
@@ -118,40 +109,120 @@ pub struct CggmpNodeStatus {
     pub disabled: bool,
 }
 
-/// A CGGMP21 message relayed by the coordinator.
+/// The protocols nodes run on the start/step relay, and what their signed items mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunProtocol {
+    /// A FROST DKG (frost-secp256k1-tr or frost-ed25519 wallets).
+    FrostDkg,
+    /// FROST signing: commitments, then signature shares.
+    FrostSign,
+    /// CGGMP21 aux info for the whole cluster.
+    CggmpAuxInfo,
+    /// A CGGMP21 keygen (cggmp21-secp256k1 wallets).
+    CggmpKeygen,
+    /// One CGGMP21 presignature.
+    CggmpPresign,
+}
+
+impl RunProtocol {
+    /// Its name in logs and errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunProtocol::FrostDkg => "FROST DKG",
+            RunProtocol::FrostSign => "FROST signing",
+            RunProtocol::CggmpAuxInfo => "CGGMP21 aux-info",
+            RunProtocol::CggmpKeygen => "CGGMP21 keygen",
+            RunProtocol::CggmpPresign => "CGGMP21 presigning",
+        }
+    }
+
+    /// The CGGMP21 protocol it runs, if it is one.
+    pub fn cggmp(self) -> Option<crate::protocols::cggmp::Protocol> {
+        use crate::protocols::cggmp::Protocol;
+        match self {
+            RunProtocol::FrostDkg | RunProtocol::FrostSign => None,
+            RunProtocol::CggmpAuxInfo => Some(Protocol::AuxInfo),
+            RunProtocol::CggmpKeygen => Some(Protocol::Keygen),
+            RunProtocol::CggmpPresign => Some(Protocol::Presign),
+        }
+    }
+
+    /// What a broadcast of a run for `wallet_id` is signed as (the same statement purposes as
+    /// the round endpoints of version 1 used).
+    pub fn broadcast_purpose(self, wallet_id: &str) -> String {
+        use crate::protocols::cggmp::Protocol;
+        match self {
+            RunProtocol::FrostDkg => purposes::dkg_round1(wallet_id),
+            RunProtocol::FrostSign => purposes::sign_commitments(wallet_id),
+            RunProtocol::CggmpAuxInfo => purposes::cggmp_broadcast(Protocol::AuxInfo),
+            RunProtocol::CggmpKeygen => purposes::cggmp_broadcast(Protocol::Keygen),
+            RunProtocol::CggmpPresign => purposes::cggmp_broadcast(Protocol::Presign),
+        }
+    }
+
+    /// What a node's result of a run for `wallet_id` is signed as.
+    pub fn result_purpose(self, wallet_id: &str) -> String {
+        use crate::protocols::cggmp::Protocol;
+        match self {
+            RunProtocol::FrostDkg | RunProtocol::CggmpKeygen => purposes::dkg_result(wallet_id),
+            RunProtocol::FrostSign => purposes::sign_share(wallet_id),
+            RunProtocol::CggmpAuxInfo => purposes::cggmp_result(Protocol::AuxInfo, ""),
+            RunProtocol::CggmpPresign => purposes::cggmp_result(Protocol::Presign, wallet_id),
+        }
+    }
+
+    /// Whether the run ends with a confirmation step: each party sees every other party's
+    /// result and keeps its own output (a wallet, a presignature) only if all agree.
+    pub fn confirms(self) -> bool {
+        matches!(
+            self,
+            RunProtocol::FrostDkg | RunProtocol::CggmpKeygen | RunProtocol::CggmpPresign
+        )
+    }
+}
+
+/// A message of a run, relayed by the coordinator.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum CggmpMessage {
+pub enum RelayedMessage {
     /// To one party, encrypted to it and signed by the sender.
     P2p(SealedEnvelope),
     /// To every other party of the run, signed by the sender.
     Broadcast(SignedStatement),
 }
 
-impl CggmpMessage {
+impl RelayedMessage {
     /// The sending node.
     pub fn sender(&self) -> &str {
         match self {
-            CggmpMessage::P2p(envelope) => &envelope.sender,
-            CggmpMessage::Broadcast(statement) => &statement.sender,
+            RelayedMessage::P2p(envelope) => &envelope.sender,
+            RelayedMessage::Broadcast(statement) => &statement.sender,
         }
     }
 }
 
-/// `CGGMP_START` request.
+impl statements::FromNode for RelayedMessage {
+    fn sender(&self) -> &str {
+        RelayedMessage::sender(self)
+    }
+}
+
+/// `START` request: which protocol to run, with what.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "protocol", content = "params", rename_all = "kebab-case")]
-pub enum CggmpStartRequest {
-    /// Aux info for the whole cluster.
+pub enum StartRequest {
+    /// A wallet's keygen: a FROST DKG or a CGGMP21 keygen, by the scheme asked for.
+    Keygen(KeygenRequest),
+    /// A FROST signature.
+    Sign(SignRequest),
+    /// CGGMP21 aux info for the whole cluster.
     AuxInfo {
         /// The session (unique per run).
         session: String,
         /// Every node of the cluster, in manifest order.
         parties: Vec<String>,
     },
-    /// A wallet's keygen, authorised like a FROST DKG.
-    Keygen(DkgRound1Request),
-    /// One presignature of a wallet for one signer set.
+    /// One CGGMP21 presignature of a wallet for one signer set.
     Presign {
         /// The session; also the presignature's id.
         session: String,
@@ -162,43 +233,80 @@ pub enum CggmpStartRequest {
     },
 }
 
-impl CggmpStartRequest {
+impl StartRequest {
     /// The protocol it starts.
-    pub fn protocol(&self) -> crate::protocols::cggmp::Protocol {
+    pub fn protocol(&self) -> RunProtocol {
         match self {
-            CggmpStartRequest::AuxInfo { .. } => crate::protocols::cggmp::Protocol::AuxInfo,
-            CggmpStartRequest::Keygen(_) => crate::protocols::cggmp::Protocol::Keygen,
-            CggmpStartRequest::Presign { .. } => crate::protocols::cggmp::Protocol::Presign,
+            StartRequest::Keygen(request) if request.scheme.is_frost() => RunProtocol::FrostDkg,
+            StartRequest::Keygen(_) => RunProtocol::CggmpKeygen,
+            StartRequest::Sign(_) => RunProtocol::FrostSign,
+            StartRequest::AuxInfo { .. } => RunProtocol::CggmpAuxInfo,
+            StartRequest::Presign { .. } => RunProtocol::CggmpPresign,
         }
     }
 
     /// The session id.
     pub fn session(&self) -> &str {
         match self {
-            CggmpStartRequest::AuxInfo { session, .. }
-            | CggmpStartRequest::Presign { session, .. } => session,
-            CggmpStartRequest::Keygen(request) => &request.session,
+            StartRequest::AuxInfo { session, .. } | StartRequest::Presign { session, .. } => {
+                session
+            }
+            StartRequest::Keygen(request) => &request.session,
+            StartRequest::Sign(request) => &request.session,
+        }
+    }
+
+    /// The wallet the run is for (none for aux info: empty).
+    pub fn wallet_id(&self) -> &str {
+        match self {
+            StartRequest::AuxInfo { .. } => "",
+            StartRequest::Presign { wallet_id, .. } => wallet_id,
+            StartRequest::Keygen(request) => &request.wallet_id,
+            StartRequest::Sign(request) => &request.wallet_id,
         }
     }
 }
 
-/// `CGGMP_STEP` request.
+/// `STEP` request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CggmpStepRequest {
+pub struct StepRequest {
     /// The session.
     pub session: String,
     /// The messages of the last round for this node.
-    pub messages: Vec<CggmpMessage>,
+    #[serde(default)]
+    pub messages: Vec<RelayedMessage>,
+    /// At a confirmation step: every other party's signed result.
+    #[serde(default)]
+    pub results: Vec<SignedStatement>,
 }
 
-/// `CGGMP_START` and `CGGMP_STEP` response.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CggmpStepResponse {
+/// `START` and `STEP` response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StepResponse {
     /// The messages this node sends in the next round.
-    pub messages: Vec<CggmpMessage>,
-    /// When the run has ended here: its signed result.
+    #[serde(default)]
+    pub messages: Vec<RelayedMessage>,
+    /// When the run has ended here: its signed result (for a protocol that confirms, shown to
+    /// every other party at the confirmation step).
+    #[serde(default)]
     pub result: Option<SignedStatement>,
+    /// The answer to a confirmation step.
+    #[serde(default)]
+    pub confirmed: Option<Confirmed>,
+}
+
+/// What a node kept at a confirmation step, every party having ended with the same result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
+pub enum Confirmed {
+    /// A keygen's wallet, as this node stored it, with its attestation.
+    Wallet(AttestedWallet),
+    /// A presignature, now complete here.
+    Presignature {
+        /// Its id (the presigning session).
+        id: String,
+    },
 }
 
 /// `CGGMP_SIGN` request.
@@ -244,18 +352,6 @@ pub struct CggmpPresignaturesResponse {
     pub pending: Vec<PresignatureInfo>,
 }
 
-/// `CGGMP_PRESIGN_CONFIRM` request: every signer's signed result of a presigning run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CggmpPresignConfirmRequest {
-    /// The wallet.
-    pub wallet_id: String,
-    /// The presignature (its presigning session).
-    pub presignature: String,
-    /// Each signer's result statement (the presignature's point R).
-    pub results: Vec<SignedStatement>,
-}
-
 /// `CGGMP_PRESIGN_DISCARD` request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,11 +362,11 @@ pub struct CggmpPresignDiscardRequest {
     pub presignatures: Vec<String>,
 }
 
-/// `DKG_ROUND1` request: start a DKG.
+/// A wallet's keygen (FROST DKG or CGGMP21 keygen, by scheme).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DkgRound1Request {
-    /// The session id (unique per DKG).
+pub struct KeygenRequest {
+    /// The session id (unique per keygen).
     pub session: String,
     /// The new wallet's id.
     pub wallet_id: String,
@@ -311,57 +407,11 @@ pub struct AttestedWallet {
     pub attestation: Option<Attestation>,
 }
 
-/// `DKG_ROUND2` request: everyone's round-1 packages.
+/// A FROST signature of a message: each signer commits to nonces at the start, then signs
+/// the package the others' commitments make.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DkgRound2Request {
-    /// The session.
-    pub session: String,
-    /// One signed round-1 package per party, this node's included.
-    pub round1: Vec<SignedStatement>,
-}
-
-/// `DKG_ROUND2` response: round-2 packages, each encrypted to its recipient.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DkgRound2Response {
-    /// One envelope per other party.
-    pub envelopes: Vec<SealedEnvelope>,
-}
-
-/// `DKG_ROUND3` request: the round-2 envelopes addressed to this node.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DkgRound3Request {
-    /// The session.
-    pub session: String,
-    /// One envelope from each other party.
-    pub envelopes: Vec<SealedEnvelope>,
-}
-
-/// `DKG_CONFIRM` request: every party's signed DKG result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DkgConfirmRequest {
-    /// The session.
-    pub session: String,
-    /// One signed result (public key package) per party.
-    pub results: Vec<SignedStatement>,
-}
-
-/// `DKG_CONFIRM` response.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DkgConfirmResponse {
-    /// The confirmed wallet, as this node stored it.
-    pub wallet: WalletRecord,
-    /// The node's attestation of it.
-    #[serde(default)]
-    pub attestation: Option<Attestation>,
-}
-
-/// `SIGN_ROUND1` request: commit to nonces for a message.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignRound1Request {
+pub struct SignRequest {
     /// The signing session (unique per signature).
     pub session: String,
     /// The wallet.
@@ -373,16 +423,6 @@ pub struct SignRound1Request {
     pub tweak: Tweak,
     /// The client's signed request that asks for this signature.
     pub authorization: ClientRequest,
-}
-
-/// `SIGN_ROUND2` request: the signing package.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignRound2Request {
-    /// The signing session of round 1.
-    pub session: String,
-    /// The FROST signing package, hex.
-    pub signing_package: String,
 }
 
 /// `WALLET_GET` request (answered with an [`AttestedWallet`]).

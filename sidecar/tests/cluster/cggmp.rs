@@ -75,15 +75,12 @@ async fn cggmp21_wallets_sign_in_process() {
     // A hostile node-2: a keygen message, a keygen result and a partial signature whose
     // signatures do not verify are each blamed on it, and no keygen leaves a wallet.
     let started_keygens: Arc<Mutex<Vec<String>>> = Arc::default();
-    for (path, what) in [
-        (paths::CGGMP_START, "message"),
-        (paths::CGGMP_STEP, "result"),
-    ] {
+    for (path, what) in [(paths::START, "message"), (paths::STEP, "result")] {
         let seen = Arc::clone(&started_keygens);
         cluster.set_hook(
             "node-2",
             Hook::on_response(move |at, request, answer| {
-                if at == paths::CGGMP_START
+                if at == paths::START
                     && let Some(wallet) = request["params"]["wallet_id"].as_str()
                 {
                     seen.lock().unwrap().push(wallet.to_owned());

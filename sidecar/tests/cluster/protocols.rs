@@ -160,6 +160,57 @@ async fn dkg_and_sign_frost_ed25519_3_of_5() {
 /// The wallet ids of the DKGs a hooked node took part in.
 type Seen = Arc<Mutex<Vec<String>>>;
 
+/// A round of a FROST run as a node answers it on the start/step relay.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// The DKG's start: one broadcast round-1 package.
+    DkgRound1,
+    /// The DKG's first step: one sealed share to each other party.
+    DkgRound2,
+    /// The DKG's second step: the node's result (its public key package).
+    DkgRound3,
+    /// The signing start: one broadcast of commitments.
+    SignRound1,
+    /// The signing step: the node's result (its signature share).
+    SignRound2,
+}
+
+impl Round {
+    /// The round `answer` (to `request` on `path`) is of, if it is one of these.
+    fn of(path: &str, request: &Value, answer: &Value) -> Option<Round> {
+        let first_p2p = |value: &Value| value["messages"][0].get("p2p").is_some();
+        if path == paths::START {
+            return match request["protocol"].as_str() {
+                Some("keygen") => Some(Round::DkgRound1),
+                Some("sign") => Some(Round::SignRound1),
+                _ => None,
+            };
+        }
+        if path != paths::STEP {
+            None
+        } else if first_p2p(answer) {
+            Some(Round::DkgRound2)
+        } else if answer["result"].is_null() {
+            None
+        } else if first_p2p(request) {
+            // The DKG step that takes the shares; a signing step takes commitments.
+            Some(Round::DkgRound3)
+        } else {
+            Some(Round::SignRound2)
+        }
+    }
+
+    /// The part of the answer a hostile node rewrites: the broadcast statement, the list of
+    /// messages (round 2 of a DKG) or the result statement.
+    fn item(self, answer: &mut Value) -> &mut Value {
+        match self {
+            Round::DkgRound1 | Round::SignRound1 => &mut answer["messages"][0]["broadcast"],
+            Round::DkgRound2 => &mut answer["messages"],
+            Round::DkgRound3 | Round::SignRound2 => &mut answer["result"],
+        }
+    }
+}
+
 /// A hostile node on one cluster: its id, the wallets of the DKGs it joined, and how many
 /// wallets the cluster should hold.
 struct Hostile<'a> {
@@ -169,23 +220,29 @@ struct Hostile<'a> {
     wallets: usize,
 }
 
+/// Notes the wallet of a DKG start.
+fn note_dkg(seen: &Seen, path: &str, request: &Value) {
+    if path == paths::START
+        && request["protocol"] == "keygen"
+        && let Some(wallet) = request["params"]["wallet_id"].as_str()
+    {
+        seen.lock().unwrap().push(wallet.to_owned());
+    }
+}
+
 impl Hostile<'_> {
-    /// A hook that rewrites the hostile node's answers on `path` with `rewrite(request,
-    /// answer)` and notes the wallet id of every DKG it is asked to join.
+    /// A hook that rewrites the hostile node's answers of `round` with `rewrite(item)` (the
+    /// part [`Round::item`] names) and notes the wallet id of every DKG it is asked to join.
     fn answers_on(
         &self,
-        path: &'static str,
-        rewrite: impl Fn(&Value, &mut Value) + Send + Sync + 'static,
+        round: Round,
+        rewrite: impl Fn(&mut Value) + Send + Sync + 'static,
     ) -> Hook {
         let seen = Arc::clone(&self.seen);
         Hook::on_response(move |at, request, answer| {
-            if at == paths::DKG_ROUND1
-                && let Some(wallet) = request["wallet_id"].as_str()
-            {
-                seen.lock().unwrap().push(wallet.to_owned());
-            }
-            if at == path {
-                rewrite(request, answer);
+            note_dkg(&seen, at, request);
+            if Round::of(at, request, answer) == Some(round) {
+                rewrite(round.item(answer));
             }
         })
     }
@@ -237,19 +294,19 @@ async fn check_hostile_parties<C: Suite>() {
     let node = hostile.node;
     let identity = cluster.identity(node);
     let bad_signature = "signature of node-2 does not verify";
-    let flip_signature = |_: &Value, answer: &mut Value| flip_hex(&mut answer["signature"]);
+    let flip_signature = |item: &mut Value| flip_hex(&mut item["signature"]);
 
     // DKG round 1: a package whose signature does not verify. The coordinator checks it as
     // it arrives, before relaying it (a node it reached could not tell who spoiled it).
-    let hook = hostile.answers_on(paths::DKG_ROUND1, flip_signature);
+    let hook = hostile.answers_on(Round::DkgRound1, flip_signature);
     let response = hostile.dkg(C::SCHEME, hook).await;
     assert_blames(&response, node, bad_signature);
 
     // DKG round 1: a validly signed package with a proof of knowledge that does not verify.
-    let signer = Arc::clone(&identity);
-    let hook = hostile.answers_on(paths::DKG_ROUND1, move |request, answer| {
-        let purpose = purposes::dkg_round1(request["wallet_id"].as_str().unwrap());
-        *answer = resigned(&signer, purpose, answer, |package| {
+    let (signer, joined) = (Arc::clone(&identity), Arc::clone(&hostile.seen));
+    let hook = hostile.answers_on(Round::DkgRound1, move |item| {
+        let wallet = joined.lock().unwrap().last().cloned().unwrap();
+        *item = resigned(&signer, purposes::dkg_round1(&wallet), item, |package| {
             let at = package.len() - C::PROOF_Z_LOW_BYTE_FROM_END;
             package[at] ^= 1;
         });
@@ -258,14 +315,14 @@ async fn check_hostile_parties<C: Suite>() {
     assert_blames(&response, node, "The proof of knowledge is not valid");
 
     // DKG round 2: an envelope whose ciphertext was altered after it was signed.
-    let hook = hostile.answers_on(paths::DKG_ROUND2, |_, answer| {
-        flip_hex(&mut answer["envelopes"][0]["ciphertext"])
+    let hook = hostile.answers_on(Round::DkgRound2, |messages| {
+        flip_hex(&mut messages[0]["p2p"]["ciphertext"])
     });
     let response = hostile.dkg(C::SCHEME, hook).await;
     assert_blames(
         &response,
         node,
-        &format!("sent an envelope that does not check: {bad_signature}"),
+        &format!("sent a message that does not check: {bad_signature}"),
     );
 
     // DKG round 2: a validly sealed share that does not match the sender's commitment. The
@@ -275,9 +332,8 @@ async fn check_hostile_parties<C: Suite>() {
         .into_iter()
         .map(|node| (node.clone(), cluster.identity(&node)))
         .collect();
-    let hook = hostile.answers_on(paths::DKG_ROUND2, move |_, answer| {
-        let sealed: SealedEnvelope =
-            serde_json::from_value(answer["envelopes"][0].clone()).unwrap();
+    let hook = hostile.answers_on(Round::DkgRound2, move |messages| {
+        let sealed: SealedEnvelope = serde_json::from_value(messages[0]["p2p"].clone()).unwrap();
         let (recipient, sender) = (&identities[&sealed.recipient], &identities[&sealed.sender]);
         let package = envelope::open(
             &sealed,
@@ -299,30 +355,27 @@ async fn check_hostile_parties<C: Suite>() {
             &wrong.serialize().unwrap(),
         )
         .unwrap();
-        answer["envelopes"][0] = serde_json::to_value(resealed).unwrap();
+        messages[0]["p2p"] = serde_json::to_value(resealed).unwrap();
     });
     let response = hostile.dkg(C::SCHEME, hook).await;
     assert_blames(&response, node, "Invalid secret share");
 
     // DKG round 2: no envelope for one of the parties (a recipient alone cannot tell whether
     // the sender or the coordinator dropped it; the coordinator can).
-    let hook = hostile.answers_on(paths::DKG_ROUND2, |_, answer| {
-        answer["envelopes"].as_array_mut().unwrap().remove(0);
+    let hook = hostile.answers_on(Round::DkgRound2, |messages| {
+        messages.as_array_mut().unwrap().remove(0);
     });
     let response = hostile.dkg(C::SCHEME, hook).await;
-    assert_blames(&response, node, "round-2 envelopes");
+    assert_blames(&response, node, "not one for each of");
 
     // DKG round 2: the node claims a party's round-1 package never reached it; it is the one
     // that aborts, blaming no one.
     let seen = Arc::clone(&hostile.seen);
     let hook = Hook::on_request(move |path, request| {
-        if path == paths::DKG_ROUND1 {
-            seen.lock()
-                .unwrap()
-                .push(request["wallet_id"].as_str().unwrap().to_owned());
-        }
-        if path == paths::DKG_ROUND2 {
-            request["round1"].as_array_mut().unwrap().remove(0);
+        note_dkg(&seen, path, request);
+        let round1 = path == paths::STEP && request["messages"][0].get("broadcast").is_some();
+        if round1 {
+            request["messages"].as_array_mut().unwrap().remove(0);
         }
     });
     let response = hostile.dkg(C::SCHEME, hook).await;
@@ -331,15 +384,15 @@ async fn check_hostile_parties<C: Suite>() {
     assert_eq!(error["data"]["node"], node, "{response}");
 
     // DKG round 3: a result whose signature does not verify.
-    let hook = hostile.answers_on(paths::DKG_ROUND3, flip_signature);
+    let hook = hostile.answers_on(Round::DkgRound3, flip_signature);
     let response = hostile.dkg(C::SCHEME, hook).await;
     assert_blames(&response, node, bad_signature);
 
     // DKG round 3: a validly signed result with another group key.
     let (signer, joined) = (Arc::clone(&identity), Arc::clone(&hostile.seen));
-    let hook = hostile.answers_on(paths::DKG_ROUND3, move |_, answer| {
+    let hook = hostile.answers_on(Round::DkgRound3, move |item| {
         let wallet = joined.lock().unwrap().last().cloned().unwrap();
-        *answer = resigned(&signer, purposes::dkg_result(&wallet), answer, |package| {
+        *item = resigned(&signer, purposes::dkg_result(&wallet), item, |package| {
             let last = package.len() - 1;
             package[last] ^= 1;
         });
@@ -358,14 +411,14 @@ async fn check_hostile_parties<C: Suite>() {
     assert!(honest.get("result").is_some(), "{honest}");
 
     // Signing round 1: commitments whose signature does not verify.
-    let hook = hostile.answers_on(paths::SIGN_ROUND1, flip_signature);
+    let hook = hostile.answers_on(Round::SignRound1, flip_signature);
     assert_blames(&hostile.sign(&id, hook).await, node, bad_signature);
 
     // Signing round 1: validly signed commitments that do not decode.
     let (signer, wallet_id) = (Arc::clone(&identity), id.clone());
-    let hook = hostile.answers_on(paths::SIGN_ROUND1, move |_, answer| {
+    let hook = hostile.answers_on(Round::SignRound1, move |item| {
         let purpose = purposes::sign_commitments(&wallet_id);
-        *answer = resigned(&signer, purpose, answer, |commitments| {
+        *item = resigned(&signer, purpose, item, |commitments| {
             commitments.truncate(commitments.len() / 2)
         });
     });
@@ -376,13 +429,13 @@ async fn check_hostile_parties<C: Suite>() {
     );
 
     // Signing round 2: a share whose signature does not verify.
-    let hook = hostile.answers_on(paths::SIGN_ROUND2, flip_signature);
+    let hook = hostile.answers_on(Round::SignRound2, flip_signature);
     assert_blames(&hostile.sign(&id, hook).await, node, bad_signature);
 
     // Signing round 2: a validly signed share that is wrong.
     let (signer, wallet_id) = (Arc::clone(&identity), id.clone());
-    let hook = hostile.answers_on(paths::SIGN_ROUND2, move |_, answer| {
-        *answer = resigned(&signer, purposes::sign_share(&wallet_id), answer, |share| {
+    let hook = hostile.answers_on(Round::SignRound2, move |item| {
+        *item = resigned(&signer, purposes::sign_share(&wallet_id), item, |share| {
             *share = scalar_plus_one::<C>(share)
         });
     });

@@ -50,19 +50,17 @@ async fn solana_transactions_sign_in_process() {
         .unwrap();
     let authorization = signed_params(cluster.client_key(), "thresig_signTransaction", params);
     let request = json!({
-        "session": "s-other-message",
-        "wallet_id": id,
-        "message": hex::encode(&other),
-        "authorization": { "method": "thresig_signTransaction", "params": authorization },
+        "protocol": "sign",
+        "params": {
+            "session": "s-other-message",
+            "wallet_id": id,
+            "message": hex::encode(&other),
+            "authorization": { "method": "thresig_signTransaction", "params": authorization },
+        },
     });
     let answer = cluster
         .node_client(CoordinatorRole::All)
-        .call::<Value, Value>(
-            "node-1",
-            paths::SIGN_ROUND1,
-            &request,
-            Duration::from_secs(10),
-        )
+        .call::<Value, Value>("node-1", paths::START, &request, Duration::from_secs(10))
         .await;
     match answer {
         Err(error @ NodeCallError::Refused { status: 401, .. }) => {

@@ -1,16 +1,21 @@
-//! A node's table of CGGMP21 runs in progress. Each run is a thread computing Paillier
-//! arithmetic, so the table caps how many one peer (a coordinator's client certificate, so
-//! that coordinators sharing a role do not share a cap) may have open at once,
-//! and forgets runs that expired or that their coordinator abandoned.
+//! A node's one table of protocol runs in progress (FROST DKGs, CGGMP21 runs, keygens and
+//! presignatures awaiting confirmation). A CGGMP21 run is a thread computing Paillier
+//! arithmetic and a DKG holds secret state, so the table caps how many one peer (a
+//! coordinator's client certificate, so that coordinators sharing a role do not share a cap)
+//! may have open at once, and forgets runs that expired or that their coordinator abandoned.
+//! FROST signing sessions are not kept here: their nonces are durable in the store, so a
+//! signing run survives a restart between its two rounds.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// One run: who opened it, when, and its state (`None` while it is being set up).
-pub struct SessionEntry<P, S> {
+/// One run: who opened it, what it runs, when, and its state (`None` while it is being set up).
+pub struct SessionEntry<P, K, S> {
     /// The peer that opened the run.
     pub peer: P,
+    /// What it runs (readable while the run is being computed).
+    pub kind: K,
     /// When it was opened.
     pub started: Instant,
     /// The run, once set up.
@@ -22,7 +27,7 @@ pub struct SessionEntry<P, S> {
 pub enum SessionRefusal {
     /// The peer has as many runs open as it may.
     #[error(
-        "{open} CGGMP21 runs opened by this coordinator are in progress here, the most one \
+        "{open} runs opened by this coordinator are in progress here, the most one \
          coordinator may have at once; retry when one has ended"
     )]
     Busy {
@@ -30,18 +35,18 @@ pub enum SessionRefusal {
         open: usize,
     },
     /// A run with this session id is in progress already.
-    #[error("CGGMP21 session {0} is already in progress here")]
+    #[error("session {0} is already in progress here")]
     InProgress(String),
 }
 
 /// The runs in progress, by session id.
-pub struct SessionTable<P, S> {
-    entries: HashMap<String, SessionEntry<P, S>>,
+pub struct SessionTable<P, K, S> {
+    entries: HashMap<String, SessionEntry<P, K, S>>,
     per_peer: usize,
     ttl: Duration,
 }
 
-impl<P: Copy + Eq, S> SessionTable<P, S> {
+impl<P: Copy + Eq, K, S> SessionTable<P, K, S> {
     /// A table that lets each peer have `per_peer` runs open, each for at most `ttl`.
     pub fn new(per_peer: usize, ttl: Duration) -> Self {
         Self {
@@ -63,12 +68,13 @@ impl<P: Copy + Eq, S> SessionTable<P, S> {
         });
     }
 
-    /// Holds a place for run `id` opened by `peer`, after pruning, or says why not. The place
-    /// is taken before the run's thread starts, so concurrent starts cannot exceed the cap.
+    /// Holds a place for run `id` of `kind` opened by `peer`, after pruning, or says why not.
+    /// The place is taken before the run's thread starts, so concurrent starts cannot exceed
+    /// the cap.
     pub fn reserve(
         &mut self,
         id: &str,
-        peer: P,
+        (peer, kind): (P, K),
         abandoned: impl Fn(&S) -> bool,
     ) -> Result<(), SessionRefusal> {
         self.prune(abandoned);
@@ -87,6 +93,7 @@ impl<P: Copy + Eq, S> SessionTable<P, S> {
             id.to_owned(),
             SessionEntry {
                 peer,
+                kind,
                 started: Instant::now(),
                 session: None,
             },
@@ -112,7 +119,7 @@ impl<P: Copy + Eq, S> SessionTable<P, S> {
     }
 
     /// Keeps the entries `keep` says to keep.
-    pub fn retain(&mut self, mut keep: impl FnMut(&SessionEntry<P, S>) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&SessionEntry<P, K, S>) -> bool) {
         self.entries.retain(|_, entry| keep(entry));
     }
 
@@ -133,13 +140,13 @@ mod tests {
 
     #[test]
     fn one_peer_cannot_open_more_runs_than_its_cap_and_an_ended_run_frees_a_place() {
-        let mut table: SessionTable<u8, bool> = SessionTable::new(3, Duration::from_secs(60));
+        let mut table: SessionTable<u8, (), bool> = SessionTable::new(3, Duration::from_secs(60));
         let never = |_: &bool| false;
         for id in ["a", "b", "c"] {
-            table.reserve(id, 1, never).unwrap();
+            table.reserve(id, (1, ()), never).unwrap();
         }
         assert_eq!(
-            table.reserve("d", 1, never),
+            table.reserve("d", (1, ()), never),
             Err(SessionRefusal::Busy { open: 3 })
         );
         assert!(
@@ -148,13 +155,13 @@ mod tests {
                 .contains("the most one coordinator may have at once")
         );
         // Another peer has its own places; a session id is never open twice.
-        table.reserve("d", 2, never).unwrap();
+        table.reserve("d", (2, ()), never).unwrap();
         assert_eq!(
-            table.reserve("a", 2, never),
+            table.reserve("a", (2, ()), never),
             Err(SessionRefusal::InProgress("a".into()))
         );
         table.remove("a");
-        table.reserve("e", 1, never).unwrap();
+        table.reserve("e", (1, ()), never).unwrap();
         assert_eq!(table.len(), 4);
     }
 
@@ -175,18 +182,18 @@ mod tests {
         let (hostile, honest) = (PeerCert::of(&hostile), PeerCert::of(&honest));
         assert_ne!(hostile, honest);
 
-        let mut table: SessionTable<PeerCert, bool> =
+        let mut table: SessionTable<PeerCert, (), bool> =
             SessionTable::new(16, Duration::from_secs(60));
         let never = |_: &bool| false;
         // The hostile one takes all its places first; the honest one still gets its own.
         for (name, peer) in [("hostile", hostile), ("honest", honest)] {
             for run in 0..16 {
                 table
-                    .reserve(&format!("{name}-{run}"), peer, never)
+                    .reserve(&format!("{name}-{run}"), (peer, ()), never)
                     .unwrap();
             }
             assert_eq!(
-                table.reserve(&format!("{name}-16"), peer, never),
+                table.reserve(&format!("{name}-16"), (peer, ()), never),
                 Err(SessionRefusal::Busy { open: 16 })
             );
         }
@@ -195,24 +202,24 @@ mod tests {
 
     #[test]
     fn expired_and_abandoned_runs_are_forgotten_but_not_one_being_computed() {
-        let mut table: SessionTable<u8, bool> = SessionTable::new(2, Duration::from_secs(60));
+        let mut table: SessionTable<u8, (), bool> = SessionTable::new(2, Duration::from_secs(60));
         let abandoned = |session: &bool| *session;
-        table.reserve("idle", 1, abandoned).unwrap();
+        table.reserve("idle", (1, ()), abandoned).unwrap();
         table.fill("idle", Arc::new(tokio::sync::Mutex::new(true)));
         let busy = Arc::new(tokio::sync::Mutex::new(true));
-        table.reserve("busy", 1, abandoned).unwrap();
+        table.reserve("busy", (1, ()), abandoned).unwrap();
         table.fill("busy", Arc::clone(&busy));
         let computing = busy.try_lock().unwrap();
         // The abandoned run is dropped; the one being computed stays though it counts as
         // abandoned; so one place is free.
-        table.reserve("new", 1, abandoned).unwrap();
+        table.reserve("new", (1, ()), abandoned).unwrap();
         assert!(table.get("idle").is_none());
         assert!(table.get("busy").is_some());
         drop(computing);
 
-        let mut short: SessionTable<u8, bool> = SessionTable::new(1, Duration::ZERO);
-        short.reserve("old", 1, abandoned).unwrap();
-        short.reserve("next", 1, abandoned).unwrap();
+        let mut short: SessionTable<u8, (), bool> = SessionTable::new(1, Duration::ZERO);
+        short.reserve("old", (1, ()), abandoned).unwrap();
+        short.reserve("next", (1, ()), abandoned).unwrap();
         assert!(short.get("old").is_none() && short.len() == 1);
     }
 }
