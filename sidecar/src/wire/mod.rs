@@ -449,3 +449,95 @@ pub struct WalletListResponse {
     /// The wallets, in id order, each attested by this node.
     pub wallets: Vec<AttestedWallet>,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn each_protocol_signs_its_broadcasts_and_results_as_version_1_did() {
+        let cases = [
+            (
+                RunProtocol::FrostDkg,
+                "dkg-round1/w-1",
+                "dkg-result/w-1",
+                true,
+            ),
+            (
+                RunProtocol::FrostSign,
+                "sign-commitments/w-1",
+                "sign-share/w-1",
+                false,
+            ),
+            (
+                RunProtocol::CggmpAuxInfo,
+                "cggmp21-broadcast/aux-info",
+                "cggmp21-result/aux-info/",
+                false,
+            ),
+            (
+                RunProtocol::CggmpKeygen,
+                "cggmp21-broadcast/keygen",
+                "dkg-result/w-1",
+                true,
+            ),
+            (
+                RunProtocol::CggmpPresign,
+                "cggmp21-broadcast/presign",
+                "cggmp21-result/presign/w-1",
+                true,
+            ),
+        ];
+        for (protocol, broadcast, result, confirms) in cases {
+            let wallet = if protocol == RunProtocol::CggmpAuxInfo {
+                ""
+            } else {
+                "w-1"
+            };
+            assert_eq!(protocol.broadcast_purpose(wallet), broadcast);
+            assert_eq!(protocol.result_purpose(wallet), result);
+            assert_eq!(protocol.confirms(), confirms, "{}", protocol.name());
+        }
+    }
+
+    #[test]
+    fn a_start_names_its_protocol_and_a_keygen_runs_the_one_its_scheme_needs() {
+        let keygen = |scheme: &str| {
+            json!({
+                "protocol": "keygen",
+                "params": {
+                    "session": "s-1",
+                    "wallet_id": "w-1",
+                    "scheme": scheme,
+                    "threshold": 2,
+                    "parties": ["node-1", "node-2"],
+                    "authorization": { "method": "thresig_createWallet", "params": {} },
+                },
+            })
+        };
+        let read = |value: serde_json::Value| serde_json::from_value::<StartRequest>(value);
+        let frost = read(keygen("frost-ed25519")).unwrap();
+        assert_eq!(frost.protocol(), RunProtocol::FrostDkg);
+        assert_eq!((frost.session(), frost.wallet_id()), ("s-1", "w-1"));
+        let cggmp = read(keygen("cggmp21-secp256k1")).unwrap();
+        assert_eq!(cggmp.protocol(), RunProtocol::CggmpKeygen);
+        let aux = read(json!({
+            "protocol": "aux-info",
+            "params": { "session": "s-2", "parties": ["node-1"] },
+        }))
+        .unwrap();
+        assert_eq!(
+            (aux.protocol(), aux.wallet_id()),
+            (RunProtocol::CggmpAuxInfo, "")
+        );
+        // An unknown protocol, or a field a step does not have, is refused.
+        assert!(read(json!({ "protocol": "refresh", "params": {} })).is_err());
+        let step = json!({ "session": "s-1", "messages": [], "extra": 1 });
+        assert!(serde_json::from_value::<StepRequest>(step).is_err());
+        // A step carries messages and, at a confirmation, results; both may be left out.
+        let bare: StepRequest = serde_json::from_value(json!({ "session": "s-1" })).unwrap();
+        assert!(bare.messages.is_empty() && bare.results.is_empty());
+    }
+}
