@@ -227,7 +227,7 @@ fn nothing_the_coordinator_relays_during_a_dkg_contains_a_share() {
     );
     let wallet = runtime
         .block_on(coordinator.create_wallet(
-            WalletScheme::FrostSecp256k1Tr,
+            WalletScheme::FROST_SECP256K1_TR,
             None,
             None,
             &authorization,

@@ -357,7 +357,7 @@ fn slow_cggmp21_wallets_sign_in_one_round_and_serve_ethereum_tooling() {
     let StartRequest::Keygen(mut frost) = keygen("hostile-dkg-1", &wallet_id) else {
         unreachable!("a keygen start")
     };
-    frost.scheme = WalletScheme::FrostSecp256k1Tr;
+    frost.scheme = WalletScheme::FROST_SECP256K1_TR;
     frost.authorization = devnet.signed_request(
         "thresig_createWallet",
         json!({ "scheme": "frost-secp256k1-tr", "threshold": 3 }),

@@ -332,7 +332,7 @@ fn forged_replayed_and_out_of_role_requests_are_refused_by_every_node() {
         let request = StartRequest::Keygen(KeygenRequest {
             session: "role-check".into(),
             wallet_id: "w-role-check".into(),
-            scheme: WalletScheme::FrostEd25519,
+            scheme: WalletScheme::FROST_ED25519,
             threshold: 2,
             parties: nodes.iter().map(|node| node.to_string()).collect(),
             authorization: create.clone(),

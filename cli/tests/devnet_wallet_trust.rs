@@ -35,7 +35,7 @@ fn round1_request(devnet: &Devnet, session: &str, wallet_id: &str) -> StartReque
     StartRequest::Keygen(KeygenRequest {
         session: session.to_owned(),
         wallet_id: wallet_id.to_owned(),
-        scheme: WalletScheme::FrostEd25519,
+        scheme: WalletScheme::FROST_ED25519,
         threshold: 2,
         parties: NODES.map(str::to_owned).to_vec(),
         authorization: devnet.signed_request(
@@ -294,7 +294,7 @@ fn a_hostile_coordinator_can_neither_reuse_a_wallet_id_nor_hand_out_its_own_key(
         let pair_request = StartRequest::Keygen(KeygenRequest {
             session: "hostile-pair".into(),
             wallet_id: format!("w-pair-{}", rand::random::<u32>()),
-            scheme: WalletScheme::FrostEd25519,
+            scheme: WalletScheme::FROST_ED25519,
             threshold: 2,
             parties: pair.map(str::to_owned).to_vec(),
             authorization: devnet.signed_request(

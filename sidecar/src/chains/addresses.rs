@@ -74,7 +74,7 @@ pub fn bip86_output_key(internal: &[u8; 32]) -> Result<[u8; 32], String> {
 
 /// The Solana address of an Ed25519 key (its base58 encoding), through the Solana adapter.
 pub fn solana(public_key: &[u8; 32]) -> Result<String, String> {
-    Chain::of_scheme(WalletScheme::FrostEd25519, Network::Regtest)
+    Chain::of_scheme(WalletScheme::FROST_ED25519, Network::Regtest)
         .address(public_key)
         .map_err(|error| error.to_string())
 }

@@ -67,12 +67,12 @@ impl Chain {
     /// The chain whose wallets have `scheme` (each scheme signs on one chain).
     pub fn of_scheme(scheme: WalletScheme, network: Network) -> Chain {
         match scheme {
-            WalletScheme::FrostSecp256k1Tr => Chain::Bitcoin(Bitcoin {
+            WalletScheme::FROST_SECP256K1_TR => Chain::Bitcoin(Bitcoin {
                 network,
                 allow_partial_sighash: false,
             }),
             WalletScheme::Cggmp21Secp256k1 => Chain::Ethereum(Ethereum),
-            WalletScheme::FrostEd25519 => Chain::Solana(Solana),
+            WalletScheme::FROST_ED25519 => Chain::Solana(Solana),
         }
     }
 
@@ -145,7 +145,7 @@ fn text<'a>(transaction: &'a Value, chain: &'static str) -> Result<&'a str, Chai
 }
 
 impl WalletChain for Bitcoin {
-    const SCHEME: WalletScheme = WalletScheme::FrostSecp256k1Tr;
+    const SCHEME: WalletScheme = WalletScheme::FROST_SECP256K1_TR;
 
     fn unsigned(
         &self,
@@ -211,7 +211,7 @@ impl WalletChain for Ethereum {
 }
 
 impl WalletChain for Solana {
-    const SCHEME: WalletScheme = WalletScheme::FrostEd25519;
+    const SCHEME: WalletScheme = WalletScheme::FROST_ED25519;
 
     /// Only the canonical serialisation is taken, so the wallet signs the client's exact bytes.
     fn unsigned(
@@ -308,11 +308,12 @@ fn wallet_key<A: WalletChain>(
     };
     let stored = hex::decode(&record.public_key_package).map_err(|error| fault(error.into()))?;
     // A FROST record holds the public key package; a CGGMP21 record the key itself.
-    let bytes = if scheme.is_frost() {
-        with_ciphersuite!(scheme, C => crate::protocols::frost::group_key::<C>(&stored))
-            .map_err(|error| fault(error.into()))?
-    } else {
-        stored
+    let bytes = match scheme.frost() {
+        Some(suite) => {
+            with_ciphersuite!(suite, C => crate::protocols::frost::group_key::<C>(&stored))
+                .map_err(|error| fault(error.into()))?
+        }
+        None => stored,
     };
     adapter
         .group_key(&bytes)

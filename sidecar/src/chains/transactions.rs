@@ -169,7 +169,7 @@ mod tests {
     /// secret key.
     fn taproot_wallet() -> (WalletRecord, ScriptBuf, Vec<u8>) {
         let (record, secret) =
-            frost_record::<frost_secp256k1_tr::Secp256K1Sha256TR>(WalletScheme::FrostSecp256k1Tr);
+            frost_record::<frost_secp256k1_tr::Secp256K1Sha256TR>(WalletScheme::FROST_SECP256K1_TR);
         let package = hex::decode(&record.public_key_package).unwrap();
         let group_key =
             crate::protocols::frost::group_key::<frost_secp256k1_tr::Secp256K1Sha256TR>(&package)
@@ -340,7 +340,7 @@ mod tests {
 
     fn ed25519_wallet() -> (WalletRecord, Vec<u8>) {
         let (mut record, secret) =
-            frost_record::<frost_ed25519::Ed25519Sha512>(WalletScheme::FrostEd25519);
+            frost_record::<frost_ed25519::Ed25519Sha512>(WalletScheme::FROST_ED25519);
         record.wallet_id = "w-ed25519".into();
         (record, secret)
     }
@@ -481,8 +481,8 @@ mod tests {
     #[test]
     fn each_scheme_signs_on_one_chain_and_unknown_chains_are_named() {
         for scheme in [
-            WalletScheme::FrostSecp256k1Tr,
-            WalletScheme::FrostEd25519,
+            WalletScheme::FROST_SECP256K1_TR,
+            WalletScheme::FROST_ED25519,
             WalletScheme::Cggmp21Secp256k1,
         ] {
             let chain = Chain::of_scheme(scheme, Network::Regtest);
@@ -510,7 +510,7 @@ mod tests {
         // x-only: the 33-byte group key without its parity byte.
         assert_eq!(key, group_key[1..]);
         let addresses = crate::chains::addresses::wallet_addresses(
-            WalletScheme::FrostSecp256k1Tr,
+            WalletScheme::FROST_SECP256K1_TR,
             &key,
             Network::Regtest,
         )
@@ -529,7 +529,7 @@ mod tests {
         let key = crate::chains::addresses::wallet_public_key(&ed25519).unwrap();
         assert_eq!(key, ed25519_public(&ed25519).to_bytes());
         let addresses = crate::chains::addresses::wallet_addresses(
-            WalletScheme::FrostEd25519,
+            WalletScheme::FROST_ED25519,
             &key,
             Network::Regtest,
         )
@@ -554,7 +554,7 @@ mod tests {
 
         // A key of the wrong length is refused, not misread.
         let error = crate::chains::addresses::wallet_addresses(
-            WalletScheme::FrostEd25519,
+            WalletScheme::FROST_ED25519,
             &[7u8; 31],
             Network::Regtest,
         )

@@ -14,7 +14,7 @@ use crate::chains::addresses;
 use crate::cluster::client_auth::{self as auth, ClientRequest};
 use crate::cluster::manifest::Manifest;
 use crate::cluster::pki::CoordinatorRole;
-use crate::model::scheme::{Tweak, WalletScheme};
+use crate::model::scheme::{FrostSuite, Tweak, WalletScheme};
 use crate::model::wallet::WalletRecord;
 use crate::protocols::frost::{self as frost_ops, FrostOpError};
 use crate::wire::attestation::{self, Attestation};
@@ -627,7 +627,7 @@ impl Coordinator {
     fn public_key_package(
         &self,
         record: &WalletRecord,
-        scheme: WalletScheme,
+        suite: FrostSuite,
     ) -> Result<Arc<frost_ops::DecodedPublicKeyPackage>, CoordinatorError> {
         let cached = self.public_keys.lock().ok().and_then(|cache| {
             cache
@@ -641,7 +641,7 @@ impl Coordinator {
         let bytes = hex::decode(&record.public_key_package)
             .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
         let decoded = Arc::new(
-            with_ciphersuite!(scheme, C => frost_ops::decode_public_key_package::<C>(&bytes))
+            with_ciphersuite!(suite, C => frost_ops::decode_public_key_package::<C>(&bytes))
                 .map_err(|error| self.frost_error(error))?,
         );
         if let Ok(mut cache) = self.public_keys.lock() {
@@ -901,13 +901,13 @@ impl Coordinator {
     ) -> Result<Signed, CoordinatorError> {
         let record = &wallet.record;
         let scheme: WalletScheme = record.scheme.parse().map_err(CoordinatorError::Internal)?;
-        if !scheme.is_frost() {
+        let Some(suite) = scheme.frost() else {
             return Err(CoordinatorError::Internal(format!(
                 "a FROST signing session for {scheme} wallet {}",
                 record.wallet_id
             )));
-        }
-        if tweak == Tweak::Bip86 && scheme != WalletScheme::FrostSecp256k1Tr {
+        };
+        if tweak == Tweak::Bip86 && suite != FrostSuite::Secp256k1Tr {
             return Err(CoordinatorError::InvalidParams(format!(
                 "tweak bip86 applies only to frost-secp256k1-tr wallets, not {scheme}"
             )));
@@ -923,7 +923,7 @@ impl Coordinator {
         let session = uuid::Uuid::new_v4().to_string();
         tokio::time::timeout(
             SESSION_TIMEOUT,
-            self.run_signing(&session, wallet, scheme, (message, tweak), authorization),
+            self.run_signing(&session, wallet, suite, (message, tweak), authorization),
         )
         .await
         .map_err(|_| {
@@ -937,7 +937,7 @@ impl Coordinator {
         &self,
         session: &str,
         wallet: &LocatedWallet,
-        scheme: WalletScheme,
+        suite: FrostSuite,
         (message, tweak): (&[u8], Tweak),
         authorization: &ClientRequest,
     ) -> Result<Signed, CoordinatorError> {
@@ -953,7 +953,7 @@ impl Coordinator {
         let signers = committed.signers.clone();
         // The package every signer builds from the same commitments.
         let (_, decoded_package) =
-            with_ciphersuite!(scheme, C => frost_ops::build_signing_package::<C>(&committed.commitments, message))
+            with_ciphersuite!(suite, C => frost_ops::build_signing_package::<C>(&committed.commitments, message))
                 .map_err(|error| self.frost_error(error))?;
         let end = self
             .relay(&start, &signers, committed.answers, CALL_TIMEOUT)
@@ -967,15 +967,15 @@ impl Coordinator {
                 .ok_or_else(|| CoordinatorError::Internal(format!("unknown node {node}")))?;
             shares.insert(index, share);
         }
-        let public = self.public_key_package(record, scheme)?;
+        let public = self.public_key_package(record, suite)?;
         let bip86 = tweak == Tweak::Bip86;
         let frost_ops::Aggregate {
             signature,
             group_key,
-        } = with_ciphersuite!(scheme, C => frost_ops::aggregate::<C>(&decoded_package, &shares, &public, bip86))
+        } = with_ciphersuite!(suite, C => frost_ops::aggregate::<C>(&decoded_package, &shares, &public, bip86))
             .map_err(|error| self.frost_error(error))?;
-        let (verified_key, valid) = match scheme {
-            WalletScheme::FrostSecp256k1Tr => {
+        let (verified_key, valid) = match suite {
+            FrostSuite::Secp256k1Tr => {
                 let x_only = addresses::x_only(&group_key).map_err(CoordinatorError::Internal)?;
                 let key = if bip86 {
                     addresses::bip86_output_key(&x_only).map_err(CoordinatorError::Internal)?
@@ -987,10 +987,7 @@ impl Coordinator {
                     thresig_precompiles::bip340::verify(&key, message, &signature),
                 )
             }
-            WalletScheme::Cggmp21Secp256k1 => {
-                return Err(CoordinatorError::Internal("not a FROST wallet".into()));
-            }
-            WalletScheme::FrostEd25519 => (
+            FrostSuite::Ed25519 => (
                 group_key.clone(),
                 thresig_precompiles::ed25519::verify(&group_key, message, &signature),
             ),

@@ -182,7 +182,7 @@ mod tests {
             "50b2c43fd39106bafbba0da34fc430e1f91e3c96ea2acee2bc34119f92b37750"
         );
         // FROST wallets sign the message itself and take no encoding.
-        let frost = WalletScheme::FrostEd25519;
+        let frost = WalletScheme::FROST_ED25519;
         let error = personal.signed_bytes(frost).unwrap_err();
         assert!(error.contains("applies only"), "{error}");
         assert_eq!(raw.signed_bytes(frost).unwrap(), vec![0xab; 32]);

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use super::runs::{Advanced, Confirming, Handler, Keeps, Opened, RunState, Session};
 use super::{Derivation, NodeError, NodeState};
 use crate::custody::store::WalletRecord;
-use crate::model::scheme::WalletScheme;
+use crate::model::scheme::{FrostSuite, WalletScheme};
 use crate::protocols::cggmp::runner::{RawIncoming, RawOutgoing};
 use crate::protocols::frost::{self as frost_ops, DkgSecret};
 use crate::wire::KeygenRequest;
@@ -20,7 +20,7 @@ use crate::with_ciphersuite;
 
 /// A FROST DKG in progress at this node.
 pub(in crate::node) struct DkgRun {
-    scheme: WalletScheme,
+    suite: FrostSuite,
     threshold: u16,
     /// The client request that asked for the DKG.
     client: String,
@@ -47,6 +47,12 @@ pub(in crate::node) fn open(
     request: KeygenRequest,
 ) -> Result<Opened, NodeError> {
     check_id_parties(state, &request)?;
+    let suite = request.scheme.frost().ok_or_else(|| {
+        NodeError::bad_request(format!(
+            "{} wallets are made by a CGGMP21 keygen, not a FROST DKG",
+            request.scheme
+        ))
+    })?;
     state.check_wallet_id_free(&request.wallet_id)?;
     let (verified, derivation) = state.authorize_dkg(&request)?;
     // One DKG per request (a replay under a new session id is refused here), and one session
@@ -59,7 +65,7 @@ pub(in crate::node) fn open(
     Ok(Opened {
         parties: request.parties,
         state: RunState::FrostDkg(DkgRun {
-            scheme: request.scheme,
+            suite,
             threshold: request.threshold,
             client: verified.client().to_owned(),
             request_id: verified.request_id().to_owned(),
@@ -94,7 +100,7 @@ impl Handler for DkgRun {
         incoming: Option<Vec<RawIncoming>>,
     ) -> Result<Advanced, NodeError> {
         let DkgRun {
-            scheme,
+            suite,
             threshold,
             client,
             request_id,
@@ -103,7 +109,7 @@ impl Handler for DkgRun {
         } = self;
         let next = |phase| {
             RunState::FrostDkg(DkgRun {
-                scheme,
+                suite,
                 threshold,
                 client: client.clone(),
                 request_id: request_id.clone(),
@@ -120,7 +126,7 @@ impl Handler for DkgRun {
                     None => ChaCha20Rng::from_entropy(),
                 };
                 let parties = session.parties.len() as u16;
-                let (secret, package) = with_ciphersuite!(scheme, C => frost_ops::dkg_part1::<C>(node.index, parties, threshold, &mut rng))
+                let (secret, package) = with_ciphersuite!(suite, C => frost_ops::dkg_part1::<C>(node.index, parties, threshold, &mut rng))
                     .map_err(|error| node.blame(error, "DKG round 1"))?;
                 Ok(Advanced::Next {
                     sent: vec![RawOutgoing {
@@ -142,7 +148,7 @@ impl Handler for DkgRun {
                 .map(|(index, payload)| (index, payload.to_vec()))
                 .collect();
                 let (secret, outgoing) =
-                    with_ciphersuite!(scheme, C => frost_ops::dkg_part2::<C>(secret, &round1))
+                    with_ciphersuite!(suite, C => frost_ops::dkg_part2::<C>(secret, &round1))
                         .map_err(|error| node.blame(error, "DKG round 2"))?;
                 let mut sent = Vec::with_capacity(outgoing.len());
                 for (index, package) in outgoing {
@@ -168,11 +174,11 @@ impl Handler for DkgRun {
                     incoming,
                     false,
                 )?;
-                let output = with_ciphersuite!(scheme, C => frost_ops::dkg_part3::<C>(node.index, &secret, &round2))
+                let output = with_ciphersuite!(suite, C => frost_ops::dkg_part3::<C>(node.index, &secret, &round2))
                     .map_err(|error| node.blame(error, "DKG round 3"))?;
                 let record = WalletRecord {
                     wallet_id: session.wallet_id.clone(),
-                    scheme: scheme.name().to_owned(),
+                    scheme: WalletScheme::Frost(suite).name().to_owned(),
                     threshold,
                     parties: session.parties.clone(),
                     public_key_package: hex::encode(&output.public_key_package),

@@ -16,7 +16,7 @@ use super::runs::{self, Session};
 use super::{NodeError, NodeState, claimed, parse_scheme, request_claim};
 use crate::custody::audit::{self, AuditEntry, AuditEvent};
 use crate::custody::store::PendingSignature;
-use crate::model::scheme::{Tweak, WalletScheme};
+use crate::model::scheme::{FrostSuite, Tweak};
 use crate::model::wallet::WalletRecord;
 use crate::protocols::frost as frost_ops;
 use crate::wire::envelope;
@@ -34,13 +34,13 @@ pub(super) fn start(state: &NodeState, request: SignRequest) -> Result<StepRespo
             state.node_id, record.wallet_id
         )));
     }
-    if !scheme.is_frost() {
+    let Some(suite) = scheme.frost() else {
         return Err(NodeError::bad_request(format!(
             "wallet {} is {scheme}: it signs with presignatures, not FROST rounds",
             record.wallet_id
         )));
-    }
-    if request.tweak == Tweak::Bip86 && scheme != WalletScheme::FrostSecp256k1Tr {
+    };
+    if request.tweak == Tweak::Bip86 && suite != FrostSuite::Secp256k1Tr {
         return Err(NodeError::bad_request(format!(
             "tweak bip86 applies only to frost-secp256k1-tr, not {scheme}"
         )));
@@ -59,8 +59,9 @@ pub(super) fn start(state: &NodeState, request: SignRequest) -> Result<StepRespo
         .store
         .key_package(&record.wallet_id)?
         .ok_or_else(|| NodeError::internal("wallet without key package"))?;
-    let (nonces, commitments) = with_ciphersuite!(scheme, C => frost_ops::commit::<C>(&key_package, &mut rand::rngs::OsRng))
-        .map_err(|error| state.blame(error, "signing round 1"))?;
+    let (nonces, commitments) =
+        with_ciphersuite!(suite, C => frost_ops::commit::<C>(&key_package, &mut rand::rngs::OsRng))
+            .map_err(|error| state.blame(error, "signing round 1"))?;
     // Each message a request covers is signed at most once: a replayed request is refused.
     let scope = format!(
         "sign-{}-{}",
@@ -143,6 +144,9 @@ pub(super) async fn step(
     let checked = (|| -> Result<_, NodeError> {
         let record = state.wallet(&wallet_id)?;
         let scheme = parse_scheme(&record)?;
+        let suite = scheme.frost().ok_or_else(|| {
+            NodeError::internal(format!("signing nonces of {scheme} wallet {wallet_id}"))
+        })?;
         let own = hex::decode(&commitments)
             .map_err(|error| NodeError::internal(format!("stored commitments: {error}")))?;
         let all = signers_commitments(state, &record, &request, own)?;
@@ -155,11 +159,11 @@ pub(super) async fn step(
             )));
         }
         let (_, package) =
-            with_ciphersuite!(scheme, C => frost_ops::build_signing_package::<C>(&all, &message))
+            with_ciphersuite!(suite, C => frost_ops::build_signing_package::<C>(&all, &message))
                 .map_err(|error| state.blame(error, "signing package"))?;
-        Ok((record, scheme, package))
+        Ok((record, suite, package))
     })();
-    let (record, scheme, package) = match checked {
+    let (record, suite, package) = match checked {
         Ok(checked) => checked,
         Err(error) => {
             state.record(audit(format!("refused: {}", error.message())))?;
@@ -208,7 +212,7 @@ pub(super) async fn step(
     let share = if tweak == Tweak::Bip86.name() {
         frost_ops::sign_bip86(&package, &consumed.nonces, &key_package)
     } else {
-        with_ciphersuite!(scheme, C => frost_ops::sign::<C>(&package, &consumed.nonces, &key_package))
+        with_ciphersuite!(suite, C => frost_ops::sign::<C>(&package, &consumed.nonces, &key_package))
     }
     .map_err(|error| after_record(state.blame(error, "signing round 2")))?;
     Ok(StepResponse {

@@ -14,7 +14,7 @@ fn a_derivation_seed_binds_the_node_so_one_root_key_never_reuses_it_under_anothe
         derive_wallet_secrets(
             &provider,
             node,
-            WalletScheme::FrostSecp256k1Tr,
+            WalletScheme::FROST_SECP256K1_TR,
             2,
             3,
             passphrase,

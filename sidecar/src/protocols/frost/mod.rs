@@ -555,24 +555,19 @@ pub fn group_key<C: Ciphersuite>(public_key_package: &[u8]) -> Result<Vec<u8>, F
         .map_err(|error| fail("group key", error))
 }
 
-/// Evaluates `$body` with `$C` bound to the FROST ciphersuite of `$scheme`; for a scheme that
-/// is not FROST, `$body` is not evaluated and the result is a `FrostOpError`.
+/// Evaluates `$body` with `$C` bound to the ciphersuite of `$suite`, a
+/// [`FrostSuite`](crate::model::scheme::FrostSuite).
 #[macro_export]
 macro_rules! with_ciphersuite {
-    ($scheme:expr, $C:ident => $body:expr) => {
-        match $scheme {
-            $crate::model::scheme::WalletScheme::FrostSecp256k1Tr => {
+    ($suite:expr, $C:ident => $body:expr) => {
+        match $suite {
+            $crate::model::scheme::FrostSuite::Secp256k1Tr => {
                 type $C = frost_secp256k1_tr::Secp256K1Sha256TR;
                 $body
             }
-            $crate::model::scheme::WalletScheme::FrostEd25519 => {
+            $crate::model::scheme::FrostSuite::Ed25519 => {
                 type $C = frost_ed25519::Ed25519Sha512;
                 $body
-            }
-            $crate::model::scheme::WalletScheme::Cggmp21Secp256k1 => {
-                Err($crate::protocols::frost::FrostOpError::Failed(
-                    "cggmp21-secp256k1 is not a FROST scheme".to_owned(),
-                ))
             }
         }
     };
